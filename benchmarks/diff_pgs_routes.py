@@ -256,7 +256,7 @@ def scoring_rows(rng: np.random.Generator, records: list[dict], keep_ambiguous: 
             else:
                 rows.append((chrom, rec["pos"] - left, o, e, w, (rec["id"], rec, rec["ref"])))
             continue
-        if shape == "lower":  # alleles compared in upper case (README: Allele case)
+        if shape == "lower":  # alleles compared in upper case (docs/pgs.md: Allele case)
             rows.append((chrom, rec["pos"], alt.lower(), rec["ref"].lower(), w, (rec["id"], rec, alt)))
             continue
         if shape.startswith("flip") and snv and rec["kind"] != "palindromic":
@@ -276,7 +276,7 @@ def scoring_rows(rng: np.random.Generator, records: list[dict], keep_ambiguous: 
                     m = (m[0], m[1], e.upper())
             if snv and rec["kind"] != "palindromic" and rng.random() < 0.4:
                 # The same variant on the other strand: another site in the file, one variant once
-                # matched, which duplicate_variants: first drops there (README: Duplicate policy).
+                # matched, which duplicate_variants: first drops there (docs/pgs.md: Duplicate policy).
                 e, o = _flip(e.upper()), _flip(o.upper())
             rows.append((c, p, e, o, float(np.round(rng.normal(0, 1), 4)), m))
     order = rng.permutation(len(rows))
@@ -337,7 +337,7 @@ def missing_counts(calls: np.ndarray, samples: list[str], matches: list[tuple[st
                    records: list[dict], male: np.ndarray) -> dict[str, int]:
     """sample -> matched variants whose call is missing (``n_missing``: a record's alts are
     missing together, a male's chrX call is his first allele; a non-male's chrY call is no
-    missing call, README: Dosage policy)."""
+    missing call, docs/pgs.md: Dosage policy)."""
     rec = [int(v.removeprefix("v")) for v, _, _ in matches]
     if not rec:
         return dict.fromkeys(samples, 0)

@@ -16,14 +16,14 @@ nor an augmentation or somatic drug event), the per-ingredient minimum daily dos
 amount / days_supply; of the trials' and the augmentation agents' ingredients), ignored ingredients and minimum trial days, episodes, adequacy, the
 three TRD rules with procedure, device, observation and drug somatic events (a set read in the table of
 each of its domains and also_domains: esketamine_clinic in procedure_occurrence and observation), follow-up and statuses; the
-README "Study rules": controls clean over the whole record (any date), exact calendar ages,
+docs/phenotypes.md: controls clean over the whole record (any date), exact calendar ages,
 birth_datetime when the month is known and it lies in year_of_birth's year and month (an empty
 year_of_birth, and then month and day, from birth_datetime), deaths
 dated before the birth year and periods ending before it ignored, dates as the export meant them (DATE, naive
 timestamp, ISO text by its written date; a time-zone-aware timestamp, Parquet INT96 and ISO text
 naming a zone as instants, by their local date in ``omop.time_zone``, or in the zone a column's
 Parquet file declares in its Arrow schema when that is not UTC, ``_declared_zones``), an empty date taking its
-CDM datetime partner's date (``DATETIME_PARTNER``); README "Concepts": standard concepts only (a
+CDM datetime partner's date (``DATETIME_PARTNER``); docs/phenotypes.md "Concepts": standard concepts only (a
 concept 0 is in no set, whatever its source concept), a preliminary diagnosis or a "history of"
 record (``condition_status_concept_id`` in ``NOT_A_DIAGNOSIS_STATUS_IDS``, this module's own list:
 preliminary, rule-out, "history of") no MDD diagnosis but
@@ -44,19 +44,19 @@ import duckdb
 from trd_spark.config import Config
 
 # PERSON.year_of_birth's plausibleValueLow in OHDSI DQD (OMOP_CDMv5.4_Field_Level.csv), and the
-# oldest age the study accepts at the end of follow-up (README "Study rules", Birth date).
+# oldest age the study accepts at the end of follow-up (docs/phenotypes.md, Birth date).
 DQD_BIRTH_YEAR_LOW = 1850
 MAX_AGE_YEARS = 120
-# condition_status_concept_id of a record that is no MDD diagnosis (README "Concepts"), written out
+# condition_status_concept_id of a record that is no MDD diagnosis (docs/phenotypes.md "Concepts"), written out
 # from the README, not imported from trd_spark.vocabulary, so that the twin checks the chain's list
 # too: 32899 "Preliminary diagnosis" and 4033240, the SNOMED one of the CDM's older convention;
 # 32892 "Condition to be diagnosed by procedure" (a rule-out); 4188893 "history of".
 NOT_A_DIAGNOSIS_STATUS_IDS = (32892, 32899, 4033240, 4188893)
-# drug_type_concept_id of an administration record (README "Exposures"), written out from the README
+# drug_type_concept_id of an administration record (docs/phenotypes.md "Exposures"), written out from the README
 # for the same reason: 32818 "EHR administration record", 38000180 "Inpatient administration" and the
 # "Physician administered drug" types 38000179, 43542356, 43542357, 43542358, 581373.
 ADMINISTRATION_DRUG_TYPE_IDS = (32818, 38000179, 38000180, 43542356, 43542357, 43542358, 581373)
-# drug_strength units of a computable daily dose (README "Exposures"), written out likewise: UCUM
+# drug_strength units of a computable daily dose (docs/phenotypes.md "Exposures"), written out likewise: UCUM
 # 8576 milligram (the minimum's unit), 8587 milliliter (a liquid's quantity).
 MILLIGRAM, MILLILITER = 8576, 8587
 
@@ -134,7 +134,7 @@ DATE_COLUMNS = {
 
 # OMOP CDM v5.4 pairs these date fields with a datetime field of the same record (the CDM
 # makes the date required, the datetime optional; an ETL that fills only the datetime leaves
-# the date empty). README "Dates as the export meant them": an empty date takes its partner's
+# the date empty). docs/phenotypes.md "Dates as the export meant them": an empty date takes its partner's
 # date, converted by the same rules; a filled date wins.
 DATETIME_PARTNER = {
     ("death", "death_date"): "death_datetime",
@@ -147,7 +147,7 @@ DATETIME_PARTNER = {
 }
 
 # java.time.ZoneId.SHORT_IDS' three-letter IDs but EST, MST and HST (tzdb's fixed offsets of their usual
-# meaning): no tzdb zone, each read by ICU as one of the zones its abbreviation names (README "Dates");
+# meaning): no tzdb zone, each read by ICU as one of the zones its abbreviation names (docs/phenotypes.md "Dates as the export meant them");
 # and tzdb's CET, EET, MET, WET, which have summer time (a July '00:30 CET' read as +02:00, where a
 # writer printing a fixed label means +01:00).
 _LEGACY_ZONE_IDS = ("ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CET", "CNT", "CST", "CTT", "EAT",
@@ -188,7 +188,7 @@ def _declared_zones(source: str) -> dict[str, str]:
     """Column -> the time zone the Parquet files of ``source`` declare for a timestamp column in
     their Arrow schema (pandas' tz_localize, pyarrow, R arrow: ``timestamp[us, tz=Asia/Tokyo]``),
     a zone whose offset is 0 throughout (UTC: how BigQuery, Spark and pandas store bare instants)
-    left out. README "Dates as the export meant them": such a column's local date is its declared
+    left out. docs/phenotypes.md "Dates as the export meant them": such a column's local date is its declared
     zone's, whatever ``omop.time_zone`` (which dates the instants that declare none)."""
     import glob
     import zoneinfo
@@ -528,7 +528,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
         src["death"] = "(SELECT CAST(NULL AS BIGINT) AS person_id, CAST(NULL AS DATE) AS death_date WHERE FALSE)"
     person_cols = [r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {src['person']}").fetchall()]
     # CDM v6.0 records the death in person.death_datetime (no death table): death rows too, beside
-    # the death table's (README "Follow-up"; field case round 39: before, every such death was lost)
+    # the death table's (docs/phenotypes.md "Follow-up"; field case round 39: before, every such death was lost)
     if "death_datetime" in person_cols:
         src["death"] = (f"(SELECT person_id, death_date FROM {src['death']} UNION ALL SELECT person_id, "
                         f"death_datetime AS death_date FROM {src['person']} WHERE death_datetime IS NOT NULL)")
@@ -762,7 +762,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     if tr.ingredient_min_daily_dose:
         con.executemany("INSERT INTO min_dose VALUES (?, ?)", list(tr.ingredient_min_daily_dose.items()))
     if tr.ingredient_min_daily_dose and _exists(omop_dir, "drug_strength"):
-        # mg per unit of quantity (README "Exposures"): an amount in mg (or of no unit column); a
+        # mg per unit of quantity (docs/phenotypes.md "Exposures"): an amount in mg (or of no unit column); a
         # liquid's mg per mL numerator (quantity: its volume); a quantified liquid's (a denominator_value
         # of mL) mg per item (trials.quantified_liquid_quantity items, and the larger reading under
         # items_or_ml: the record is dropped only when that dose is below the minimum) or per mL (ml:

@@ -224,7 +224,7 @@ def _determined_columns(sub: np.ndarray) -> np.ndarray:
     return fixed
 
 
-# Which status groups a model contrast counts (study design; README "Study rules").
+# Which status groups a model contrast counts (study design; docs/phenotypes.md).
 CONTRASTS = {
     "trd_vs_nonmdd": (("TRD",), ("TRD", "non_MDD")),
     "trmdd_vs_nonmdd": (("trMDD",), ("trMDD", "non_MDD")),

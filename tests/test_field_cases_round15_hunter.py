@@ -65,7 +65,7 @@ def test_a_reversed_augmentation_or_esketamine_record_is_no_trd_onset(spark):
     3: aripiprazole 2019-07-01 with days_supply 30 -> ad2_augmentation TRD at 2019-07-01 (172 d);
     4: esketamine 2019-07-01 with days_supply 0 (unknown, still an exposure) -> somatic TRD (172 d);
     5: no depression code, only a reversed esketamine record -> still no control
-       (excluded antidepressant_no_mdd, README "Controls are clean over the whole record")."""
+       (excluded antidepressant_no_mdd, docs/phenotypes.md "Controls are clean over the whole record")."""
     conditions, drugs = [], []
     for p in (1, 2, 3, 4):
         c, dr = _mdd_with_two_trials(p)

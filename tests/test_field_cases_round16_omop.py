@@ -20,7 +20,7 @@ gave a silent wrong answer on a61194e.
   column of another type that holds a value stays the error.
 
 Tiny inputs built inline (pyarrow files, the session's Spark); expected values by hand from
-README "Study rules".
+docs/phenotypes.md.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ PARTS = {
                       "verbatim_end_date", pa.array([dt.date(2019, 4, 10)]), "verbatim_end_date", dt.date(2019, 4, 10)),
     "condition_occurrence": ({"condition_concept_id": _ids(4152280), "condition_start_date": pa.array([DAY])},
                              "condition_status_concept_id", _ids(32899), "condition_status_concept_id", 32899),
-    # the empty death_date takes its datetime partner's date (README "Dates as the export meant them")
+    # the empty death_date takes its datetime partner's date (docs/phenotypes.md "Dates as the export meant them")
     "death": ({"death_date": pa.array([None], pa.date32())}, "death_datetime", pa.array([dt.datetime(2020, 5, 1)]),
               "death_date", dt.date(2020, 5, 1)),
     "person": ({"gender_concept_id": _ids(45878463), "year_of_birth": pa.array([1970], pa.int32()),

@@ -20,7 +20,7 @@ gave a silent wrong answer (or no answer) on 12a1719.
 
 Tiny inputs built inline on the session's Spark (toy config: cutoff 2023-07-01, observation
 2000-01-01..2023-12-31, MDD codes on 2019-01-10 and 2019-02-10); expected values by hand from
-README "Study rules".
+docs/phenotypes.md.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ gave a wrong answer (or no answer) on 7aecd57.
 - A ``person`` row without a ``person_id`` was reported as "a person_id occurs on more than
   one row" (``countDistinct`` skips nulls), sending the user after duplicates that are not there.
 
-Tiny inputs written inline; expected values by hand from README "Study rules".
+Tiny inputs written inline; expected values by hand from docs/phenotypes.md.
 """
 
 from __future__ import annotations

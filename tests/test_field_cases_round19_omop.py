@@ -17,7 +17,7 @@ gave a silent wrong answer on 8a12b1b.
   without a word; counted (``n_persons_birth_year_implausible``) and warned about.
 
 Tiny inputs built inline on the session's Spark (toy config: cutoff 2023-07-01); expected values
-by hand from README "Study rules".
+by hand from docs/phenotypes.md.
 """
 
 from __future__ import annotations

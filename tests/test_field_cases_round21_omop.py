@@ -15,7 +15,7 @@ silent wrong answer on 48016ac.
   the session now reads them as written (CORRECTED), as it already read DATE columns.
 
 Tiny inputs built inline on the session's Spark (toy config: cutoff 2023-07-01); expected values
-by hand from README "Study rules" / "Concepts", and checked against an independent DuckDB query
+by hand from docs/phenotypes.md / "Concepts", and checked against an independent DuckDB query
 of the MDD rule with its own status list.
 """
 

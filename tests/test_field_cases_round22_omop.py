@@ -14,7 +14,7 @@ silent wrong answer on d0e0953.
 
 Tiny inputs written as Parquet files and read by the stage's own reader (toy config: cutoff
 2023-07-01, observation 2000-01-01..2023-12-31, MDD codes on 2019-01-10 and 2019-02-10, so every
-person is MDD with index 2019-01-10); expected values by hand from README "Study rules", and the
+person is MDD with index 2019-01-10); expected values by hand from docs/phenotypes.md, and the
 DuckDB twin (benchmarks/duckdb_phenotypes.py) on the same files gives the same statuses and count.
 """
 

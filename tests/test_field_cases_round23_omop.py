@@ -12,7 +12,7 @@ silent wrong answer on 45356c7.
   notes.quirks.condition_status.n_preliminary_records.
 
 Tiny inputs written as Parquet files and read by the stage's own reader (toy config: cutoff
-2023-07-01, observation 2000-01-01..2023-12-31); expected values by hand from README "Study rules" /
+2023-07-01, observation 2000-01-01..2023-12-31); expected values by hand from docs/phenotypes.md /
 "Concepts", checked against an independent DuckDB query of the MDD rule and the DuckDB twin
 (benchmarks/duckdb_phenotypes.py, which now writes its own status list instead of importing the
 chain's) on the same files.

@@ -16,7 +16,7 @@ silent wrong answer on 69efbc5.
 
 Tiny inputs built with tests/test_phenotypes_support's row builders, written as Parquet (the DuckDB
 twin reads files) and read by the stage's own reader (toy config: cutoff 2023-07-01, observation
-2000-01-01..2023-12-31); expected values by hand from README "Study rules".
+2000-01-01..2023-12-31); expected values by hand from docs/phenotypes.md.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@
 
 Tiny inputs built with tests/test_phenotypes_support's row builders, written as Parquet (the DuckDB
 twin reads files) and read by the stage's own reader (toy config: cutoff 2023-07-01, observation
-2000-01-01..2023-12-31); expected values by hand from README "Study rules". The probes of this round
+2000-01-01..2023-12-31); expected values by hand from docs/phenotypes.md. The probes of this round
 that the chain already got right (overlapping orders and dispensings of one ingredient, an end before
 the start, a NULL end, a trial across an observation-period gap, a combination antidepressant +
 antipsychotic, the persistence gap's edge, a future-dated esketamine of a control, a physician-

@@ -30,7 +30,7 @@ whose source concept is another code: read by its standard concept, an onset. Th
 the same phenotypes and drop counts on each.
 
 Tiny inputs built with tests/test_phenotypes_support's row builders, written as Parquet (the DuckDB
-twin reads files) and read by the stage's own reader; expected values by hand from README "Study rules".
+twin reads files) and read by the stage's own reader; expected values by hand from docs/phenotypes.md.
 """
 
 from __future__ import annotations

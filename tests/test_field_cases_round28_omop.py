@@ -20,7 +20,7 @@ Observation domain, and two drops that were not counted.
   now counted (notes.quirks.drug_records.n_verbatim_end_not_after_start).
 
 Tiny inputs built with tests/test_phenotypes_support's row builders, written as Parquet (the DuckDB
-twin reads files) and read by the stage's own reader; expected values by hand from README "Study rules".
+twin reads files) and read by the stage's own reader; expected values by hand from docs/phenotypes.md.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ REF-last (its default) has the rows ``AT,A`` and ``ATT,A``; read REF first (``bg
 ``import_bgen``) they are ``AT>A`` and ``ATT>A``, the very rows of a left-normalised split of
 ATT>AT,A (two sites). ``matching.swapped_site_refs`` groups SNV rows only, so each row is scored
 alone, as plink2 scores every record; written ref-first the rows share the REF A and are one site
-(2 - every alt's copies), as the VCF and its .bed/.pgen are (README: "Not covered").
+(2 - every alt's copies), as the VCF and its .bed/.pgen are (docs/pgs.md: "Not covered").
 
 variant-list-extra-columns: a .pvar with QUAL/FILTER/INFO and a CM column, a .bim whose CM column is
 in exponent form (``1.5e-05``, ``2E-3``): read by their named / positional columns, never parsed.

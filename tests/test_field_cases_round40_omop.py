@@ -1,7 +1,7 @@
 """Field cases, round 40 (session 47, helper "omop40"): an observation period that starts after the data cutoff.
 
 ``omop.data_cutoff_date`` is the last date the release's EHR covers: a record, a death or a period's end after
-it is outside the analysed release (README "Follow-up"). A period whose every day lies after it (an ETL that
+it is outside the analysed release (docs/phenotypes.md "Follow-up"). A period whose every day lies after it (an ETL that
 builds periods from visits, future scheduled ones included; a later extract read with an earlier release's
 cutoff) was still the person's last period, so follow-up ran on to the cutoff across years the data never
 observed: case person 4001, observed to 2019-06-30 and again from 2023-09-01, was trMDD with 1633 days instead

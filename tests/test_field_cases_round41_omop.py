@@ -1,6 +1,6 @@
 """Field cases, round 41 (session 48, helper "omop41"): antidepressant products the study's set missed or wrongly held.
 
-The `antidepressants` set of conf/concept_sets.yaml (README "Study rules": exposures reach their ingredient through
+The `antidepressants` set of conf/concept_sets.yaml (docs/phenotypes.md: exposures reach their ingredient through
 concept_ancestor) lacked amoxapine (713109) and maprotiline (794147), a tricyclic and a tetracyclic licensed for
 depression in the US and listed in OHDSI PhenotypeLibrary cohort 1009's antidepressant set: a person treated with
 either alone was a non_MDD control (the controls have no antidepressant exposure) and an MDD person's course of

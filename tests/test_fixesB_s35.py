@@ -2,7 +2,7 @@
 
 - Finding 4, the control rule: esketamine given in clinic and billed as HCPCS G2082 / G2083 (a
   procedure record, concept set ``esketamine_clinic``) keeps a person out of the controls as the
-  same esketamine recorded as a drug does (README "Controls are clean over the whole record";
+  same esketamine recorded as a drug does (docs/phenotypes.md "Controls are clean over the whole record";
   study.md: controls have no depression diagnosis and no antidepressant exposure).
 """
 

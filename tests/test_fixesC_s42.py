@@ -1,7 +1,7 @@
 """Session 42 fixesC (reader finding 3): a BGEN holding one genotype record twice (two
 overlapping chunks written as one file) is one InputDataError naming the repeated locus, on the
 native engine (variant list from the BGEN's variant headers, no .bgi) and on Hail's route
-(README, "Duplicate policy"): else the weight of chr6:3000000 is applied twice, silently.
+(docs/pgs.md, "Duplicate policy"): else the weight of chr6:3000000 is applied twice, silently.
 
 Data: field case duplicate-genotype-rows' two VCF chunks (chr6:3000000 G>A in both) joined as
 one VCF, written by plink2 as BGEN 1.2 (8-bit, ref-first) with its .sample."""

@@ -53,7 +53,7 @@ def test_refills_extend_exposure_without_end(spark, ingredients, end, days_suppl
 
 
 def test_one_refill_makes_a_30_day_order_adequate_only_when_switched_on(spark, ingredients):  # noqa: F811
-    """Refills are authorised, not dispensed: off by default (README "Study rules")."""
+    """Refills are authorised, not dispensed: off by default (docs/phenotypes.md)."""
     order = [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=30, refills=1)]
     with_refill = _rows(_trials(spark, ingredients, order, settings=TrialSettings(use_refills=True)))
     by_default = _rows(_trials(spark, ingredients, order))

@@ -1,4 +1,4 @@
-"""Kaplan-Meier points of two TRD definitions that are not nested (README Privacy, "Not covered").
+"""Kaplan-Meier points of two TRD definitions that are not nested (docs/privacy.md "Not covered").
 
 The audit states no relation between two such definitions' curves of one PGS third: their
 numbers at risk differ by a net count only (persons at risk under one and not the other, less

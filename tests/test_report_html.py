@@ -159,7 +159,7 @@ def test_methods_describe_the_cox_models_and_contrasts_as_a_paper_needs():
                   # and its procedure sets (esketamine in clinic, a procedure or observation record; session 36)
                   "controls: no depression_spectrum, bipolar, schizophrenia_spectrum diagnosis and no antidepressant "
                   "(antidepressants, esketamine; as a procedure or observation record: esketamine_clinic) ever",
-                  # the expansion rule of every set (concepts.load_vocabulary; README "Concepts")
+                  # the expansion rule of every set (concepts.load_vocabulary; docs/phenotypes.md "Concepts")
                   "descendants whose concept row has an invalid_reason (deprecated or upgraded) are left out, as "
                   "OHDSI's ATLAS expands a set; records are read by their standard concept only"):
         assert words in html, words

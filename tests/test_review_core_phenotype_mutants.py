@@ -139,7 +139,7 @@ from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
 
 CUTOFF = "2023-07-01"
 DEFINITIONS = ("ad3", "ad2_augmentation", "somatic", "ad3_any")
-PRELIMINARY = 32899  # condition_status_concept_id "Preliminary diagnosis" (README "Concepts")
+PRELIMINARY = 32899  # condition_status_concept_id "Preliminary diagnosis" (docs/phenotypes.md "Concepts")
 
 
 def _mdd(pid: int, first: str = "2020-01-01", second: str = "2020-02-01") -> list[tuple]:

@@ -454,7 +454,7 @@ class OmopInput(_Strict):
     # CDR v7 has no ``aou_death``. In the YAML also a mapping release -> table, of which the
     # loader keeps the run's release's (``_per_release_values``).
     death_table: Literal["death", "aou_death"] = "death"
-    # How a person is known to have shared EHR data (README "Study population"); a person without
+    # How a person is known to have shared EHR data (docs/phenotypes.md "Study population"); a person without
     # it is no control (exclusion reason no_ehr_data), since no record can show a diagnosis or a
     # drug they never had recorded. On All of Us every participant has a person row (The Basics
     # survey) but about a third of those with genomes have no EHR; read as controls, they were
@@ -638,7 +638,7 @@ class GateThreshold(_Strict):
 
 
 class DataGates(_Strict):
-    """Data-shape gates of the phenotype stage (trd_spark.gates; README "Study rules").
+    """Data-shape gates of the phenotype stage (trd_spark.gates; docs/phenotypes.md).
 
     Each gate measures a share: persons with sex 'other'; study records dated after the data
     cutoff (a cutoff before most records); study records before the birth year (birth after

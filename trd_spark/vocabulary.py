@@ -17,7 +17,7 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
-    """A person's status (PHENOTYPES ``status``, MDD stage ``mdd_status``; README "Study rules")."""
+    """A person's status (PHENOTYPES ``status``, MDD stage ``mdd_status``; docs/phenotypes.md)."""
 
     MDD = "MDD"  # MDD stage only: meets the MDD rule, before any TRD definition
     NON_MDD = "non_MDD"  # controls
@@ -47,7 +47,7 @@ class ExclusionReason(StrEnum):
     DEPRESSION_NOT_MDD = "depression_not_mdd"
     ANTIDEPRESSANT_NO_MDD = "antidepressant_no_mdd"
     # Not MDD, no reason above, and no evidence of shared EHR data (config omop.ehr_evidence):
-    # no record could show a diagnosis or a drug, so the person is no control (README "Study population").
+    # no record could show a diagnosis or a drug, so the person is no control (docs/phenotypes.md "Study population").
     NO_EHR_DATA = "no_ehr_data"
     NO_ADEQUATE_TRIAL = "no_adequate_trial"  # MDD_other
     SHORT_FOLLOWUP = "short_followup"  # MDD_other
@@ -77,7 +77,7 @@ PRELIMINARY_DIAGNOSIS_STATUS_IDS: frozenset[int] = frozenset({32892, 32899, 4033
 # 4188893, the status OHDSI's ETL-LambdaBuilder gives it (Optum EHR diagnosis_status 'History of' ->
 # 4188893, beside 'Possible diagnosis of' -> 32899; earlier versions of that ETL loaded only
 # 'Diagnosis of' rows). Its date is when the history was noted, not a diagnosis: such a record never
-# counts as an MDD diagnosis either (README "Concepts"; phenotypes.mdd.derive_mdd).
+# counts as an MDD diagnosis either (docs/phenotypes.md "Concepts"; phenotypes.mdd.derive_mdd).
 HISTORY_OF_STATUS_IDS: frozenset[int] = frozenset({4188893})
 # Statuses whose record is no dated MDD diagnosis (not a distinct date, never the index), though it
 # still excludes and still keeps a person out of the controls.

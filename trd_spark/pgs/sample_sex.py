@@ -2,7 +2,7 @@
 
 A male's chrX call outside the pseudo-autosomal regions is one allele observation in the
 frequency that imputes a missing X call (plink2 ``--freq``/``--score`` with the samples' sex,
-README "Dosage policy"). Where the sex comes from (``datasets[].genotypes.sex_source``):
+docs/pgs.md "Dosage policy"). Where the sex comes from (``datasets[].genotypes.sex_source``):
 
 - ``genotypes`` (default): the genotype files' own sex, as plink2 reads it: the .fam/.psam
   ``SEX`` (``pgen_engine.male_samples``), a BGEN's Oxford .sample ``sex`` column

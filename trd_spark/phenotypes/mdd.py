@@ -27,7 +27,7 @@ One row per person with the person's MDD group before any TRD definition is appl
 - ``non_MDD``: none of the above (EHR data, no depression code ever, no antidepressant ever, no
   exclusion diagnosis).
 
-Two views of the events (README "Study rules"): the MDD diagnosis count and index use records
+Two views of the events (docs/phenotypes.md): the MDD diagnosis count and index use records
 within follow-up (``restrict_to_followup``); "ever" (exclusion diagnoses, and everything that
 keeps a person out of the controls) means the WHOLE record: any date, before, between or after
 observation periods, after death or after the data cutoff. A depression code or an
@@ -42,7 +42,7 @@ diagnoses, and its rule-out, "Condition to be diagnosed by procedure") and a "hi
 (``vocabulary.NOT_A_DIAGNOSIS_STATUS_IDS``): such a record is not one of the distinct dates and is
 never the index. Like a record outside follow-up it still keeps the person out of the controls,
 and a preliminary or past bipolar or schizophrenia-spectrum code still excludes (both rules err
-towards a clean case and a clean control). Rationale (README "Concepts"): the study's MDD is a
+towards a clean case and a clean control). Rationale (docs/phenotypes.md "Concepts"): the study's MDD is a
 formal diagnosis dated when it was made; a suspected diagnosis is not one, and a history record
 dates the note, not the disorder.
 """

@@ -75,7 +75,7 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         ("sex_at_birth_concept_id", _L),
         ("birth_datetime", _D),
         # optional: CDM v6.0 moved the death here (and dropped the death table); read as death
-        # rows beside the death table's (``person_death_rows``, README "Follow-up")
+        # rows beside the death table's (``person_death_rows``, docs/phenotypes.md "Follow-up")
         ("death_datetime", _D),
     ),
     "observation_period": (
@@ -186,7 +186,7 @@ OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
 }
 
 # Event table -> (standard concept column, source concept column). Records are recognised by
-# their standard concept only, as OHDSI cohort definitions read them (README "Concepts"): a
+# their standard concept only, as OHDSI cohort definitions read them (docs/phenotypes.md "Concepts"): a
 # record whose concept is 0 (the ETL found no standard concept for its source code) is not
 # read, whatever its source concept; such records with a source concept are counted and warned
 # about (stage.event_table_counts). The source columns are read for that count only.

@@ -55,7 +55,7 @@ def birth_datetime_agrees_expr(year: Column, month: Column, birth_datetime: Colu
 
 
 def birth_date_expr(year: Column, month: Column, day: Column, birth_datetime: Column | None = None) -> Column:
-    """Birth date (study rule, README "Study rules").
+    """Birth date (study rule, docs/phenotypes.md).
 
     Month known (1-12): ``birth_datetime``'s date when present AND in the year and month of
     ``year_of_birth`` / ``month_of_birth`` (``birth_datetime_agrees_expr``: it then only adds

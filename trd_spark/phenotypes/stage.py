@@ -1186,7 +1186,7 @@ def observation_condition_warnings(counts: dict[str, int], records_below: int | 
     ``concept_record_warnings``' are, ``records_below``, ``shown``). The study reads diagnoses in
     condition_occurrence only (study.md: diagnosis codes; an OHDSI condition criterion reads that
     table): such a record makes no MDD diagnosis, no exclusion and keeps no person out of the
-    controls (README "Concepts"). Empty when none (field case round 33: silent before). Their
+    controls (docs/phenotypes.md "Concepts"). Empty when none (field case round 33: silent before). Their
     persons (``CONDITION_IN_OBSERVATION_PERSONS``) are in the manifest and the INFO line only (a
     person count, labelled there): no person count in a WARNING."""
     n = counts.get(CONDITION_IN_OBSERVATION, 0)
@@ -1233,7 +1233,7 @@ def event_table_counts(omop: dict[str, DataFrame],
                        condition_ids: frozenset[int] | None = None) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
-    source concept is set (not 0): not read (README "Concepts": standard concepts only, as
+    source concept is set (not 0): not read (docs/phenotypes.md "Concepts": standard concepts only, as
     OHDSI cohort definitions; mapping them would need concept_relationship 'Maps to', which
     the study does not read), counted so that a release whose ETL left many codes unmapped is
     seen; and n_<table>_nonstandard, its records whose standard concept column
@@ -1267,7 +1267,7 @@ def event_table_counts(omop: dict[str, DataFrame],
     ``condition_ids`` (``study_concept_ids``' condition IDs; ``run`` passes them): adds
     ``CONDITION_IN_OBSERVATION``, the ``observation`` records whose observation_concept_id is one of
     them: a diagnosis the ETL wrote outside condition_occurrence (the CDM puts a record in the table
-    of its concept's domain; OHDSI DQD fkDomain), which no rule reads (README "Concepts"), counted
+    of its concept's domain; OHDSI DQD fkDomain), which no rule reads (docs/phenotypes.md "Concepts"), counted
     on the same scan (field case round 33: such an MDD diagnosis was silent). Their persons are
     not counted here (``condition_in_observation_persons``, a second job that ``stage_counts`` runs
     only when there are such records): a person key here would add person_id to the Parquet scan

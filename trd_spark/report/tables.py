@@ -983,7 +983,7 @@ def km_cross_set_cells(km: pd.DataFrame, grid: pd.DataFrame, values: dict) -> tu
     true values; ``values``: ``km_cells``' cells (the published points, ``km_at_risk``,
     ``km_left_by``'s sums). Linked where the counts agree on the data (a coincidence only makes
     the audit more cautious); a day at which neither curve set has all thirds is not linked
-    (the two sums are then both unknown: README Privacy, "Not covered")."""
+    (the two sums are then both unknown: docs/privacy.md "Not covered")."""
     new: dict = {}
     relations: list[dict] = []
     if grid is None or not len(grid) or km is None or not len(km):
