@@ -211,15 +211,17 @@ def test_tie_heavy_scores_reads_each_group_of_its_dataset_with_ties_below_the_th
     - P1: EAS 15 persons of 15 values (no tie) beside EUR's 500: a small group of a continuous
       score, no carriers to count: shown (t1: the ``tie > 1`` condition dropped hid every
       statistic of a continuous score with one small group);
-    - P2: exactly 20 persons off a tie of 500: shown (t2: ``n - tie <= threshold``);
-    - P3 in d: 19 off a tie of 500, hidden; P3 in e (500 persons, no tie) is another dataset's and
+    - P2: exactly 20 persons off a tie of 18: shown (t2: ``n - tie <= threshold``);
+    - P3 in d: 19 off a tie of 18, hidden; P3 in e (500 persons, no tie) is another dataset's and
       stays (t4: flagged across datasets).
+    The ties are under half their groups: a tie of half or more is flagged whatever is off it
+    (session 51, tests/test_privacy_s51.py; this test had 500 of 520 for P2 before).
     tests/test_field_cases_round40_models.py has one dataset and no small group."""
     from trd_spark.report.tables import tie_heavy_scores
 
     dist = pd.DataFrame(
-        [("d", "eas", "P1", 15, 1), ("d", "eur", "P1", 500, 1), ("d", "eur", "P2", 520, 500),
-         ("d", "eur", "P3", 519, 500), ("e", "eur", "P3", 500, 1)],
+        [("d", "eas", "P1", 15, 1), ("d", "eur", "P1", 500, 1), ("d", "eur", "P2", 38, 18),
+         ("d", "eur", "P3", 37, 18), ("e", "eur", "P3", 500, 1)],
         columns=["dataset", "ancestry", "pgs_id", "n", "n_largest_tie"])
     assert tie_heavy_scores(dist, 20).tolist() == [False, False, False, True, False]
 

@@ -109,6 +109,9 @@ class ReleaseCounts:
     # Pairs of TRD definitions whose TRD persons nest by design, (wider, narrower)
     # (``nested_definitions``): the difference of their TRD counts is a group of persons.
     nested_definitions: list[tuple[str, str]] | None = None
+    # The cohort manifest's ``notes.pgs_beyond_sd`` (dataset -> {pgs_id: persons' label}): scores
+    # with a standardised person beyond +-cohort.standardise.BEYOND_SD (``carrier_count_scores``).
+    beyond_sd: dict[str, dict[str, str]] | None = None
 
 
 # Person gates whose count and total are both cells of the export: (count cell, total cell).
@@ -682,6 +685,8 @@ def hidden_counts(exported: dict[str, str], internal: dict[str, pd.DataFrame],
 
 # The note of a model row whose estimates the export leaves out (``hide_estimates_of_hidden_counts``).
 HIDDEN_ESTIMATES_NOTE = str(HiddenEstimatesNote.HIDDEN_COUNT)
+# ... and of a model row of a score whose fits count its carriers (``carrier_count_scores``).
+CARRIER_COUNT_NOTE = str(HiddenEstimatesNote.CARRIER_COUNT_SCORE)
 # Contrasts whose fits the TRD vs trMDD difference combines (models.synthesis).
 DIFFERENCE_CONTRASTS = ("trd_vs_nonmdd", "trmdd_vs_nonmdd", "trd_vs_trmdd")
 # Columns kept in a row whose estimates are hidden: what identifies it and its (suppressed) counts.
@@ -741,8 +746,11 @@ def _model_keys(df: pd.DataFrame) -> list[tuple]:
     return list(zip(*cols))
 
 
-def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCounts) -> dict[str, pd.DataFrame]:
-    """The export's model tables with no estimate of a fit whose n, cases or events are hidden.
+def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCounts,
+                                    threshold: int | None = None) -> dict[str, pd.DataFrame]:
+    """The export's model tables with no estimate of a fit whose n, cases or events are hidden,
+    nor of a fit of a score that counts its carriers in its dataset (``threshold`` given:
+    ``carrier_count_scores`` on ``rc.pgs_distribution``; None: no such rule).
 
     A standard error pins the sample it was fitted on: 1/se^2 of a logistic PGS effect is about
     n_cases x (1 - n_cases/n) x var(PGS), so a shown model of the same dataset calibrates it and
@@ -761,42 +769,69 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
     no ``n_pgs`` or ``r2`` when a fixed-effect meta row of its contrast under one of its
     definitions (any definition for the "all" row) is hidden: the R^2 is a function of those
     estimates, so it must not be computed from ones the export leaves out.
+    A score of few values, or whose most frequent value holds half a group's persons or leaves
+    fewer than ``threshold`` off it, in a dataset (``carrier_count_scores``: a score of one or a
+    few rare variants, its group statistics already hidden) shows no estimate of any fit in that
+    dataset (every definition: the same persons' scores) nor of a row derived from one: its
+    per-SD effect is a genotype's 2x2 table in disguise. A one-variant score, 40 carriers among
+    4,300 persons: the four logistic fits' beta and se (the z-statistics and the ratios of the
+    se's, the SD cancelling) matched the crude 2x2 tables of 6 TRD, 8 trMDD, 6 other MDD and 20
+    non-MDD carriers best of every candidate, covariates and all (privacy round 8 of session 51,
+    ``tests/test_privacy_s51.py``). Their note is ``HiddenEstimatesNote.CARRIER_COUNT_SCORE``
+    (a derived row's too, unless a hidden count blanks it as well).
     ``safe``: ``suppress_release``'s tables (counts as labels). Keys as ``safe`` plus
     difference / replication / meta / consistency when ``rc`` has them."""
     out = dict(safe)
     hidden: set[tuple] = set()
+    # (dataset, pgs_id) of the scores whose fits count carriers; their fits' keys, apart from
+    # the count-hidden ones (a derived row hidden by both reads the count note).
+    carriers = set() if threshold is None else carrier_count_scores(rc.pgs_distribution, threshold, rc.beyond_sd)
+    by_score: set[tuple] = set()
     for name, part in (("logistic", "n_cases"), ("cox", "n_events")):
         df = safe.get(name)
         if df is None:
             continue
         rows = [isinstance(n, str) or isinstance(k, str) for n, k in zip(df["n"], df[part])]
-        hidden |= {key for key, h in zip(_model_keys(df), rows) if h}
-        out[name] = _blank(df, rows).assign(note=lambda d: d["note"].map(exported_note))
+        keys = _model_keys(df)
+        hidden |= {key for key, h in zip(keys, rows) if h}
+        score_rows = [not h and (k[0], k[3]) in carriers for k, h in zip(keys, rows)]
+        by_score |= {key for key, h in zip(keys, score_rows) if h}
+        blank = _blank(_blank(df, rows), score_rows, note=CARRIER_COUNT_NOTE)
+        out[name] = blank.assign(note=lambda d: d["note"].map(exported_note))
+
+    def blank_derived(df: pd.DataFrame, uses: list[list[tuple]]) -> pd.DataFrame:
+        """``df`` blank in each row one of whose fits (``uses``, per row) is hidden: with the
+        count note where a count is hidden, else with the carrier-count one."""
+        by_count = [any(k in hidden for k in ks) for ks in uses]
+        by_carriers = [not c and any(k in by_score for k in ks) for c, ks in zip(by_count, uses)]
+        return _blank(_blank(df, by_count), by_carriers, note=CARRIER_COUNT_NOTE)
+
     datasets = sorted(set(rc.logistic["dataset"]))
     if rc.difference is not None:
         df = rc.difference
-        out["difference"] = _blank(df, [any((ds, d, c, p) in hidden for c in DIFFERENCE_CONTRASTS)
-                                        for ds, d, p in zip(df["dataset"], df["definition"], df["pgs_id"])])
+        out["difference"] = blank_derived(df, [[(ds, d, c, p) for c in DIFFERENCE_CONTRASTS]
+                                               for ds, d, p in zip(df["dataset"], df["definition"], df["pgs_id"])])
     if rc.replication is not None:
         # A row is there because its discovery fit was significant: a fact about that fit's
         # estimates, so a row whose discovery fit is hidden is left out, not only blanked.
         df = rc.replication
         if rc.discovery_dataset is not None:
             # A list mask, not df[list]: an empty list would select no COLUMNS of a 0-row frame.
-            keep = [(rc.discovery_dataset, d, c, p) not in hidden
+            hidden_fits = hidden | by_score
+            keep = [(rc.discovery_dataset, d, c, p) not in hidden_fits
                     for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])]
             df = df.loc[pd.Series(keep, index=df.index, dtype=bool)].reset_index(drop=True)
         # Its own fit and discovery's (any dataset's when no dataset has the role), not the other
         # replication datasets': a hidden fit of one left the other's rows blank.
         discovery = datasets if rc.discovery_dataset is None else [rc.discovery_dataset]
-        out["replication"] = _blank(df, [any((x, d, c, p) in hidden for x in (ds, *discovery)) for ds, d, c, p
-                                         in zip(df["dataset"], df["definition"], df["contrast"], df["pgs_id"])]
-                                    ).assign(note=lambda d: d["note"].map(exported_note))
+        out["replication"] = blank_derived(df, [[(x, d, c, p) for x in (ds, *discovery)] for ds, d, c, p
+                                                in zip(df["dataset"], df["definition"], df["contrast"], df["pgs_id"])]
+                                           ).assign(note=lambda d: d["note"].map(exported_note))
     if rc.meta is not None:
         df = rc.meta
-        meta_hidden = [any((x, d, c, p) in hidden for x in datasets)
-                       for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])]
-        out["meta"] = _blank(df, meta_hidden)
+        uses = [[(x, d, c, p) for x in datasets] for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])]
+        meta_hidden = [any(k in hidden or k in by_score for k in ks) for ks in uses]
+        out["meta"] = blank_derived(df, uses)
     if rc.consistency is not None:
         df = rc.consistency
         if rc.meta is None:  # estimates it was computed from are unknown here: none shown
@@ -1749,19 +1784,46 @@ def tie_heavy_scores(dist: pd.DataFrame, threshold: int) -> pd.Series:
     deviations) searches the sets of candidates for that ratio, exported at full precision, and
     finds the count (22 variants, 19 carriers of one each among 500: one set matches, 19; tests/
     test_field_cases_round40_models.py). Below 20 distinct values the mean, sd and median count
-    carriers without the weights (``few_valued_scores``). Every group of such a score
-    loses every statistic, as a few-valued score's; its n stays. Boolean Series on ``dist``'s
-    index; all False without the column (a table from before it)."""
+    carriers without the weights (``few_valued_scores``). So does a group whose largest tie (2 or
+    more) holds half its persons or more, whatever their number off it: its median is the tie's
+    value z0, and the same search finds its persons off the tie one by one, a count per variant
+    (22 variants, 21 EAS persons off the tie each carrying another one of them: of the 1,794 sets
+    of 19 to 22 variants one matches, the true one, so each variant's carriers in EAS, 1 or 0, are
+    known; tests/test_privacy_s51.py). A polygenic score has no such tie. Every group of such a
+    score loses every statistic, as a few-valued score's; its n stays (and its fits' estimates:
+    ``carrier_count_scores``). Boolean Series on ``dist``'s index; all False without the column
+    (a table from before it)."""
     out = pd.Series(False, index=dist.index, dtype=bool)
     if LARGEST_TIE not in dist.columns or dist.empty:
         return out
     tie = pd.to_numeric(dist[LARGEST_TIE], errors="coerce")
     n = pd.to_numeric(dist["n"], errors="coerce")
-    heavy = (tie > 1) & (n - tie < threshold)
+    heavy = (tie > 1) & ((n - tie < threshold) | (2 * tie >= n))
     for _, idx in dist.groupby(["dataset", "pgs_id"], sort=False).groups.items():
         if heavy[idx].any():
             out[idx] = True
     return out
+
+
+def carrier_count_scores(dist: pd.DataFrame | None, threshold: int,
+                         beyond_sd: dict[str, dict[str, str]] | None = None) -> set[tuple[str, str]]:
+    """(dataset, pgs_id) of the scores whose statistics count carriers of their variants: those of
+    ``dist`` (pgs_distribution with its internal columns; None: none) flagged by
+    ``few_valued_scores`` or ``tie_heavy_scores`` (one or a few rare variants), and those of
+    ``beyond_sd`` (the cohort manifest's ``notes.pgs_beyond_sd``: a standardised person beyond
+    +-``cohort.standardise.BEYOND_SD``, which no polygenic score reaches: a score driven by a rare
+    variant of large weight, whose carriers sit far out above a polygenic rest, or a broken
+    sample). Their fits' estimates count those persons (a logistic beta and se per SD of a
+    one-variant score are its 2x2 table of carriers by status, the SD cancelling in the
+    z-statistic and the ratios of the se's; so, nearly, are those of a score whose one variant
+    carries 99.9% of its variance: its 40 carriers among 4,300 persons at 10.3 SD), so the
+    export shows none of that dataset (``hide_estimates_of_hidden_counts``), and their groups'
+    statistics (mean, sd, quantiles: ``suppress_release``) as a few-valued score's."""
+    out = {(str(ds), str(p)) for ds, scores in (beyond_sd or {}).items() if isinstance(scores, dict) for p in scores}
+    if dist is None or dist.empty:
+        return out
+    flagged = few_valued_scores(dist, threshold) | tie_heavy_scores(dist, threshold)
+    return out | {(str(ds), str(p)) for ds, p in zip(dist.loc[flagged, "dataset"], dist.loc[flagged, "pgs_id"])}
 
 
 def moment_complements(dist: pd.DataFrame, hidden: list[bool]) -> pd.Series:
@@ -1932,8 +1994,10 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
     if rc.cox is not None:
         out["cox"] = model(rc.cox, "cox", "n", "n_events", None)
     if rc.pgs_distribution is not None:
-        few_valued = few_valued_scores(rc.pgs_distribution, threshold) | tie_heavy_scores(rc.pgs_distribution,
-                                                                                          threshold)
+        carriers = carrier_count_scores(rc.pgs_distribution, threshold, rc.beyond_sd)
+        few_valued = pd.Series([(str(ds), str(p)) in carriers for ds, p in
+                                zip(rc.pgs_distribution["dataset"], rc.pgs_distribution["pgs_id"])],
+                               index=rc.pgs_distribution.index, dtype=bool)
         dist = rc.pgs_distribution.drop(columns=[DISTINCT_VALUES, LARGEST_TIE], errors="ignore")
         labels = [shown(("dist", ds, a, p), n) for ds, a, p, n in
                   zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"])]
@@ -1946,7 +2010,8 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         dist.loc[small, stats] = float("nan")
         # A score of few values: its groups' moments, and each of its quantiles (one of the few
         # values, the median z0 alone gives the carriers), count the persons at each value; so do
-        # those of a score with fewer than ``threshold`` persons off a group's tie (tie_heavy_scores).
+        # those of a score with fewer than ``threshold`` persons off a group's tie, or a tie of half
+        # a group (tie_heavy_scores), and of a score with persons beyond BEYOND_SD (rc.beyond_sd).
         dist.loc[few_valued, stats] = float("nan")
         dist.loc[moment_complements(dist, small), moments] = float("nan")
         # A quantile is one person's score (percentile_approx returns a value of the group): the
@@ -1963,4 +2028,4 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         gone = [("km_curve_set", *k) in audit.dropped for k in zip(km["dataset"], km["definition"], km["pgs_id"])]
         out["km_curves"] = km[~pd.Series(gone, index=km.index, dtype=bool)].drop(
             columns="n_events_after").reset_index(drop=True)
-    return corrections_over_shown(hide_estimates_of_hidden_counts(out, rc), rc)
+    return corrections_over_shown(hide_estimates_of_hidden_counts(out, rc, threshold), rc)
