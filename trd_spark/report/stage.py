@@ -819,6 +819,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
                                                          cfg.phenotypes.gates.genotyped_without_person, threshold)}
                        for ds, g in (dataset_gates or {}).items() if isinstance(g, dict)},
         nested_definitions=nested_definitions(cfg.phenotypes.trd_definitions),
+        beyond_sd=beyond_sd,
     )
     safe = suppress_release(rc, threshold)
     if audited is not None:
