@@ -25,7 +25,7 @@ strand, flipped rows where no flip is tried (indels, multi-allelic sites: not_fo
 two alleles are both alts (not_found)). The pgs options vary with the seed (``missing_genotypes``
 mean_impute / zero = plink2 ``no-mean-imputation``, ``--bad-freqs`` under mean_impute since
 plink2 refuses in-sample frequencies of < 50 samples; ``keep_ambiguous``; ``duplicate_variants:
-first``). The oracle: this script's own reading of README's matching rules (the rows it expects
+first``). The oracle: this script's own reading of docs/pgs.md's matching rules (the rows it expects
 matched, each as the unsplit .pgen's variant ID and the allele counted), scored by ``plink2
 --pfile g --score`` with the same flags. Compared per sample and score: every route's sum with
 plink2's (|diff| <= 1e-5 x max(1, |sum|): plink2 prints 6 significant digits), the routes' sums
@@ -202,7 +202,7 @@ def plink2(*args: str) -> None:
 def scoring_rows(rng: np.random.Generator, records: list[dict], keep_ambiguous: bool, extended: bool = False
                  ) -> tuple[list[tuple], list[tuple[str, str, float]]]:
     """A scoring file's rows (chr_name, chr_position, effect, other, weight) in file order, and
-    the oracle's matches (unsplit variant ID, allele whose copies count, weight), README's rules:
+    the oracle's matches (unsplit variant ID, allele whose copies count, weight), docs/pgs.md's rules:
     the first row of a site (same position and allele pair, either order) wins
     (duplicate_variants: first); rows whose alleles are an A/T or C/G pair dropped unless keep_ambiguous; a strand-flipped
     SNV row counts the complement; a row at a position with no record is not found. ``extended``:
@@ -236,7 +236,7 @@ def scoring_rows(rng: np.random.Generator, records: list[dict], keep_ambiguous: 
             # G>A,C,T is not_found); found only as written (REF effect G, other C at G>C,A).
             # Not the SNV alt of a multi-allelic indel record (AA>GA of AA>AAT,A,GA): its pair
             # complemented base by base, CT/TT, is the SNV C/T in minimal form, G/A flipped,
-            # which README's rules match (ref_alt_flipped, session 50 seed 126 of the matcher).
+            # which docs/pgs.md's rules match (ref_alt_flipped, session 50 seed 126 of the matcher).
             e, o = _flip(alt), _flip(rec["ref"])
             m = (rec["id"], rec, e) if e == rec["ref"] and o in rec["alts"] else None
             rows.append((chrom, rec["pos"], e, o, w, m))

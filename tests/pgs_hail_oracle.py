@@ -114,7 +114,7 @@ def match_sites(
     came from, as ``genotypes.biallelic_rows`` gives them) the rows as the file writes them,
     else each row is its own file row.
 
-    README's allele rule ("Matching", "Indel representations", "Multi-allelic sites"), written
+    docs/pgs.md's allele rule ("Matching", "Indel representations", "Multi-allelic sites"), written
     here in Hail expressions apart from ``matching.match_sites_frame``: every allele pair is
     brought to its minimal representation (``hl.min_rep``); a score site meets the genotype
     rows at its minimal locus; the first row (in minimal ``[ref, alt]`` order) whose alleles

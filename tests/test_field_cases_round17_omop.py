@@ -14,7 +14,7 @@ gave a silent wrong answer (or no answer) on 12a1719.
   counted the antidepressant records of every date while the trials read those within
   follow-up only (an exposure after death or the cutoff was an "exposure" no trial held).
 - /work/shared/study.md's TRD ("no response to >= 2 adequate antidepressant trials, i.e. a third
-  distinct treatment started") read literally needs no adequate third trial; README's rule (the
+  distinct treatment started") read literally needs no adequate third trial; docs/phenotypes.md's rule (the
   default, which the hand-worked field cases follow) does. ``last_trial_adequate: false`` on a
   definition gives the literal reading (``trd.sequence_onset_expr``).
 
@@ -124,7 +124,7 @@ def test_antidepressant_exposure_counts_are_over_the_records_the_trials_read(spa
 
 
 def _started() -> TrdDefinition:
-    """ad3 with a third treatment that need only start, beside ad3 as configured (README's rule:
+    """ad3 with a third treatment that need only start, beside ad3 as configured (docs/phenotypes.md's rule:
     the third trial adequate too)."""
     return TrdDefinition(name="ad3_started", rule="antidepressant_sequence", n_trials=3, last_trial_adequate=False)
 

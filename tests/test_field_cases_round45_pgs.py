@@ -66,7 +66,7 @@ def test_complete_bgzf_and_multi_member_gzip_scoring_files_read_whole(name):
     assert list(got.values()) == pytest.approx(list(FULL.values()), abs=1e-12)
 
 
-# ---- the oracle's repeat rule (tests/pgs_hail_oracle.py mirrors README's matching rules) -------
+# ---- the oracle's repeat rule (tests/pgs_hail_oracle.py mirrors docs/pgs.md's matching rules) -------
 
 # Rows at one locus each (position -> rows): one allele with a missing code beside an SNV row
 # holding it repeats it (session 50 pgs44, 0146d89: ``matching._distinct_rows``), as round 44's

@@ -289,7 +289,7 @@ def test_score_sites_from_parse_codes_equal_sites_from_text(hl, spark):
 
 
 def test_hail_oracle_follows_the_allele_rule_on_non_minimal_indels(hl, spark):
-    """The oracle (``pgs_hail_oracle.match_sites``, README's allele rule in Hail expressions)
+    """The oracle (``pgs_hail_oracle.match_sites``, docs/pgs.md's allele rule in Hail expressions)
     and the frame matcher on field case multiallelic-nonminimal-indel (AT>ATT,A; ATT>AT;
     ACT>A,ACGT), the rows as the stage collects them (``biallelic_rows``: split, with the file
     row each came from): the hand-worked match types of its expected.tsv comments, the same

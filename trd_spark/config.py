@@ -605,12 +605,12 @@ class TrdDefinition(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     rule: Literal["antidepressant_sequence", "augmentation", "somatic"]
-    # antidepressant_sequence: TRD at the start of the n-th distinct adequate trial (README's rule).
+    # antidepressant_sequence: TRD at the start of the n-th distinct adequate trial (docs/phenotypes.md's rule).
     # augmentation: this many adequate trials, then an augmentation agent.
     n_trials: int = Field(3, ge=1)
     # antidepressant_sequence: false = n-1 distinct adequate trials, then TRD at the first start
     # of any trial of another ingredient (study.md's "a third distinct treatment started", read
-    # literally; phenotypes.trd.sequence_onset_expr). The default keeps README's documented rule,
+    # literally; phenotypes.trd.sequence_onset_expr). The default keeps docs/phenotypes.md's documented rule,
     # the one the hand-worked field cases follow.
     last_trial_adequate: bool = True
     augmentation_concept_set: str | None = None

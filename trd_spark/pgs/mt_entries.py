@@ -625,7 +625,7 @@ class EntriesReader:
     def _check_width(self, n: int | None) -> None:
         if n is not None and n != self._files.n_samples:
             # No count: a row's entries and the columns are the samples (a log or an error
-            # names no count of persons; README, Privacy).
+            # names no count of persons; docs/privacy.md).
             raise NotDecodable(f"{self._files.layout.parts[self._part]}: rows of "
                                f"{'fewer' if n < self._files.n_samples else 'more'} "
                                "entries than the MatrixTable has columns")

@@ -259,7 +259,7 @@ def ft_failed_call_shares(cfg: Config, results: list[DatasetMatches]) -> dict[st
     the rest is missing in the data itself. The dataset's total only, never a share per score:
     two scores that share variants give, as their counts' difference, the calls at the variants
     one score alone has, and at one such variant that is the persons whose call there failed FT
-    (1,234 - 1,227 = 7: README, Privacy). The exact counts per score are in the stage's internal
+    (1,234 - 1,227 = 7: docs/privacy.md). The exact counts per score are in the stage's internal
     record (``ft_failed_calls_by_score``). Shares of calls, not counts of persons."""
     t = cfg.report.small_count_threshold
     out: dict[str, Any] = {}

@@ -121,7 +121,7 @@ def person_treatment(
 def sequence_onset_expr(n_trials: int, *, last_trial_adequate: bool = True) -> Column:
     """Onset of ``antidepressant_sequence`` (over ``person_treatment``'s columns).
 
-    ``last_trial_adequate`` (default, README's documented rule, which the hand-worked field cases
+    ``last_trial_adequate`` (default, docs/phenotypes.md's documented rule, which the hand-worked field cases
     follow): the start of the n-th distinct ingredient's first adequate trial. False: the first
     start of a trial, adequate or not, of an ingredient other than the first n-1 distinct
     ingredients with an adequate trial, on/after the start of the (n-1)-th one's first adequate
