@@ -12,7 +12,14 @@ implementations disagree if any rule differs, which the toy timelines alone migh
 
 ``drug_rows_per_person`` > 0 adds that many NON-study drug_exposure rows per person on
 average (AoU has ~300 drug rows per person, a few percent of them antidepressants), so that
-the concept filter at the scan matters as on real data. Their concept IDs are drawn from a
+the concept filter at the scan matters as on real data.
+
+``knob_rows`` > 0 adds hand-drawn timelines (``_add_knob_rows``) for that many MDD persons, aimed at
+the trial and date knobs the toy timelines never move: gaps of 0-120 days between fills
+(persistence_gap_days), missing days_supply and verbatim ends around the computed end
+(default_days_supply, use_verbatim_end_date), doses just under, at and over a minimum
+(ingredient_min_daily_dose), dates only in time-zone-aware or naive datetime partners near midnight
+(omop.time_zone), persons without an observation period (omop.ehr_evidence). Their concept IDs are drawn from a
 pool of IDs in the numeric ranges of OMOP RxNorm drug concepts (1.1M-1.6M, 19.0M-19.2M,
 40.1M-40.3M; not looked up, none in a study concept set), written in chunks so memory stays
 bounded; the drug_exposure table then becomes a directory of Parquet files.
@@ -39,8 +46,9 @@ _NO_STRENGTH_SHARE = 0.2
 
 
 def write_omop(out_dir: str | Path, persons: int, seed: int = 7, edge_rows: int = 0,
-               drug_rows_per_person: int = 0) -> dict:
-    """Write the OMOP tables for ``persons`` persons; returns the generator's summary."""
+               drug_rows_per_person: int = 0, knob_rows: int = 0) -> dict:
+    """Write the OMOP tables for ``persons`` persons; returns the generator's summary (with
+    ``knob_persons``, persons per scenario, when ``knob_rows`` > 0: ``_add_knob_rows``)."""
     out = Path(out_dir)
     people = omop.draw_persons(np.random.default_rng([seed, 1]), persons)
     pgs_z = np.random.default_rng([seed, 2]).standard_normal((len(SCORES), persons))
@@ -48,6 +56,8 @@ def write_omop(out_dir: str | Path, persons: int, seed: int = 7, edge_rows: int 
     _, summary = omop.generate_omop(out, people, pgs_z, log_or_trd, log_or_trmdd, seed)
     if edge_rows:
         _add_edge_rows(out, people, np.random.default_rng([seed, 3]), edge_rows)
+    if knob_rows:
+        summary["knob_persons"] = _add_knob_rows(out, people, np.random.default_rng([seed, 5]), knob_rows)
     if drug_rows_per_person:
         summary["record_counts"]["other_drug_exposure"] = _add_other_drugs(
             out, people.person_id, np.random.default_rng([seed, 4]), drug_rows_per_person)
@@ -238,3 +248,198 @@ def _open_latest_periods(out: Path, persons: np.ndarray) -> None:
         "observation_period_start_date": _dates(np.full(len(chosen), omop.day("1990-01-01"))),
         "observation_period_end_date": _dates(np.full(len(chosen), omop.day("1991-01-01"))),
     })
+
+
+# --- knob rows: data built to hit the weakly tested trial and date knobs (session 51 omopfuzz) ---
+# Gaps (uncovered days) between fills of one ingredient: around 0, 30 (the default
+# persistence_gap_days) and the variants' 31-90.
+KNOB_GAPS = np.array([0, 1, 15, 29, 30, 31, 32, 44, 45, 46, 59, 60, 61, 75, 88, 89, 90, 91, 120])
+# Daily doses (mg) aimed at a minimum of 50 (sertraline) or 25 / 20 (other variants).
+KNOB_SERTRALINE_DOSES = np.array([24.9, 25.0, 49.0, 49.99, 50.0, 50.01, 100.0])
+KNOB_QUETIAPINE_DOSES = np.array([99.9, 100.0, 149.0, 150.0, 300.0])
+SERTRALINE, FLUOXETINE, CITALOPRAM, ESCITALOPRAM, QUETIAPINE = 739138, 755695, 797617, 715939, 766814
+# Times of day (seconds) of the knob rows' timestamps: around midnight UTC and around the local
+# midnights of the zones the variants set (New York 04:00/05:00 UTC, Tokyo 15:00, Kolkata 18:30).
+KNOB_SECONDS = np.array([0, 1800, 4 * 3600 - 1, 4 * 3600, 5 * 3600 - 1, 5 * 3600, 12 * 3600,
+                         15 * 3600 - 1, 15 * 3600, 18 * 3600 + 1800 - 1, 18 * 3600 + 1800, 23 * 3600 + 1800,
+                         24 * 3600 - 1])
+KNOB_SCENARIOS = ("gaps", "supply", "dose", "timestamps", "no_period")
+
+
+def _add_knob_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n: int) -> dict[str, int]:
+    """Rows for ``n`` MDD persons (two MDD dates in the toy data), a scenario each in turn
+    (``KNOB_SCENARIOS``), and for ``n // 2`` persons without MDD (their observation periods
+    removed). Returns persons per scenario. Each scenario is a hand-drawn timeline made random:
+
+    - gaps: three ingredients after the index, each 2-4 fills of 21-30 days whose gaps are drawn
+      from ``KNOB_GAPS`` (persistence_gap_days 0-90 merges or splits them);
+    - supply: three ingredients, each one or two records with days_supply missing / 0 / 7-90,
+      end date equal to the start / empty / 14-89 days on, verbatim end before, on or after the
+      computed end (default_days_supply, use_verbatim_end_date);
+    - dose: fluoxetine 60 days, sertraline 60 days of a product with a drug_strength amount and
+      a quantity making a daily dose of ``KNOB_SERTRALINE_DOSES``, citalopram 60 days, then a
+      quetiapine product at a dose of ``KNOB_QUETIAPINE_DOSES`` (ingredient_min_daily_dose);
+    - timestamps: MDD dates, three ingredients' 40-44-day records, an ECT procedure and a death
+      (half of them) whose DATE is empty and whose CDM datetime partner holds the date-time at a
+      time of ``KNOB_SECONDS``: condition_start_datetime naive, drug_exposure_start/end_datetime,
+      procedure_datetime and death_datetime time-zone-aware (UTC) (omop.time_zone);
+    - no_period: the person's observation periods removed (omop.ehr_evidence, follow-up end).
+    The data then holds time-zone-aware columns: a config reading it needs omop.time_zone.
+    """
+    cond = pq.read_table(out / "condition_occurrence.parquet",
+                         columns=["person_id", "condition_concept_id", "condition_start_date"])
+    is_mdd = np.isin(cond["condition_concept_id"].to_numpy(), np.array(voc.MDD_DIAGNOSES))
+    pid = cond["person_id"].to_numpy()[is_mdd]
+    day = cond["condition_start_date"].cast(pa.int32()).to_numpy()[is_mdd]
+    order = np.lexsort((day, pid))
+    pid, day = pid[order], day[order]
+    first = np.r_[True, pid[1:] != pid[:-1]]
+    persons, index = pid[first], day[first]
+    n_dates = np.array([len(np.unique(day[pid == p])) for p in persons])
+    ok = n_dates >= 2
+    persons, index = persons[ok], index[ok]
+    take = rng.permutation(len(persons))[:n]
+    persons, index = persons[take], index[take]
+    drugs: dict[str, list] = {k: [] for k in ("person_id", "drug_concept_id", "start", "end", "days_supply",
+                                              "verbatim", "quantity", "start_dt", "end_dt")}
+    conds: dict[str, list] = {"person_id": [], "day": [], "dt": []}
+    procs: dict[str, list] = {"person_id": [], "dt": []}
+    deaths: dict[str, list] = {"person_id": [], "dt": []}
+    no_period: list[int] = []
+    # mg per unit of the dose scenario's (clinical) products: the edge rows' drug_strength amount
+    # where they wrote one, else a row added below
+    path = out / "drug_strength.parquet"
+    have = pq.read_table(path) if path.exists() else None
+    written = {} if have is None else {(r["drug_concept_id"], r["ingredient_concept_id"]): r["amount_value"]
+                                       for r in have.to_pylist()}
+    strength = {i: written.get((_product(i), i)) or a for i, a in ((SERTRALINE, 50.0), (QUETIAPINE, 100.0))}
+
+    def drug(p, concept, start, end=None, ds=None, verbatim=None, quantity=None, start_dt=None, end_dt=None):
+        for k, v in zip(drugs, (p, concept, start, end, ds, verbatim, quantity, start_dt, end_dt)):
+            drugs[k].append(v)
+
+    counts = dict.fromkeys(KNOB_SCENARIOS, 0)
+    for k, (p, i0) in enumerate(zip(persons.tolist(), index.tolist())):
+        scenario = KNOB_SCENARIOS[k % len(KNOB_SCENARIOS)]
+        counts[scenario] += 1
+        t = i0 + int(rng.integers(-10, 120))
+        ings = rng.choice(np.array(voc.TRIAL_INGREDIENTS), 3, replace=False).tolist()
+        if scenario == "gaps":
+            for ing in ings:
+                for _ in range(int(rng.integers(2, 5))):
+                    ds = int(rng.choice([21, 28, 30, 30]))
+                    drug(p, _product(ing) if rng.random() < 0.7 else ing, t, t if rng.random() < 0.5 else t + ds - 1, ds)
+                    t += ds + int(rng.choice(KNOB_GAPS))
+                t += int(rng.integers(0, 40))
+        elif scenario == "supply":
+            for ing in ings:
+                for _ in range(int(rng.integers(1, 3))):
+                    ds = rng.choice(np.array([-9, 0, 7, 30, 42, 60, 90]))  # -9: missing
+                    end_kind = int(rng.integers(0, 3))  # equal to the start, empty, 14-89 days on
+                    end = t if end_kind == 0 else None if end_kind == 1 else t + int(rng.integers(14, 90))
+                    computed = end if end is not None and end > t else t + (int(ds) if ds > 0 else 30) - 1
+                    verbatim = (None if rng.random() < 0.3 else
+                                int(computed + rng.choice([-30, -12, -1, 0, 1, 12, 30])))
+                    drug(p, _product(ing), t, end, None if ds < 0 else int(ds), verbatim)
+                    t += int(rng.integers(20, 70))
+        elif scenario == "dose":
+            for ing in (FLUOXETINE, SERTRALINE, CITALOPRAM):
+                for _ in range(2):
+                    if ing == SERTRALINE:
+                        dose = float(rng.choice(KNOB_SERTRALINE_DOSES))
+                        drug(p, _product(ing), t, t, 30, None, dose * 30 / strength[SERTRALINE])
+                    else:
+                        drug(p, ing, t, t + 29, 30)
+                    t += 30
+                t += int(rng.integers(0, 20))
+            q0 = t - int(rng.integers(10, 90))
+            dose = float(rng.choice(KNOB_QUETIAPINE_DOSES))
+            drug(p, _product(QUETIAPINE), q0, q0, 30, None, dose * 30 / strength[QUETIAPINE])
+        elif scenario == "timestamps":
+            sec = lambda: int(rng.choice(KNOB_SECONDS))  # noqa: E731
+            for d in (i0, i0 + int(rng.integers(1, 40))):
+                conds["person_id"].append(p)
+                conds["day"].append(None)
+                conds["dt"].append(d * 86400 + sec())
+            for ing in ings:
+                length = int(rng.integers(40, 45))
+                drug(p, _product(ing), None, None, None, None, None,
+                     t * 86400 + sec(), (t + length - 1) * 86400 + sec())
+                t += length + int(rng.integers(0, 10))
+            procs["person_id"].append(p)
+            procs["dt"].append((i0 + int(rng.integers(-2, 3))) * 86400 + sec())
+            if rng.random() < 0.5:
+                deaths["person_id"].append(p)
+                deaths["dt"].append((t + int(rng.integers(-60, 200))) * 86400 + sec())
+        else:
+            no_period.append(p)
+    others = np.setdiff1d(people.person_id, pid)
+    no_period += rng.choice(others, min(len(others), n // 2), replace=False).tolist()
+    counts["no_period_non_mdd"] = min(len(others), n // 2)
+
+    m = len(drugs["person_id"])
+
+    def dates(values: list) -> pa.Array:
+        return pa.array([None if v is None else int(v) for v in values], pa.int32()).cast(pa.date32())
+
+    def stamps(values: list, tz: str | None) -> pa.Array:
+        return pa.array([None if v is None else int(v) * 1_000_000 for v in values], pa.timestamp("us", tz=tz))
+
+    _append_with_new(out / "drug_exposure.parquet", {
+        "drug_exposure_id": pa.array(50_000_000_000 + np.arange(m), pa.int64()),
+        "person_id": pa.array(drugs["person_id"], pa.int64()),
+        "drug_concept_id": pa.array(drugs["drug_concept_id"], pa.int64()),
+        "drug_exposure_start_date": dates(drugs["start"]), "drug_exposure_end_date": dates(drugs["end"]),
+        "verbatim_end_date": dates(drugs["verbatim"]), "days_supply": pa.array(drugs["days_supply"], pa.int64()),
+        "quantity": pa.array(drugs["quantity"], pa.float64()),
+        "drug_type_concept_id": pa.array(np.full(m, omop.DRUG_TYPE_EHR), pa.int64()),
+        "drug_exposure_start_datetime": stamps(drugs["start_dt"], "UTC"),
+        "drug_exposure_end_datetime": stamps(drugs["end_dt"], "UTC"),
+    })
+    c = len(conds["person_id"])
+    _append_with_new(out / "condition_occurrence.parquet", {
+        "condition_occurrence_id": pa.array(50_000_000_000 + np.arange(c), pa.int64()),
+        "person_id": pa.array(conds["person_id"], pa.int64()),
+        "condition_concept_id": pa.array(np.full(c, voc.MDD), pa.int64()),
+        "condition_start_date": dates(conds["day"]), "condition_start_datetime": stamps(conds["dt"], None),
+    })
+    r = len(procs["person_id"])
+    _append_with_new(out / "procedure_occurrence.parquet", {
+        "procedure_occurrence_id": pa.array(50_000_000_000 + np.arange(r), pa.int64()),
+        "person_id": pa.array(procs["person_id"], pa.int64()),
+        "procedure_concept_id": pa.array(np.full(r, voc.ECT_SNOMED), pa.int64()),
+        "procedure_date": pa.nulls(r, pa.date32()), "procedure_datetime": stamps(procs["dt"], "UTC"),
+    })
+    dead = set(pq.read_table(out / "death.parquet", columns=["person_id"])["person_id"].to_pylist())
+    keep = [i for i, q in enumerate(deaths["person_id"]) if q not in dead]
+    _append_with_new(out / "death.parquet", {
+        "person_id": pa.array([deaths["person_id"][i] for i in keep], pa.int64()),
+        "death_date": pa.nulls(len(keep), pa.date32()),
+        "death_datetime": stamps([deaths["dt"][i] for i in keep], "UTC"),
+    })
+    rows = [(_product(i), i, a) for i, a in strength.items() if (_product(i), i) not in written]
+    new = pa.table({"drug_concept_id": pa.array([r[0] for r in rows], pa.int64()),
+                    "ingredient_concept_id": pa.array([r[1] for r in rows], pa.int64()),
+                    "amount_value": pa.array([r[2] for r in rows], pa.float64())})
+    pq.write_table(new if have is None else pa.concat_tables([have, new.cast(have.schema)]), path)
+    period = pq.read_table(out / "observation_period.parquet")
+    gone = np.isin(period["person_id"].to_numpy(), np.array(no_period, dtype=np.int64))
+    pq.write_table(period.filter(pa.array(~gone)), out / "observation_period.parquet", compression="snappy")
+    return counts
+
+
+def _append_with_new(path: Path, cols: dict[str, pa.Array]) -> None:
+    """``_append``, where ``cols`` may name columns the table lacks (added, empty on its rows)."""
+    table = pq.read_table(path)
+    for name, values in cols.items():
+        if name not in table.schema.names:
+            table = table.append_column(pa.field(name, values.type), pa.nulls(table.num_rows, values.type))
+    n = len(next(iter(cols.values())))
+    extra = pa.table({name: cols[name].cast(table.schema.field(name).type) if name in cols
+                      else pa.nulls(n, table.schema.field(name).type) for name in table.schema.names})
+    pq.write_table(pa.concat_tables([table, extra]), path, compression="snappy")
+
+
+def _product(ingredient: int) -> int:
+    """The toy clinical-drug product of ``ingredient``."""
+    return int(voc.product_ids(np.array([ingredient]), np.array([False]))[0])
