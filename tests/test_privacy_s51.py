@@ -1,7 +1,8 @@
 """Privacy round 8 of session 51 (an attacker with the published weights): per-variant carrier
-counts of a score of one or a few rare variants, read from the export's fits and from the group
-statistics of a score whose most frequent value holds most persons (pure pandas / numpy /
-statsmodels: no Spark)."""
+counts of a score of one or a few rare variants, read from the export's fits, from the group
+statistics of a score whose most frequent value holds most persons, and from compare-releases'
+correlation of such a score (pure pandas / numpy / statsmodels, but the last: one small
+aggregation on the shared Spark session)."""
 
 from __future__ import annotations
 
@@ -178,3 +179,35 @@ def test_a_score_whose_tie_holds_most_of_a_group_shows_no_statistic_that_counts_
         assert out.loc[(pgs_id, "EUR"), stats].notna().all(), out.loc[pgs_id]
     assert DISTINCT_VALUES not in out.columns and LARGEST_TIE not in out.columns
 
+
+def test_a_one_variant_scores_correlation_between_releases_is_not_shown(spark):
+    """compare-releases' pgs_correlation.tsv: P1 one rare variant (weight 0.7), 2,000 persons
+    scored in both releases, 40 carriers in A, 42 in B, 39 in both (one call lost, three gained
+    by the re-called release); P2 polygenic. P1's correlation is a 2x2 table's phi: of the
+    candidate tables (carriers in A and in B 1..200, in both up to either) only (40, 42, 39) and
+    its mirror give the published r to 1e-9: the 1 and 3 persons whose genotype changed. On
+    acba4e2 it was shown (n_both 2,000 shown as well); now it is not, P2's is."""
+    from trd_spark.report.compare import score_correlation
+
+    n = 2000
+    carrier_a, carrier_b = np.zeros(n), np.zeros(n)
+    carrier_a[:40], carrier_b[:39], carrier_b[40:43] = 1, 1, 1
+    rng = np.random.default_rng(51)
+    poly = rng.normal(size=n)
+
+    def release(p1: np.ndarray, p2: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame([("d", i, pgs, float(v)) for pgs, values in (("P1", p1), ("P2", p2))
+                             for i, v in enumerate(values)], columns=["dataset", "person_id", "pgs_id", "score_sum"])
+
+    a, b = release(0.7 * carrier_a, poly), release(0.7 * carrier_b, poly + 0.1 * rng.normal(size=n))
+    r = np.corrcoef(0.7 * carrier_a, 0.7 * carrier_b)[0, 1]
+    grid = [v.astype(float) for v in np.meshgrid(np.arange(1, 201), np.arange(1, 201), np.arange(201), indexing="ij")]
+    k_a, k_b, k_ab = grid
+    phi = (n * k_ab - k_a * k_b) / np.sqrt(k_a * (n - k_a) * k_b * (n - k_b))
+    hit = (k_ab <= np.minimum(k_a, k_b)) & (np.abs(phi - r) < 1e-9)
+    assert sorted(zip(k_a[hit].astype(int).tolist(), k_b[hit].astype(int).tolist(), k_ab[hit].astype(int).tolist())) \
+        == [(40, 42, 39), (42, 40, 39)]
+
+    out = score_correlation(spark.createDataFrame(a), spark.createDataFrame(b), 20).set_index("pgs_id")
+    assert np.isnan(out.loc["P1", "correlation"]), out
+    assert out.loc["P2", "correlation"] > 0.99

@@ -6,7 +6,8 @@ Writes ``{output_root}/compare/{A}_vs_{B}/`` with
 - ``_disclosure.json``: whether the folder may leave the workbench (``for_export``);
 - ``pgs_correlation.tsv``: per dataset x PGS, the Pearson correlation of the raw score
   (score_sum) between releases for persons in both, computed in Spark (only the correlation
-  and the suppressed number of persons leave the executors);
+  and the suppressed number of persons leave the executors; none for a score of one or a few
+  rare variants, whose correlation counts the persons whose genotype changed);
 - ``estimates.tsv``: ORs (logistic) and HRs (Cox) side by side, ``ci_overlap`` false where the
   95% CIs no longer overlap, as the two exports show them (``exported_estimates``): a model
   whose counts an export hides has no estimate there, nor here.
@@ -188,7 +189,8 @@ def score_correlation(scores_a: DataFrame, scores_b: DataFrame, threshold: int,
                       shown: tuple[set[str], set[str]] | None = None) -> pd.DataFrame:
     """Per dataset x pgs_id (those with persons in both releases): ``n_both``, the persons
     scored in both releases (audited by ``pair_counts_shown``), and the Pearson
-    ``correlation`` of score_sum between releases (null when ``n_both`` < ``threshold``).
+    ``correlation`` of score_sum between releases (null when ``n_both`` < ``threshold``, and for
+    a score of few values or one most persons share, ``carrier_count_pairs``).
     ``shown``: the datasets whose scored persons release A's and B's reports show
     (``scored_persons_shown``); None: every dataset (``pair_counts_shown``)."""
     return score_correlation_audited(scores_a, scores_b, threshold, shown)[0]
@@ -207,12 +209,14 @@ def score_correlation_audited(scores_a: DataFrame, scores_b: DataFrame, threshol
     a = scores_a.select(*keys, F.col("score_sum").alias("a"), F.lit(1).alias("_in_a"))
     b = scores_b.select(*keys, F.col("score_sum").alias("b"), F.lit(1).alias("_in_b"))
     in_both = F.col("_in_a").isNotNull() & F.col("_in_b").isNotNull()
-    agg = (a.join(b, keys, "full").groupBy("dataset", "pgs_id").agg(
+    joined = a.join(b, keys, "full")
+    agg = (joined.groupBy("dataset", "pgs_id").agg(
         F.count("_in_a").alias("n_a"), F.count("_in_b").alias("n_b"),
         F.count(F.when(in_both, 1)).alias("n_both"),
         F.corr(F.when(in_both, F.col("a")), F.when(in_both, F.col("b"))).alias("correlation"))
         .where(F.col("n_both") > 0).toPandas().sort_values(["dataset", "pgs_id"]).reset_index(drop=True))
     agg.loc[agg["n_both"] < threshold, "correlation"] = float("nan")
+    agg.loc[carrier_count_pairs(joined.where(in_both), agg, threshold), "correlation"] = float("nan")
     if shown is not None:
         agg["shown_a"], agg["shown_b"] = (agg["dataset"].isin(sorted(s)) for s in shown)
     # Each dataset's scored persons (with any score), the number its report shows: a person
@@ -222,6 +226,35 @@ def score_correlation_audited(scores_a: DataFrame, scores_b: DataFrame, threshol
         agg = agg.merge(scored, on="dataset", how="left")
     agg["n_both"], pinned = pair_counts_audit(agg, threshold, prior)
     return agg[["dataset", "pgs_id", "n_both", "correlation"]], pinned
+
+
+def carrier_count_pairs(both: DataFrame, agg: pd.DataFrame, threshold: int) -> pd.Series:
+    """Rows of ``agg`` (dataset, pgs_id, n_both) whose score takes few values, or has a value
+    most of the persons in both releases share, in either release (``both``: dataset, pgs_id, the
+    scores ``a`` and ``b`` of those persons; the report's rules on one group of them:
+    ``tables.few_valued_scores``, ``tables.tie_heavy_scores``). Such a correlation is a 2x2 table's
+    phi at full precision: a one-variant score's r of 0.9514828010902 among 100,000 persons in
+    both was one table only, 40 carriers in A, 42 in B, 39 in both: the 1 person whose call was
+    lost and the 3 whose call was gained since (tests/test_privacy_s51.py). One Spark job per
+    release on the distinct values (rounded to ``report.stage.DISTINCT_DECIMALS``); a boolean
+    Series on ``agg``'s index."""
+    from pyspark.sql import functions as F
+
+    from trd_spark.report.stage import DISTINCT_DECIMALS
+    from trd_spark.report.tables import DISTINCT_VALUES, LARGEST_TIE, few_valued_scores, tie_heavy_scores
+
+    out = pd.Series(False, index=agg.index, dtype=bool)
+    if agg.empty:
+        return out
+    for side in ("a", "b"):
+        spread = (both.groupBy("dataset", "pgs_id", F.round(side, DISTINCT_DECIMALS).alias("value")).count()
+                  .groupBy("dataset", "pgs_id").agg(F.count("*").alias(DISTINCT_VALUES),
+                                                    F.max("count").alias(LARGEST_TIE)).toPandas())
+        dist = agg[["dataset", "pgs_id", "n_both"]].rename(columns={"n_both": "n"}).merge(
+            spread, on=["dataset", "pgs_id"], how="left")
+        dist.index = agg.index
+        out |= few_valued_scores(dist, threshold) | tie_heavy_scores(dist, threshold)
+    return out
 
 
 def pair_counts_shown(counts: pd.DataFrame, threshold: int) -> pd.Series:
