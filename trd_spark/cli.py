@@ -363,21 +363,41 @@ def exported_estimates(spark, cfg) -> dict[tuple, str] | None:
     the export blanks such a row, failure reason included), when that export was made from the
     current models output (the report's upstream models run is the models manifest's run); None
     when there is no such export (the report has not run since the models)."""
+    text, _ = _current_export_results(spark, cfg)
+    return None if text is None else export_shows(text)
+
+
+def _current_export_results(spark, cfg) -> tuple[str | None, bool]:
+    """(the text of the release's ``export/results.tsv`` when that export was made from the
+    current models output, else None; whether a complete export exists at all, made from an
+    earlier models output when the text is None)."""
     from trd_spark.io import Fs, LocalFs
     from trd_spark.layout import EXPORT, Layout
 
     layout = Layout.of(cfg)
     fs = LocalFs() if spark is None else Fs(spark)
     if not layout.is_complete(fs, EXPORT):
-        return None
+        return None, False
     models, report = (layout.manifest(fs, stage) or {} for stage in ("models", "report"))
     upstream = (report.get("fingerprint_parts") or {}).get("upstream") or {}
     if not models.get("run_id") or upstream.get("models") != models.get("run_id"):
-        return None
+        return None, True
     path = layout.file(EXPORT, "results.tsv")
     if not fs.exists(path):
-        return None
-    return export_shows(fs.read_text(path))
+        return None, True
+    return fs.read_text(path), True
+
+
+def export_counts(text: str) -> dict[tuple, tuple[str, str]]:
+    """{(dataset, definition, contrast, pgs_id): (n, n_cases)} of an export's ``results.tsv``
+    text, as the export writes them (a number, ``<T`` or ``suppressed``)."""
+    import io
+
+    import pandas as pd
+
+    df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
+    return {(dataset, definition, contrast, pgs_id): (n, n_cases) for dataset, definition, contrast, pgs_id, n, n_cases
+            in zip(*(df[c].astype(str) for c in ("dataset", "definition", "contrast", "pgs_id", "n", "n_cases")))}
 
 
 def export_shows(text: str) -> dict[tuple, str]:
@@ -409,7 +429,8 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
     failed for too few cases puts its hidden count under models.min_cases (set to 35: the export's
     "suppressed" 33 cases read as 20..34, and the 7 persons lacking that score, next to a shown
     model's 40, as 6..20; tests/test_privacy_logs.py). Before the report has run on the current
-    models output no estimate and no failure is shown."""
+    models output no estimate and no failure is shown (the title says how to see them). A fit
+    shown has its N, cases and controls beside it, as the export shows them."""
     import pandas as pd
 
     from trd_spark.layout import Layout
@@ -424,37 +445,63 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
     definition = cfg.phenotypes.primary_definition
     sel = df[(df.dataset == discovery) & (df.definition == definition) & (df.contrast == "trd_vs_nonmdd")]
     effects = (truth or {}).get("effects", {})
-    exported = exported_estimates(spark, cfg)
+    text, export_exists = _current_export_results(spark, cfg)
+    exported = None if text is None else export_shows(text)
+    counts = {} if text is None else export_counts(text)
+    t = cfg.report.small_count_threshold
+    title = f"Logistic regression, {discovery}, TRD ({definition}) vs non-MDD, OR per SD of PGS"
+    if exported is None:  # every line "not shown": say how to see them (new-user trials, sessions 50, 51)
+        title += (" (shown once the report has run on this models output: `trd-spark report`)" if export_exists
+                  else " (shown once the report has run: `trd-spark report` or `trd-spark run`)")
     lines = [
-        f"Logistic regression, {discovery}, TRD ({definition}) vs non-MDD, OR per SD of PGS:",
-        f"{'pgs_id':<11} {'trait':<24} {'domain':<12} {'OR':>6} {'95% CI':>15} {'p':>9}" + ("  truth OR" if effects else ""),
+        title + ":",
+        f"{'pgs_id':<11} {'trait':<24} {'domain':<12} {'N':>7} {'cases':>6} {'controls':>8} {'OR':>6} {'95% CI':>15} "
+        f"{'p':>9}" + ("  truth OR" if effects else ""),
     ]
     hidden: list[tuple] = []  # the fits the export hides (not the line's end: a truth column follows)
     for r in sel.itertuples():
         line = f"{r.pgs_id:<11} {str(r.trait)[:24]:<24} {str(r.domain)[:12]:<12} "
-        shown = None if exported is None else exported.get((discovery, definition, "trd_vs_nonmdd", r.pgs_id))
+        key = (discovery, definition, "trd_vs_nonmdd", r.pgs_id)
+        shown = None if exported is None else exported.get(key)
         # One text for every fit the export does not show, whatever hid it: "<20 cases or
         # controls" beside a fit whose n and cases the export hides as "suppressed" (20 or more)
         # put its controls (n - cases, a count no table shows) in 1..19, and its absence put them
-        # at 0 or 20 and more (tests/test_privacy_s34.py).
+        # at 0 or 20 and more (tests/test_privacy_s34.py). Its N and cases are not printed either.
         if exported is None:
-            line += f"{'not shown: the report not run':>32}"
-        elif shown == SHOWS_ESTIMATES and pd.notna(r.odds_ratio):
-            # the report's p text (an underflowed 0.0 as "<1e-300", not "0"; NA as _fmt says it)
-            ci = "(" + _fmt(r.ci_low) + "-" + _fmt(r.ci_high) + ")"
-            line += f"{_fmt(r.odds_ratio):>6} {ci:>15} {format_p(r.p) or 'NA':>9}"
-        elif shown == SHOWS_NO_ESTIMATE and pd.isna(r.odds_ratio):  # a failed fit the export shows as failed
-            line += f"{_fmt(r.odds_ratio):>6}"
+            line += f"{'not shown: the report is out of date' if export_exists else 'not shown: the report not run':>56}"
+        elif shown in (SHOWS_ESTIMATES, SHOWS_NO_ESTIMATE) and pd.notna(r.odds_ratio) == (shown == SHOWS_ESTIMATES):
+            # N and cases as the export shows them (numbers: an estimate is shown only with its
+            # counts, report.tables.hide_estimates_of_hidden_counts), the controls their difference
+            # (which the export's audit covers; read as <T were it 1..T-1). The headline gave no N
+            # before session 51: a reader could not tell an OR of 150 cases from one of 5,000.
+            n, n_cases = counts.get(key, ("", ""))
+            line += f"{n:>7} {n_cases:>6} {_controls_text(n, n_cases, t):>8} "
+            if shown == SHOWS_ESTIMATES:
+                # the report's p text (an underflowed 0.0 as "<1e-300", not "0"; NA as _fmt says it)
+                ci = "(" + _fmt(r.ci_low) + "-" + _fmt(r.ci_high) + ")"
+                line += f"{_fmt(r.odds_ratio):>6} {ci:>15} {format_p(r.p) or 'NA':>9}"
+            else:  # a failed fit the export shows as failed
+                line += f"{_fmt(r.odds_ratio):>6}"
         else:  # whether such a fit failed is hidden too: too few cases put a hidden count under models.min_cases
-            line += f"{'not shown: hidden in the export':>32}"
-            hidden.append((discovery, definition, "trd_vs_nonmdd", r.pgs_id))
+            line += f"{'not shown: hidden in the export':>56}"
+            hidden.append(key)
         if effects:
-            t = effects.get(r.pgs_id, {}).get("log_or_trd_vs_nonmdd")
-            line += f"  {math.exp(t):8.2f}" if t is not None else ""
+            te = effects.get(r.pgs_id, {}).get("log_or_trd_vs_nonmdd")
+            line += f"  {math.exp(te):8.2f}" if te is not None else ""
         lines.append(line)
     if hidden:
         lines += [note for note in (_reexport_note(cfg, hidden), _other_releases_note(cfg, hidden)) if note]
     return "\n".join(lines)
+
+
+def _controls_text(n: str, n_cases: str, t: int) -> str:
+    """The controls of a fit whose N and cases the export shows as numbers: their difference,
+    ``<T`` for 1..T-1 (the audit keeps such a difference from being shown; belt and braces),
+    '' when either is not a number."""
+    if not (n.isdigit() and n_cases.isdigit()):
+        return ""
+    controls = int(n) - int(n_cases)
+    return f"<{t}" if 0 < controls < t else str(controls)
 
 
 def _reexport_note(cfg, hidden: list[tuple]) -> str | None:
@@ -776,7 +823,9 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     summary.append(warnings_line(sum(r.warnings for r in results if r.status == "ran") + outside, outside))
     summary.append(f"  outputs under {cfg.output_root}/{cfg.release}/")
     log.info("%s", "\n".join(summary))
-    if any(r.stage == "models" for r in results) or (stages is None):
+    # After the models or the report stage (run or up to date, skipped): `trd-spark report` alone
+    # printed no headline before session 51, though it is what makes the ORs showable.
+    if any(r.stage in ("models", "report") for r in results) or (stages is None):
         table = headline_table(spark, cfg, load_truth(cfg))
         log.debug("headline table (stdout):\n%s", table)
         print()

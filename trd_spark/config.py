@@ -1426,7 +1426,7 @@ def _per_release_values(raw: Any, where: str) -> Any:
 
 def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | None = None) -> Config:
     """Load, resolve and validate a config file (default: the embedded ``conf/toy.yaml``;
-    installed from a wheel, its data and outputs go under ``./out``, see ``EMBEDDED_OUT``).
+    installed from a wheel, a packaged config's data and outputs go under ``./out``, see ``EMBEDDED_OUT``).
 
     ``overrides`` are top-level keys replacing the file's (e.g. ``{"release": "r2"}``).
     Raises ``ConfigError`` naming the file and the key path of the first problem.
@@ -1441,7 +1441,9 @@ def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | N
     data_of = file_release if isinstance(raw, dict) and not _inputs_name_release(raw) else None
     raw = _substitute_release(raw)
     raw = _per_release_values(raw, str(cfg_path))
-    relocate = (EMBEDDED_OUT, Path.cwd() / "out") if path is None and INSTALLED else None
+    # Installed from a wheel, every packaged config (the default, and conf/toy_releases.yaml that
+    # `trd-spark releases` names by its packaged path) writes under ./out, not site-packages.
+    relocate = (EMBEDDED_OUT, Path.cwd() / "out") if INSTALLED and cfg_path.parent == REPO_CONF_DIR else None
     raw = _resolve_paths(raw, cfg_path.parent, relocate)
     cfg: Config = _validate(Config, raw, str(cfg_path))
     _check_toy_release(cfg, str(cfg_path))

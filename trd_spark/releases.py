@@ -200,7 +200,24 @@ def check_release_root(cfg: Config) -> None:
     if not cfg.releases.input_root and not (cfg.toy_data is not None and cfg.toy_data.releases):
         raise ConfigError("releases.input_root is not set (and no toy_data.releases): cannot list releases "
                           "or pick --release latest; set it to the directory whose sub-directories are the "
-                          "releases (README 'Data releases and scheduled reruns')", where=cfg.source_path)
+                          "releases (README 'Data releases and scheduled reruns')" + _toy_releases_hint(cfg),
+                          where=cfg.source_path)
+
+
+def _toy_releases_hint(cfg: Config) -> str:
+    """For a toy config without releases (the embedded default ``conf/toy.yaml``, what
+    ``trd-spark releases`` reads without ``--config``): the ``--config`` of the toy releases
+    demo, ``toy_releases.yaml`` beside it, as a path from the working directory when under it.
+    The error named only README's section: a new user right after the quick start was not told
+    that a shipped toy config lists releases (new-user trials, sessions 50 and 51). '' for other
+    configs and when there is no such file."""
+    if cfg.toy_data is None or not cfg.source_path:
+        return ""
+    demo = os.path.join(os.path.dirname(str(cfg.source_path)), "toy_releases.yaml")
+    if not os.path.isfile(demo) or os.path.realpath(demo) == os.path.realpath(str(cfg.source_path)):
+        return ""
+    relative = os.path.relpath(demo)
+    return f"; the toy data as two releases: --config {demo if relative.startswith('..') else relative}"
 
 
 @dataclass(frozen=True)
