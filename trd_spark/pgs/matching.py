@@ -2065,34 +2065,58 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | 
 NO_CALL_DOSAGE = "no_call_dosage"
 
 
-def no_call_dosages(rows: pd.DataFrame) -> np.ndarray | None:
-    """Per genotype row of ``rows`` (a file's rows in file order: a ``VariantIndex.frame`` or the
-    rows Hail collected, split), the alt dosage that imputes a missing call where no sample is
-    called, under mean_impute: 2/k for the k alleles of the row's site, float64 (len(rows),);
-    None when every site is biallelic (1 everywhere, as before session 50). A site is a run of
-    adjacent rows with one contig, position and REF as the file writes them (``file_rows``): a
+def no_call_dosages(rows: pd.DataFrame, used: np.ndarray | None = None) -> np.ndarray | None:
+    """Per genotype row of ``rows`` (a file's rows: a ``VariantIndex.frame`` or the rows Hail
+    collected, split), the alt dosage that imputes a missing call where no sample is called,
+    under mean_impute: 2/k for the k alleles of the row's site, float64 (len(rows),); None when
+    every site is biallelic (1 everywhere, as before session 50). A site is the rows with one
+    contig, position and REF as the file writes them (``file_rows``), in any order: a
     multi-allelic record's alts, or a site given split one row per alt (a .bed, split VCF
-    records), the grouping of ``pgen_engine.split_site_sums`` (not a BGEN's REF-last rows, whose
-    REFs differ: those keep 1). Source: plink2 --score's mean imputation gives each allele of a
-    variant with no observation the frequency 1/k (2.00a3.5, checked session 50: A>C,G,T
-    uncalled scores 0.5 copies for the REF A and for the ALT C, A>C,G 0.667 for A), where every
-    route imputed alt dosage 1 per row: an ALT effect allele 1 copy, a REF effect allele
-    2 - (k - 1) (-1 copies at A>C,G,T). Cost: one comparison of adjacent positions; the REFs and
-    contigs compared only where a position repeats."""
+    records, also a .bim not in position order); and, at a position whose SNV rows share exactly
+    one allele but not their REF (``swapped_site_refs``: a BGEN written REF-last, ``C,A`` and
+    ``G,A`` for A>C,G, or a .bim's A1/A2 rows), those rows with that allele as the site's REF: a
+    row holding it as its alt reads the copies of every allele but its first, 2 - 2/k. k counts
+    the REF and the site's distinct alts. Source: plink2 --score's mean imputation gives each
+    allele of a variant with no observation the frequency 1/k (2.00a3.5, checked session 50:
+    A>C,G,T uncalled scores 0.5 copies for the REF A and for the ALT C, A>C,G 0.667 for A), where
+    every route imputed alt dosage 1 per row: an ALT effect allele 1 copy, a REF effect allele
+    2 - (k - 1) (-1 copies at A>C,G,T). Before session 51 a site was a run of adjacent rows with
+    one REF as written, so a .bim's rows apart and a REF-last BGEN kept 1 per row (-1 copies of
+    the REF at A>C,G,T: differential fuzz, benchmarks/diff_pgs_routes.py --orders). ``used`` (bool
+    per row; None: all): only the sites at those rows' positions are grouped, the other rows read 1
+    (not wanted). Cost: one ``duplicated`` over the rows' positions; the grouping runs on the rows
+    at repeated positions among the used rows' (``swapped_site_refs`` loops over those with two
+    REFs as written, as matching's ``_swapped_row_sites`` does)."""
     if len(rows) < 2:
         return None
-    position, ref, _ = file_rows(rows)
-    same = position[1:] == position[:-1]  # row i + 1 continues row i's site
-    at = np.flatnonzero(same)
+    position, ref, alt = file_rows(rows)
+    shared = _shared_positions(position)
+    if used is not None and shared.any():
+        shared &= np.isin(position, position[used & shared])
+    at = np.flatnonzero(shared)
     if not at.size:
         return None
     contig = rows["contig"].to_numpy(object)
-    same[at] = (contig[at + 1] == contig[at]) & (ref[at + 1] == ref[at])
-    if not same.any():
+    f = pd.DataFrame({"contig": contig[at], "gp": position[at], "gr": ref[at], "ga": alt[at]})
+    site_ref = f["gr"].to_numpy(object).copy()
+    swapped = np.zeros(len(f), dtype=bool)
+    cand, groups = swapped_site_refs(f)
+    if groups:
+        shared = np.array([groups.get((str(c), int(p))) for c, p in zip(cand["contig"], cand["gp"], strict=True)],
+                          dtype=object)
+        i = cand.index.to_numpy()[pd.notna(shared)]
+        shared = shared[pd.notna(shared)]
+        swapped[i] = f["ga"].to_numpy(object)[i] == shared
+        site_ref[i] = shared
+    # The site's alt on each row: its alt, or its written REF where the row holds the site's REF as alt.
+    site_alt = np.where(swapped, f["gr"].to_numpy(object), f["ga"].to_numpy(object))
+    k = pd.DataFrame({"c": f["contig"], "p": f["gp"], "r": site_ref, "a": site_alt}).groupby(
+        ["c", "p", "r"], sort=False)["a"].transform("nunique").to_numpy(np.int64) + 1
+    if (k <= 2).all():
         return None
-    site = np.r_[0, np.cumsum(~same)]  # per row, its site
-    k = np.bincount(site) + 1  # the site's REF and one alt per row
-    return 2.0 / k[site]
+    out = np.ones(len(rows))
+    out[at] = np.where(swapped, 2.0 - 2.0 / k, 2.0 / k)
+    return out
 
 
 def _used_rows_imputed(rows: pd.DataFrame, used: np.ndarray) -> pd.DataFrame:
@@ -2100,8 +2124,8 @@ def _used_rows_imputed(rows: pd.DataFrame, used: np.ndarray) -> pd.DataFrame:
     2 alleles (``no_call_dosages`` over all of ``rows``: an ALT effect allele's row alone is used
     at its site, whose other rows still count in k)."""
     out = _used_rows(rows, used)
-    dosage = no_call_dosages(rows) if len(out) else None
-    if dosage is not None and (picked := dosage[used]).min(initial=1.0) < 1.0:
+    dosage = no_call_dosages(rows, used) if len(out) else None
+    if dosage is not None and ((picked := dosage[used]) != 1.0).any():
         out[NO_CALL_DOSAGE] = picked
     return out
 
