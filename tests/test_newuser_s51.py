@@ -121,3 +121,16 @@ def test_trd_spark_report_alone_prints_the_headline(monkeypatch, tmp_path, capsy
         capsys.readouterr()
         assert cli.main([stage, "--output-root", str(tmp_path)]) == 0
         assert ("HEADLINE TABLE" in capsys.readouterr().out) == printed, stage
+
+
+def test_toy_data_names_the_option_a_count_is_too_small_for(tmp_path, capsys):
+    """``trd-spark toy-data --persons 0`` said "ConfigError: generate_toy_data(persons): need at
+    least 50 persons", naming a Python function; it now names the option, and writes nothing."""
+    from trd_spark.cli import main
+
+    capsys.readouterr()
+    assert main(["toy-data", "--out", str(tmp_path / "toy"), "--persons", "0"]) == 2
+    assert "ConfigError: toy-data --persons: need at least 50, got 0" in capsys.readouterr().err
+    assert main(["toy-data", "--out", str(tmp_path / "toy"), "--variants", "10"]) == 2
+    assert "ConfigError: toy-data --variants: need at least 200, got 10" in capsys.readouterr().err
+    assert not (tmp_path / "toy").exists()

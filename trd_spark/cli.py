@@ -1022,8 +1022,16 @@ def _report_interrupt() -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "toy-data":
+            from trd_spark.errors import ConfigError
             from trd_spark.toydata import generate_toy_data
+            from trd_spark.toydata.generate import MIN_PERSONS, MIN_VARIANTS
 
+            # The option by name: the generator's own error named "generate_toy_data(persons)", a
+            # function a command-line user never sees (new-user trial, session 51).
+            for flag, value, least in (("--persons", args.persons, MIN_PERSONS),
+                                       ("--variants", args.variants, MIN_VARIANTS)):
+                if value < least:
+                    raise ConfigError(f"need at least {least}, got {value}", where=f"toy-data {flag}")
             truth = generate_toy_data(args.out, persons=args.persons, variants=args.variants, seed=args.seed)
             log.info("toy data written to %s (%s)", args.out,
                      ", ".join(f"{k}={v}" for k, v in truth.get("datasets", {}).items()))
