@@ -40,6 +40,21 @@ Prints one line per seed and route that disagrees, then one summary line
 ``SUMMARY seeds=N runs=R disagreements=D``. One Spark/Hail session for every seed.
 ``--match-only``: the matcher alone (the .pgen's and split .bed's variant lists, no Spark or
 Hail, no sums), n_matched against the oracle: seconds per seed (``--seeds 1-2000``).
+
+Session 51 shapes (each changes the draws: other targets than the same seed without):
+``--orders``: also the split .bed with its rows shuffled within each contig (``u``; plink2
+refuses a contig split in two) and the BGEN written REF-last (``r.bgen``, plink2's default: each
+split row ``ALT,REF``), routes bed-unsorted, bed-unsorted-hail-pass, bgen-ref-last (Hail's BGEN
+route refuses a male's haploid X); no ``AT>ATC,A`` records (a REF-last BGEN's indel rows are
+scored each alone, docs/pgs.md's documented departure). ``--dosages``: a DS on the biallelic
+records in quarters (exact in a .pgen), haploid-scale on a male's X, some beside a missing GT,
+some ``.`` beside a called one (``dosages``); no multi-allelic record (plink2 2.00a3.5 writes
+no .pgen of dosages with one); routes vcf, vcf-hail-pass, mt (``dosage_field: DS``), pgen
+(``--vcf dosage=DS``) and bgen (8-bit, from plink2's .pgen of the split VCF: compared within
+its rounding, 1/255 x sum |w|). ``--more-files``: the second scoring file's weights written as
+odds ratios (``#weight_type=OR``, summed as ln) and a third, rsID-only file (``pgs.match_rsid``:
+biallelic records by their ID, as written, swapped, flipped, or an ID no row has).
+``--uncalled``: the share of records no sample is called at (default 0.04).
 """
 
 from __future__ import annotations
@@ -66,7 +81,17 @@ ROUTES = {  # route -> (format, file below the seed's dir, extra pgs settings)
     "bgen": ("bgen", "s.bgen", ""),
     "mt-hail-pass": ("mt", "d.mt", "  native: {engine: hail}\n"),
     "bgen-hail-pass": ("bgen", "s.bgen", "  native: {engine: hail}\n"),
+    # --orders: the split .bed with its rows shuffled (a site's rows apart), and the BGEN written
+    # REF-last (plink2's default: each split row's REF second).
+    "bed-unsorted": ("plink", "u", ""),
+    "bed-unsorted-hail-pass": ("plink", "u", "  native: {engine: hail}\n"),
+    "bgen-ref-last": ("bgen", "r.bgen", ""),
 }
+ORDER_ROUTES = ["bed-unsorted", "bed-unsorted-hail-pass", "bgen-ref-last"]
+# --dosages: formats that carry the VCF's DS (a .bed holds hard calls); the BGEN from plink2's
+# split .pgen of it (8-bit probabilities, so its sums are compared within their rounding).
+DOSAGE_ROUTES = ["vcf", "vcf-hail-pass", "mt", "pgen", "bgen"]
+BGEN_DOSAGE_ERROR = 2 * 0.5 / 255  # one 8-bit dosage's rounding: P(het) and P(hom alt) each 1/510 off
 DEFAULT_ROUTES = ["vcf", "vcf-hail-pass", "mt", "pgen", "bed", "bed-hail-pass", "bgen"]
 X_START = 3_000_000  # chrX outside GRCh38's PAR1 (ends 2,781,479)
 PAR_START = 100_000  # chrX inside PAR1 (10,001-2,781,479): diploid for everyone (plink2 --split-par hg38)
@@ -82,12 +107,21 @@ def bases_of(rng: np.random.Generator) -> str:
     return "ACGT"[int(rng.integers(4))]
 
 
-def generate(rng: np.random.Generator, n_samples: int, n_records: int, more_contigs: bool = False
+def generate(rng: np.random.Generator, n_samples: int, n_records: int, more_contigs: bool = False,
+             uncalled: float = 0.04, multi_indel: bool = True, multi: bool = True
              ) -> tuple[list[dict], np.ndarray, np.ndarray]:
     """Records (chrom, pos, id, ref, alts, kind) and calls: an int array (records x samples x 2)
     of allele indexes, -1 missing, the second haplotype -2 where the call is haploid (a male's
     chrX and chrY; a non-male's chrY is uncalled, ``.``); and the male flags. ``more_contigs``:
-    a sex-contig record is also one in X's PAR1 or on chrY (the same draws otherwise)."""
+    a sex-contig record is also one in X's PAR1 or on chrY (the same draws otherwise). ``uncalled``:
+    the share of records no sample is called at; ``multi_indel`` False: none of the ``AT>ATC,A``
+    kind (a REF-last BGEN's indel rows are scored each alone, README's documented departure);
+    ``multi`` False: no multi-allelic record at all (plink2 2.00a3.5 writes no .pgen of dosages
+    with one: "multiallelic dosage size request")."""
+    kinds = ["snv", "snv", "snv", "palindromic", "ins", "del", "multi", "samepos"] + (["multi_indel"] if multi_indel
+                                                                                     else ["multi"])
+    if not multi:
+        kinds = [k if k not in ("multi", "multi_indel") else "snv" for k in kinds]
     male = rng.random(n_samples) < 0.5
     records: list[dict] = []
     bases = "ACGT"
@@ -95,7 +129,7 @@ def generate(rng: np.random.Generator, n_samples: int, n_records: int, more_cont
     posx, pospar, posy = X_START, PAR_START, Y_START
     for _ in range(n_records):
         on_x = rng.random() < 0.15
-        kind = rng.choice(["snv", "snv", "snv", "palindromic", "ins", "del", "multi", "samepos", "multi_indel"]) \
+        kind = rng.choice(kinds) \
             if not on_x else rng.choice(["snv", "snv", "palindromic"])
         where = str(rng.choice(["x", "par", "y"])) if on_x and more_contigs else "x"
         if on_x and where == "par":
@@ -142,7 +176,7 @@ def generate(rng: np.random.Generator, n_samples: int, n_records: int, more_cont
         n_alleles = 1 + len(rec["alts"])
         freqs = rng.dirichlet(np.ones(n_alleles))
         calls[r] = rng.choice(n_alleles, size=(n_samples, 2), p=freqs)
-        miss = rng.choice([0.0, 0.05, 0.2, 0.6]) if rng.random() > 0.04 else 1.0
+        miss = rng.choice([0.0, 0.05, 0.2, 0.6]) if rng.random() > uncalled else 1.0
         calls[r][rng.random(n_samples) < miss] = -1
         if rec["chrom"] == "chrX" and rec["pos"] >= X_START:
             calls[r][male, 1] = -2
@@ -152,6 +186,32 @@ def generate(rng: np.random.Generator, n_samples: int, n_records: int, more_cont
     return records, calls, male
 
 
+def dosages(rng: np.random.Generator, records: list[dict], calls: np.ndarray) -> np.ndarray:
+    """A DS per record and sample (nan: none written, ``.``) on the biallelic chr1 and chrX records
+    (plink2 imports no multi-allelic DS; chrY left to GT), in quarters, which a .pgen stores
+    exactly (1/16384): a called GT's own alt count (70%), another value (20%) or none (10%: its
+    GT read); a missing GT a value (30%, plink2 and README read ``./.:1.25`` as 1.25), else none.
+    A haploid call (a male's X) takes the haploid scale 0..1 (plink2 doubles it, as README)."""
+    ds = np.full(calls.shape[:2], np.nan)
+    for r, rec in enumerate(records):
+        if len(rec["alts"]) != 1 or rec["chrom"] == "chrY":
+            continue
+        c = calls[r]
+        haploid = c[:, 1] == -2
+        top = np.where(haploid, 4, 8)
+        own = np.where(haploid, (c[:, 0] == 1) * 1.0, (c[:, 0] == 1) * 1.0 + (c[:, 1] == 1) * 1.0)
+        other = rng.integers(0, top + 1) / 4.0
+        u = rng.random(len(c))
+        called = c[:, 0] >= 0
+        ds[r] = np.where(called, np.where(u < 0.7, own, np.where(u < 0.9, other, np.nan)),
+                         np.where(u < 0.3, other, np.nan))
+    return ds
+
+
+def _ds(value: float) -> str:
+    return "." if np.isnan(value) else f"{value:g}"
+
+
 def _gt(call: np.ndarray) -> str:
     a, b = int(call[0]), int(call[1])
     if b == -2:
@@ -159,26 +219,41 @@ def _gt(call: np.ndarray) -> str:
     return "./." if a < 0 else f"{a}/{b}"
 
 
-def write_vcf(path: Path, records: list[dict], calls: np.ndarray, samples: list[str]) -> None:
+def write_vcf(path: Path, records: list[dict], calls: np.ndarray, samples: list[str],
+              ds: np.ndarray | None = None, order: np.ndarray | None = None) -> None:
+    """The VCF; ``ds`` (records x samples, nan: ``.``): FORMAT GT:DS on the records with some DS;
+    ``order``: the records in this order (else sorted by contig and position)."""
     head = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=248956422>", "##contig=<ID=chrX,length=156040895>",
             "##contig=<ID=chrY,length=57227415>",
             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+            *(['##FORMAT=<ID=DS,Number=A,Type=Float,Description="Dosage">'] if ds is not None else []),
             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples)]
-    order = sorted(range(len(records)), key=lambda r: (CONTIG_ORDER[records[r]["chrom"]], records[r]["pos"]))
+    if order is None:
+        order = sorted(range(len(records)), key=lambda r: (CONTIG_ORDER[records[r]["chrom"]], records[r]["pos"]))
+
+    def entries(r: int) -> str:
+        if ds is None or np.isnan(ds[r]).all():
+            return "GT\t" + "\t".join(_gt(c) for c in calls[r])
+        return "GT:DS\t" + "\t".join(f"{_gt(c)}:{_ds(d)}" for c, d in zip(calls[r], ds[r], strict=True))
+
     lines = [f"{records[r]['chrom']}\t{records[r]['pos']}\t{records[r]['id']}\t{records[r]['ref']}\t"
-             f"{','.join(records[r]['alts'])}\t.\tPASS\t.\tGT\t" + "\t".join(_gt(c) for c in calls[r]) for r in order]
+             f"{','.join(records[r]['alts'])}\t.\tPASS\t.\t" + entries(r) for r in order]
     path.write_text("\n".join(head + lines) + "\n")
 
 
-def split(records: list[dict], calls: np.ndarray) -> tuple[list[dict], np.ndarray]:
+def split(records: list[dict], calls: np.ndarray, ds: np.ndarray | None = None
+          ) -> tuple[list[dict], np.ndarray, np.ndarray | None]:
     """One record per alt with the record's REF (``bcftools norm -m-`` without -f): a call's
-    other alts become REF, a missing allele stays missing."""
-    out_r, out_c = [], []
-    for rec, c in zip(records, calls, strict=True):
+    other alts become REF, a missing allele stays missing; a biallelic record's DS kept."""
+    out_r, out_c, out_d = [], [], []
+    for r, (rec, c) in enumerate(zip(records, calls, strict=True)):
         for k, alt in enumerate(rec["alts"], start=1):
-            out_r.append({**rec, "id": f"{rec['id']}_{k}", "alts": [alt]})
+            # A biallelic record keeps its ID in every format (an rsID-only file names it).
+            out_r.append({**rec, "id": f"{rec['id']}_{k}" if len(rec["alts"]) > 1 else rec["id"], "alts": [alt]})
             out_c.append(np.where(c < 0, c, (c == k).astype(np.int64)))
-    return out_r, np.array(out_c)
+            if ds is not None:
+                out_d.append(ds[r] if len(rec["alts"]) == 1 else np.full(c.shape[0], np.nan))
+    return out_r, np.array(out_c), (np.array(out_d) if ds is not None else None)
 
 
 def check_contigs(path: Path, records: list[dict], record_id) -> None:
@@ -309,11 +384,51 @@ def scoring_rows(rng: np.random.Generator, records: list[dict], keep_ambiguous: 
     return [r[:5] for r in rows], matches
 
 
-def write_scoring_file(path: Path, pgs_id: str, rows: list[tuple]) -> None:
-    body = "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows)
+def write_scoring_file(path: Path, pgs_id: str, rows: list[tuple], odds_ratios: bool = False) -> None:
+    """A Catalog file; ``odds_ratios``: ``#weight_type=OR``, each weight written as exp(w) (README:
+    summed as ln(weight)), to 17 significant digits."""
+    body = "".join(f"{c}\t{p}\t{e}\t{o}\t{repr(float(np.exp(w))) if odds_ratios else w}\n" for c, p, e, o, w in rows)
+    kind = "#weight_type=OR\n" if odds_ratios else ""
     path.write_text(f"###PGS CATALOG SCORING FILE\n#format_version=2.0\n#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
-                    f"#variants_number={len(rows)}\nchr_name\tchr_position\teffect_allele\tother_allele\t"
+                    f"{kind}#variants_number={len(rows)}\nchr_name\tchr_position\teffect_allele\tother_allele\t"
                     f"effect_weight\n{body}")
+
+
+def rsid_rows(rng: np.random.Generator, records: list[dict], keep_ambiguous: bool
+              ) -> tuple[list[tuple], list[tuple[str, str, float]]]:
+    """An rsID-only file's rows (rsID, effect, other, weight) of the biallelic records (their ID,
+    kept by every format), and the oracle's matches: README's rsID rule (the locus of the row with
+    that rsID, then the alleles as a positional row): as written either way, strand-flipped SNVs,
+    an rsID no row has (not found), A/T and C/G rows dropped unless keep_ambiguous."""
+    rows, matches = [], []
+    for rec in records:
+        if len(rec["alts"]) != 1 or rng.random() < 0.3:
+            continue
+        w = float(np.round(rng.normal(0, 1), 4))
+        alt, ref = rec["alts"][0], rec["ref"]
+        shape = rng.choice(["ref_alt", "alt_ref", "flip", "absent"])
+        snv = len(ref) == 1 and len(alt) == 1
+        if shape == "absent":
+            rows.append((f"{rec['id']}x", alt, ref, w))
+            continue
+        if shape == "flip" and snv and rec["kind"] != "palindromic":
+            e, o, counted = _flip(alt), _flip(ref), alt
+        elif shape == "alt_ref":
+            e, o, counted = ref, alt, ref
+        else:
+            e, o, counted = alt, ref, alt
+        rows.append((rec["id"], e, o, w))
+        if snv and e == _flip(o) and not keep_ambiguous:
+            continue
+        matches.append((rec["id"], counted, w))
+    order = rng.permutation(len(rows))
+    return [rows[i] for i in order], matches
+
+
+def write_rsid_file(path: Path, pgs_id: str, rows: list[tuple]) -> None:
+    body = "".join(f"{r}\t{e}\t{o}\t{w}\n" for r, e, o, w in rows)
+    path.write_text(f"###PGS CATALOG SCORING FILE\n#format_version=2.0\n#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
+                    f"#variants_number={len(rows)}\nrsID\teffect_allele\tother_allele\teffect_weight\n{body}")
 
 
 def plink2_sums(work: Path, pgs_id: str, matches: list[tuple[str, str, float]], zero: bool
@@ -334,7 +449,7 @@ def plink2_sums(work: Path, pgs_id: str, matches: list[tuple[str, str, float]], 
 
 
 def missing_counts(calls: np.ndarray, samples: list[str], matches: list[tuple[str, str, float]],
-                   records: list[dict], male: np.ndarray) -> dict[str, int]:
+                   records: list[dict], male: np.ndarray, ds: np.ndarray | None = None) -> dict[str, int]:
     """sample -> matched variants whose call is missing (``n_missing``: a record's alts are
     missing together, a male's chrX call is his first allele; a non-male's chrY call is no
     missing call, docs/pgs.md: Dosage policy)."""
@@ -342,28 +457,50 @@ def missing_counts(calls: np.ndarray, samples: list[str], matches: list[tuple[st
     if not rec:
         return dict.fromkeys(samples, 0)
     miss = calls[rec, :, 0] < 0
+    if ds is not None:  # a missing GT with a DS is read (README: falls back to its GT the other way round)
+        miss &= np.isnan(ds[rec])
     on_y = np.array([records[r]["chrom"] == "chrY" for r in rec])
     miss[np.ix_(on_y, ~male)] = False
     return dict(zip(samples, (int(x) for x in miss.sum(axis=0)), strict=True))
 
 
-def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int, extended: bool = False) -> dict:
-    """Writes the seed's target in every format and its scoring files; returns the case."""
+def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int, extended: bool = False,
+              orders: bool = False, with_dosages: bool = False, uncalled: float = 0.04,
+              more_files: bool = False) -> dict:
+    """Writes the seed's target in every format and its scoring files; returns the case.
+    ``orders``: also the split .bed with its rows shuffled (``u``) and the REF-last BGEN
+    (``r.bgen``), no ``AT>ATC,A`` records; ``with_dosages``: a DS on the biallelic records
+    (``dosages``), no multi-allelic record, the .pgen imported with ``dosage=DS`` and the BGEN
+    made from plink2's .pgen of the split VCF (8-bit). ``more_files``: the second file's weights
+    written as odds ratios (``#weight_type=OR``) and a third, rsID-only file (``pgs.match_rsid``)."""
     rng = np.random.default_rng(seed)
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    records, calls, male = generate(rng, n_samples, n_records, extended)
+    records, calls, male = generate(rng, n_samples, n_records, extended, uncalled, multi_indel=not orders,
+                                    multi=not with_dosages)
+    ds = dosages(rng, records, calls) if with_dosages else None
     samples = [str(1001 + i) for i in range(n_samples)]
-    write_vcf(work / "d.vcf", records, calls, samples)
-    srec, scalls = split(records, calls)
-    write_vcf(work / "split.vcf", srec, scalls, samples)
+    write_vcf(work / "d.vcf", records, calls, samples, ds)
+    srec, scalls, sds = split(records, calls, ds)
+    write_vcf(work / "split.vcf", srec, scalls, samples, sds)
     (work / "sex.txt").write_text("#IID\tSEX\n" + "".join(f"{s}\t{1 if m else 2}\n" for s, m in zip(samples, male, strict=True)))
     common = ["--update-sex", str(work / "sex.txt"), "--split-par", "hg38", "--vcf-half-call", "missing"]
-    plink2("--vcf", str(work / "d.vcf"), *common, "--make-pgen", "--out", str(work / "g"))
+    dosage = ["dosage=DS"] if with_dosages else []
+    plink2("--vcf", str(work / "d.vcf"), *dosage, *common, "--make-pgen", "--out", str(work / "g"))
     plink2("--vcf", str(work / "split.vcf"), *common, "--make-bed", "--out", str(work / "s"))
-    plink2("--bfile", str(work / "s"), "--export", "bgen-1.2", "bits=8", "ref-first", "id-paste=iid",
-           "--out", str(work / "s"))
+    if with_dosages:
+        plink2("--vcf", str(work / "split.vcf"), *dosage, *common, "--make-pgen", "--out", str(work / "sp"))
+    plink2("--pfile" if with_dosages else "--bfile", str(work / ("sp" if with_dosages else "s")), "--export",
+           "bgen-1.2", "bits=8", "ref-first", "id-paste=iid", "--out", str(work / "s"))
+    if orders:
+        # Shuffled within each contig (plink2 refuses a contig split in two: "split chromosome").
+        shuffled = np.concatenate([rng.permutation(np.flatnonzero(np.array([r["chrom"] == c for r in srec])))
+                                   for c in CONTIG_ORDER])
+        write_vcf(work / "shuffled.vcf", srec, scalls, samples, order=shuffled)
+        plink2("--vcf", str(work / "shuffled.vcf"), *common, "--make-bed", "--out", str(work / "u"))
+        check_contigs(work / "u.bim", records, lambda v: v.rsplit("_", 1)[0])
+        plink2("--bfile", str(work / "s"), "--export", "bgen-1.2", "bits=8", "id-paste=iid", "--out", str(work / "r"))
     check_contigs(work / "g.pvar", records, lambda v: v)
     check_contigs(work / "s.bim", records, lambda v: v.rsplit("_", 1)[0])
     if hl is not None:
@@ -371,14 +508,24 @@ def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int, extende
     opts = {"zero": bool(rng.random() < 0.5), "keep_ambiguous": bool(rng.random() < 0.5)}
     (work / "scores").mkdir()
     oracle = {}
-    for k in range(2):
+    for k in range(3 if more_files else 2):
         pgs_id = f"PGS99{seed % 1000:03d}{k}"
-        rows, matches = scoring_rows(rng, records, opts["keep_ambiguous"], extended)
-        write_scoring_file(work / "scores" / f"{pgs_id}.txt", pgs_id, rows)
+        if k == 2:
+            rsid, matches = rsid_rows(rng, records, opts["keep_ambiguous"])
+            write_rsid_file(work / "scores" / f"{pgs_id}.txt", pgs_id, rsid)
+        else:
+            rows, matches = scoring_rows(rng, records, opts["keep_ambiguous"], extended)
+            write_scoring_file(work / "scores" / f"{pgs_id}.txt", pgs_id, rows, odds_ratios=more_files and k == 1)
         sums, allele_ct = plink2_sums(work, pgs_id, matches, opts["zero"])
+        # The BGEN's 8-bit rounding of the DS records' dosages, at most: per sample sum(|w|) x 1/255.
+        on_ds = {f"v{r}" for r in range(len(records))} if ds is None else \
+            {f"v{r}" for r in range(len(records)) if not np.isnan(ds[r]).all()}
         oracle[pgs_id] = {"n_matched": len(matches), "sums": sums, "allele_ct": allele_ct,
-                          "n_missing": missing_counts(calls, samples, matches, records, male)}
-    return {"opts": opts, "oracle": oracle, "samples": samples, "n_records": len(records)}
+                          "n_missing": missing_counts(calls, samples, matches, records, male, ds),
+                          "bgen_slack": BGEN_DOSAGE_ERROR * sum(abs(w) for v, _, w in matches if v in on_ds)
+                          if with_dosages else 0.0}
+    return {"opts": opts, "oracle": oracle, "samples": samples, "n_records": len(records),
+            "dosages": with_dosages, "rsid": more_files}
 
 
 def run_route(hl, spark, work: Path, route: str, case: dict) -> pd.DataFrame:
@@ -391,11 +538,13 @@ def run_route(hl, spark, work: Path, route: str, case: dict) -> pd.DataFrame:
     fmt, rel, extra = ROUTES[route]
     opts = case["opts"]
     pgs = (f"  missing_genotypes: {'zero' if opts['zero'] else 'mean_impute'}\n"
-           f"  keep_ambiguous: {str(opts['keep_ambiguous']).lower()}\n  duplicate_variants: first\n{extra}")
+           f"  keep_ambiguous: {str(opts['keep_ambiguous']).lower()}\n  duplicate_variants: first\n{extra}"
+           + ("  match_rsid: true\n" if case.get("rsid") else ""))
     tmp = work / f"run_{route}"
     tmp.mkdir(exist_ok=True)
+    dosage = ", dosage_field: DS" if case.get("dosages") and fmt in ("vcf", "mt") else ""
     cfg = case_config(tmp, str(work / rel), f"{work}/scores/*.txt", fmt=fmt, extra_pgs=pgs,
-                      extra_genotypes=f", sex_source: {{path: {work / 'sex.txt'}}}")
+                      extra_genotypes=f", sex_source: {{path: {work / 'sex.txt'}}}{dosage}")
     files = stage.load_scoring_files(spark, cfg, "GRCh38")
     matched = stage.match_dataset(hl, spark, cfg, "d", files)
     # The match log kept for minimising a disagreement (variant, match type per score row).
@@ -430,17 +579,21 @@ def compare(route: str, got: pd.DataFrame, case: dict, first: dict) -> list[str]
             if off:
                 bad.append(f"{route} {pgs_id} {col} of {len(off)} samples, e.g. {off[0]}: ours {ours.get(off[0])} "
                            f"oracle {want[key][off[0]]}")
+        # A BGEN of dosages holds them to 8 bits: within their rounding of plink2's sums, and not
+        # compared with the other routes (``bgen_slack``, 0 without --dosages).
+        lossy = route.startswith("bgen") and want.get("bgen_slack", 0.0) > 0
+        slack = want.get("bgen_slack", 0.0) if lossy else 0.0
         for s, v in want["sums"].items():
-            if abs(sums.get(s, np.nan) - v) > 1e-5 * max(1.0, abs(v)) or s not in sums:
+            if abs(sums.get(s, np.nan) - v) > 1e-5 * max(1.0, abs(v)) + slack or s not in sums:
                 bad.append(f"{route} {pgs_id} sample {s}: ours {sums.get(s)} plink2 {v}")
                 break
-        ref = first.get(pgs_id)
+        ref = None if lossy else first.get(pgs_id)
         if ref is not None:
             for s, v in ref.items():
                 if abs(sums.get(s, np.nan) - v) > 1e-9 or s not in sums:
                     bad.append(f"{route} {pgs_id} sample {s}: ours {sums.get(s)} vs first route {v}")
                     break
-        else:
+        elif not lossy:
             first[pgs_id] = sums
     return bad
 
@@ -469,8 +622,10 @@ def match_only(work: Path, case: dict) -> list[str]:
 
     opts, bad = case["opts"], []
     pgs = f"  keep_ambiguous: {str(opts['keep_ambiguous']).lower()}\n  duplicate_variants: first\n"
-    for fmt, rel in (("pgen", "g"), ("plink", "s")):
-        tmp = work / f"match_{fmt}"
+    pgs += "  match_rsid: true\n" if case.get("rsid") else ""
+    # --orders: also the shuffled split .bed (its rows out of position order).
+    for fmt, rel in (("pgen", "g"), ("plink", "s"), *((("plink", "u"),) if (work / "u.bim").exists() else ())):
+        tmp = work / f"match_{rel}"
         tmp.mkdir(exist_ok=True)
         cfg = case_config(tmp, str(work / rel), f"{work}/scores/*.txt", fmt=fmt, extra_pgs=pgs)
         sites = matching.score_sites(_Lengths, None, read_scoring_files(None, cfg.pgs, "GRCh38"), "GRCh38")
@@ -483,7 +638,7 @@ def match_only(work: Path, case: dict) -> list[str]:
         for pgs_id, want in case["oracle"].items():
             n = int((used["pgs_id"] == pgs_id).sum())
             if n != want["n_matched"]:
-                bad.append(f"match-{fmt} {pgs_id}: n_matched {n} != oracle {want['n_matched']}")
+                bad.append(f"match-{rel} {pgs_id}: n_matched {n} != oracle {want['n_matched']}")
     return bad
 
 
@@ -500,21 +655,35 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", default=["1"], help="seeds or ranges (3-9)")
     ap.add_argument("--samples", type=int, default=40)
     ap.add_argument("--records", type=int, default=60)
-    ap.add_argument("--routes", nargs="+", choices=list(ROUTES), default=DEFAULT_ROUTES)
+    ap.add_argument("--routes", nargs="+", choices=list(ROUTES), default=None,
+                    help="default: " + ", ".join(DEFAULT_ROUTES) + " (+ the --orders routes; --dosages: its own)")
     ap.add_argument("--work-dir", default="/tmp/trd_spark_diff_pgs")
     ap.add_argument("--extended", action="store_true",
                     help="records also in X's PAR1 and on chrY, score rows written with one more base "
                          "(other seeds than without)")
+    ap.add_argument("--orders", action="store_true",
+                    help="also the split .bed shuffled and a REF-last BGEN (routes " + ", ".join(ORDER_ROUTES)
+                         + "; no AT>ATC,A records; other seeds than without)")
+    ap.add_argument("--dosages", action="store_true",
+                    help="a DS on the biallelic records: the .pgen and BGEN carry them (routes "
+                         + ", ".join(DOSAGE_ROUTES) + " unless --routes)")
+    ap.add_argument("--more-files", action="store_true",
+                    help="the second scoring file's weights as odds ratios (#weight_type=OR) and a third, rsID-only "
+                         "file (pgs.match_rsid)")
+    ap.add_argument("--uncalled", type=float, default=0.04, help="share of records no sample is called at")
     ap.add_argument("--match-only", action="store_true",
                     help="the matcher alone on the .pgen and split .bed (n_matched; no Spark, no sums)")
     args = ap.parse_args()
+    if args.routes is None:
+        args.routes = DOSAGE_ROUTES if args.dosages else DEFAULT_ROUTES + (ORDER_ROUTES if args.orders else [])
     if not shutil.which("plink2"):
         sys.exit("plink2 is not on PATH")
     if args.match_only:
         seeds, bad = parse_seeds(args.seeds), 0
         for seed in seeds:
             work = Path(args.work_dir) / f"seed{seed}"
-            diffs = match_only(work, make_seed(None, work, seed, args.samples, args.records, args.extended))
+            diffs = match_only(work, make_seed(None, work, seed, args.samples, args.records, args.extended,
+                                               args.orders, args.dosages, args.uncalled, args.more_files))
             bad += len(diffs)
             for b in diffs:
                 print(f"  DIFF seed {seed} {b}", flush=True)
@@ -534,7 +703,8 @@ def main() -> None:
     for seed in seeds:
         t0 = time.perf_counter()
         work = root / f"seed{seed}"
-        case = make_seed(hl, work, seed, args.samples, args.records, args.extended)
+        case = make_seed(hl, work, seed, args.samples, args.records, args.extended, args.orders, args.dosages,
+                         args.uncalled, args.more_files)
         first: dict = {}
         bad_seed = []
         for route in args.routes:
