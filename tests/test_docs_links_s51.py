@@ -241,3 +241,36 @@ def test_the_checker_catches_a_dead_anchor_and_section(tmp_path: Path) -> None:
     assert any("No such section" in b for b in refs) and any("Missing one" in b for b in refs)
     assert any("'see Privacy'" in b for b in refs)
     assert not any("Real one" in b for b in refs)
+
+
+_CODE_REF = re.compile(r"\b(README|docs/[a-z]+\.md)(?:'s)?[,:]? \(?(?:\"([A-Z][^\"\n]{2,60})\"|'([A-Z][^\n]{2,60}?)'(?=[),;.:\"]|\s*$))", re.M)
+
+
+def stale_code_references() -> list[str]:
+    """``README "Title"`` / ``docs/x.md "Title"`` in the code, configs and scripts whose title is no
+    heading of that document (a user reads them in messages and in the shipped YAML's comments)."""
+    bad = []
+    roots = [REPO / "trd_spark", REPO / "conf", REPO / "scripts", REPO / "jobs"]
+    files = [p for r in roots for p in sorted(r.rglob("*")) if p.suffix in (".py", ".yaml", ".sh")]
+    titles: dict[str, set[str]] = {}
+    for path in files:
+        text = path.read_text()
+        if path.suffix == ".py":  # implicit concatenation: "...docs/privacy.md, 'Two " "releases' exports'"
+            text = re.sub(r"\"\s*\n\s*f?\"", "", text)
+        text = re.sub(r"\s*\n\s*(#\s*)?", " ", text)
+        for m in _CODE_REF.finditer(text):
+            doc = REPO / ("README.md" if m.group(1) == "README" else m.group(1))
+            if not doc.is_file():
+                bad.append(f"{_id(path)}: {m.group(0)!r}: no such document")
+                continue
+            known = titles.setdefault(doc.name, {_title(h) for h in headings(doc)})
+            title = m.group(2) or m.group(3)
+            if title not in known and not any(k.startswith(title + ":") for k in known):
+                bad.append(f"{_id(path)}: {m.group(0)!r}: no such heading in {_id(doc)}")
+    return bad
+
+
+def test_code_and_config_references_name_a_heading() -> None:
+    """Found: conf/concept_sets.yaml's comment pointed at README "Concepts" and code comments at
+    README "Not covered" / "Two releases' exports", sections that moved to docs/."""
+    assert stale_code_references() == []

@@ -429,7 +429,7 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
     (``record_counts_read`` of each: other releases, earlier runs of this one). A count the reader
     gets here 1..T-1 from one of them labels a count it is read from: two releases' logs each
     showing 500 and 507 records of one kind gave the 7 records (1..7 persons) between them, as two
-    exports' counts do (README "Two releases' exports"; privacy round 7 of session 50)."""
+    exports' counts do (docs/privacy.md "Two releases' exports"; privacy round 7 of session 50)."""
     shown = {k: record_count_text(v, records_below) for k, v in counts.items()}
 
     exact = _exact_text

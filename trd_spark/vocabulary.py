@@ -69,7 +69,7 @@ class ExclusionReason(StrEnum):
 # Condition Status vocabulary existed (OHDSI/CommonDataModel CONDITION_OCCURRENCE convention 10:
 # admitting 4203942, final 4230359, preliminary 4033240; quoted in OHDSI/Atlas#404), which ETLs
 # written to that convention still load: read as a diagnosis, such a record made a second MDD date
-# or an earlier index (field case round 21). Such a record never counts as an MDD diagnosis (README
+# or an earlier index (field case round 21). Such a record never counts as an MDD diagnosis (docs/phenotypes.md
 # "Concepts"; phenotypes.mdd.derive_mdd).
 PRELIMINARY_DIAGNOSIS_STATUS_IDS: frozenset[int] = frozenset({32892, 32899, 4033240})
 

@@ -454,7 +454,7 @@ def null_spelled_invalid_reason(concept: DataFrame, where: str) -> DataFrame:
 
 def log_records_without_drug_type(drugs: DataFrame, where: str, records_below: int = DEFAULT_RECORDS_BELOW) -> None:
     """A drug_exposure table without ``drug_type_concept_id`` (conformed, the column null): no
-    record is read as an administration (``trials.exposure_end_expr`` rule 3, README
+    record is read as an administration (``trials.exposure_end_expr`` rule 3, docs/phenotypes.md
     "Exposures"), so a dose given on a ward (one row per dose, end = start, no days_supply) is
     read as an order of ``trials.default_days_supply`` days, silently. The CDM requires the
     column (OMOP CDM 5.3 / 5.4: drug_type_concept_id NOT NULL); an export without it turned the

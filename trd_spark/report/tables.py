@@ -1714,7 +1714,7 @@ def same_across_definitions(cells: list[tuple[tuple, int]]) -> list[dict]:
     adequate trial and data, the MDD_other persons with data, a Cox model's or a Kaplan-Meier
     curve set's MDD persons) is the same persons under every definition, and an outsider who
     knows the design reads one definition's shown count as another's hidden one. Design facts
-    README "Not covered" listed until privacy round 15: TRD vs trMDD's n 335 shown under one
+    docs/privacy.md "Not covered" (then in README) listed until privacy round 15: TRD vs trMDD's n 335 shown under one
     definition, hidden under another whose trMDD persons with data (328) are shown, gave that
     definition's 7 TRD persons with data. Stated where the counts agree (a definition that
     changes the group, e.g. one without a trial rule, seldom keeps its count; a coincidence only
