@@ -274,3 +274,26 @@ def test_code_and_config_references_name_a_heading() -> None:
     """Found: conf/concept_sets.yaml's comment pointed at README "Concepts" and code comments at
     README "Not covered" / "Two releases' exports", sections that moved to docs/."""
     assert stale_code_references() == []
+
+
+def _section(path: Path, title: str) -> str:
+    """The text of one ``## title`` section of a Markdown file (up to the next ``## `` heading)."""
+    text = path.read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start: end if end > 0 else None]
+
+
+def test_outputs_doc_lists_every_status_and_reason() -> None:
+    """Found: no document listed the values of `exclusion_reason` (`under_18_at_index`,
+    `depression_not_mdd` ... appeared nowhere) or of `failure_reason` (`quasi_separation`,
+    `singular_information` ...): a reader of the tables could not tell what a value means.
+    docs/outputs.md "Statuses and reasons" lists them; every value of the code's vocabulary, and the
+    default exclusion sets (also reasons), must be there."""
+    from trd_spark.config import MddSettings
+    from trd_spark.vocabulary import ExclusionReason, ModelFailure, Status
+
+    section = _section(REPO / "docs" / "outputs.md", "Statuses and reasons")
+    values = [*ExclusionReason, *ModelFailure, *(s for s in Status if s is not Status.MDD)]
+    values += MddSettings().exclude_concept_sets
+    assert [v for v in values if f"`{v}`" not in section] == []
