@@ -297,3 +297,29 @@ def test_outputs_doc_lists_every_status_and_reason() -> None:
     values = [*ExclusionReason, *ModelFailure, *(s for s in Status if s is not Status.MDD)]
     values += MddSettings().exclude_concept_sets
     assert [v for v in values if f"`{v}`" not in section] == []
+
+
+_REPO_PATH = re.compile(r"(?<![\w/.-])((?:tests|trd_spark|conf|scripts|benchmarks|jobs|docs|\.ci)/[\w./-]*[\w/])")
+# Placeholders the docs explain: the user's own config, any config.
+_PLACEHOLDER_PATHS = {"conf/my_releases.yaml", "conf/x.yaml"}
+
+
+def missing_repo_paths(path: Path) -> list[str]:
+    """Repository paths (tests/..., trd_spark/..., conf/..., scripts/...) named in ``path`` that do
+    not exist; a glob or a ``<placeholder>`` is not a path, nor one inside a URI (gs://b/jobs/r1)."""
+    bad = []
+    for m in _REPO_PATH.finditer(path.read_text()):
+        name = m.group(1)
+        end = m.end(1)
+        if name in _PLACEHOLDER_PATHS or path.read_text()[end: end + 1] in "*<{":
+            continue
+        if not (REPO / name).exists():
+            bad.append(f"{_id(path)}: {name}: no such file or directory")
+    return bad
+
+
+@pytest.mark.parametrize("path", DOCS, ids=_id)
+def test_every_repository_path_named_exists(path: Path) -> None:
+    """A test, module or config the docs cite as evidence or as the place to look must be there
+    (a renamed test file leaves its claim unchecked)."""
+    assert missing_repo_paths(path) == []

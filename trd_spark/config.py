@@ -723,8 +723,8 @@ class ReportSettings(_Strict):
     # Dissemination Policy); a higher one (21 for AoU's own wording, "1 to 20") is stricter.
     small_count_threshold: int = 20
     # Other output roots whose exports this release's export must give no small difference with,
-    # read as output_root is (each release's current export/ and export_history/; README
-    # Privacy, "Two releases' exports"): earlier releases exported from another bucket or
+    # read as output_root is (each release's current export/ and export_history/;
+    # docs/privacy.md, "Two releases' exports"): earlier releases exported from another bucket or
     # workspace (an All of Us workspace is tied to one CDR version). One that does not exist is
     # a config error: audited against nothing, the export would say nothing of it.
     audit_output_roots: list[str] = Field(default_factory=list)
