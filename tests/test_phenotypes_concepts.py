@@ -157,15 +157,17 @@ def test_id_frame_one_literal_distinct_longs(spark):
 
 
 def test_ingredient_frame_json_literal_keeps_values_exactly(spark):
-    """The JSON literal keeps doubles bit for bit and names with quotes, commas, unicode."""
+    """The JSON literal keeps doubles bit for bit and names with quotes, commas, unicode (the last column,
+    amount_value_low, session 51: a quantified liquid's mg per mL beside its mg per item)."""
     rows = [(1, 10, 'a "quoted", name'), (2, 10, 'a "quoted", name'), (3, 30, "Johanniskraut – ü")]
     amounts = {(1, 10): 0.1 + 0.2, (3, 30): 1e-7}
-    got = ingredient_frame(spark, rows, amounts=amounts, min_daily_dose={30: 2.5}).collect()
+    got = ingredient_frame(spark, rows, amounts=amounts, min_daily_dose={30: 2.5}, amounts_low={(3, 30): 1e-7 / 3}
+                           ).collect()
     assert [tuple(r) for r in sorted(got)] == [
-        (1, 10, 'a "quoted", name', 0.1 + 0.2, None), (2, 10, 'a "quoted", name', None, None),
-        (3, 30, "Johanniskraut – ü", 1e-7, 2.5)]
+        (1, 10, 'a "quoted", name', 0.1 + 0.2, None, None), (2, 10, 'a "quoted", name', None, None, None),
+        (3, 30, "Johanniskraut – ü", 1e-7, 2.5, 1e-7 / 3)]
     assert [f.dataType.simpleString() for f in ingredient_frame(spark, []).schema.fields] == [
-        "bigint", "bigint", "string", "double", "double"]
+        "bigint", "bigint", "string", "double", "double", "double"]
     assert ingredient_frame(spark, []).count() == 0
 
 

@@ -441,8 +441,8 @@ INGREDIENT_COLUMNS = T.StructType([
     T.StructField("ingredient_concept_id", T.LongType()),
     T.StructField("ingredient_name", T.StringType()),
     T.StructField("amount_value", T.DoubleType()),
-    T.StructField("amount_value_low", T.DoubleType()),
     T.StructField("min_daily_dose", T.DoubleType()),
+    T.StructField("amount_value_low", T.DoubleType()),
 ])
 
 
@@ -461,16 +461,16 @@ def ingredient_frame(
     that scans it many times stays cheap to analyse. Columns drug_concept_id (long),
     ingredient_concept_id (long), ingredient_name, amount_value (double: ingredient amount
     per unit of the product, ``amounts`` keyed by (drug, ingredient), from drug_strength),
-    amount_value_low (double, ``amounts_low``: a smaller amount per unit the strength allows, a
-    quantified liquid whose quantity may count its mL, ``stage.strength_per_unit_exprs``; null: the
-    amount_value) and min_daily_dose (double, per ingredient); null where not given. JSON numbers keep
+    min_daily_dose (double, per ingredient) and amount_value_low (double, ``amounts_low``: a smaller
+    amount per unit the strength allows, a quantified liquid whose quantity may count its mL,
+    ``stage.strength_per_unit_exprs``; null: the amount_value); null where not given. JSON numbers keep
     the doubles exactly (Python writes the shortest repr that reads back to the same double).
     """
     amounts, min_daily_dose, amounts_low = amounts or {}, min_daily_dose or {}, amounts_low or {}
     records = [
         {"drug_concept_id": d, "ingredient_concept_id": i, "ingredient_name": n,
-         "amount_value": amounts.get((d, i)), "amount_value_low": amounts_low.get((d, i)),
-         "min_daily_dose": min_daily_dose.get(i)}
+         "amount_value": amounts.get((d, i)), "min_daily_dose": min_daily_dose.get(i),
+         "amount_value_low": amounts_low.get((d, i))}
         for d, i, n in rows
     ]
     parsed = F.from_json(F.lit(json.dumps(records)), T.ArrayType(INGREDIENT_COLUMNS))
