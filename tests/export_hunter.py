@@ -46,12 +46,43 @@ def km_thirds(pgs: pd.Series) -> np.ndarray:
     return 1 + (below >= n // 3).astype(int) + (below >= 2 * n // 3).astype(int)
 
 
+def with_ancestry_step(unrelated: set[int], ancestry: pd.DataFrame, n_pcs: int, standardisation: str,
+                       standardisation_n_pcs: int) -> set[int]:
+    """The persons of the cohort flow's "with genetic ancestry and PCs" step, rebuilt apart from
+    ``cohort.stage.dataset_counts`` from its rule (README "Cohort"): of ``unrelated`` (the previous step's
+    persons), those with a row in ``ancestry`` (AoU's ancestry_preds.tsv: research_id, ancestry_pred,
+    pca_features), an ancestry group under ``standardisation`` "ancestry" (a non-empty ancestry_pred), a value
+    of each of the first ``standardisation_n_pcs`` PCs under "pc_adjusted", and a value of every covariate PC
+    (the first ``n_pcs``) that one of those persons has. Persons of the file outside ``unrelated`` count
+    nowhere. Until session 51 the hunter took every unrelated person with a row in the file, whatever its
+    PCs: a step the pipeline counts without persons lacking a PC read as a mismatch."""
+    pcs = [f"pc{i}" for i in range(1, n_pcs + 1)]
+    rows = ancestry.assign(person_id=ancestry["research_id"].astype("int64"))
+    rows = rows[rows.person_id.isin(unrelated)]
+    text = rows["pca_features"].fillna("").astype(str).str.replace(r"[\[\]\s]", "", regex=True).str.split(",")
+    values = pd.DataFrame([(list(v) + [""] * n_pcs)[:n_pcs] for v in text], columns=pcs, index=rows.index)
+    values = values.apply(pd.to_numeric, errors="coerce")
+    grouped = pd.Series(True, index=rows.index)
+    if standardisation == "ancestry":
+        grouped &= rows["ancestry_pred"].fillna("").astype(str).str.strip() != ""
+    elif standardisation == "pc_adjusted":
+        grouped &= values[pcs[:standardisation_n_pcs]].notna().all(axis=1)
+    present = [c for c in pcs if values.loc[grouped, c].notna().any()]
+    kept = grouped & values[present].notna().all(axis=1)
+    return set(rows.loc[kept, "person_id"])
+
+
 def published_person_sets(root: Path, releases: list[str], primary: str, n_pcs: int = 10,
+                          standardisation: str = "pc_adjusted", standardisation_n_pcs: int = 4,
                           ) -> tuple[dict[tuple, frozenset], list[tuple]]:
     """Every count the releases' exports under ``root`` (``results/<release>/``; inputs under
     ``inputs/<release>/ancestry``) show exactly, as the set of (release, person_id) it counts. Cell
     names start with (release, kind). Returns (cells, mismatches: a rebuilt set whose size is not the
-    shown count, (name, shown, rebuilt)); a mismatch means the rebuild is wrong, not a leak."""
+    shown count, (name, shown, rebuilt)); a mismatch means the rebuild is wrong, not a leak.
+    ``standardisation`` / ``standardisation_n_pcs``: the config's pgs.standardisation and
+    pgs.standardisation_n_pcs (the toy configs': pc_adjusted, 4), for ``with_ancestry_step``. The step
+    "after removing related persons" is rebuilt from the flagged list (relatedness_flagged_samples.tsv) only:
+    a release with ancestry.related_pairs (no toy config) would read a mismatch there."""
     cells: dict[tuple, frozenset] = {}
     mismatch: list[tuple] = []
     pcs = [f"pc{i}" for i in range(1, n_pcs + 1)]
@@ -131,7 +162,7 @@ def published_person_sets(root: Path, releases: list[str], primary: str, n_pcs: 
             scores = pd.read_parquet(b / "pgs" / "scores.parquet", columns=["dataset", "person_id"]).drop_duplicates()
             anc_dir = root / "inputs" / rel / "ancestry"
             related = set(pd.read_csv(anc_dir / "relatedness_flagged_samples.tsv", sep="\t").iloc[:, 0].astype(int))
-            with_pcs = set(pd.read_csv(anc_dir / "ancestry_preds.tsv", sep="\t").iloc[:, 0].astype(int))
+            ancestry = pd.read_csv(anc_dir / "ancestry_preds.tsv", sep="\t", dtype=str, keep_default_na=False)
             for caption, _, rows in _html_tables(page.read_text()):
                 if not caption.startswith("Genotyped to analysed"):
                     continue
@@ -141,7 +172,8 @@ def published_person_sets(root: Path, releases: list[str], primary: str, n_pcs: 
                     genotyped = set(scores[scores.dataset == ds].person_id.astype(int))
                     frame = in_slice.get((ds, d), fr.iloc[:0])
                     steps = {"genotyped": genotyped, "after removing": genotyped - related,
-                             "with genetic": (genotyped - related) & with_pcs,
+                             "with genetic": with_ancestry_step(genotyped - related, ancestry, n_pcs, standardisation,
+                                                                standardisation_n_pcs),
                              "in the analysis": set(frame.person_id.astype(int))}
                     s = next((v for k, v in steps.items() if step.startswith(k)), None)
                     if step.startswith("status "):

@@ -28,7 +28,7 @@ from trd_spark.gates import check_gate
 from trd_spark.io import csv_columns_named_twice
 from trd_spark.logs import count_text, person_count_text
 from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS, DATASET_FLOW, PERSON_ID_TEXT
-from trd_spark.vocabulary import DatasetFlowStep
+from trd_spark.vocabulary import MAX_PLAUSIBLE_AGE_YEARS, MDD_STATUSES, DatasetFlowStep
 
 if TYPE_CHECKING:
     from trd_spark.stages import StageContext
@@ -206,6 +206,38 @@ def dataset_counts(wide: DataFrame, unrelated: DataFrame, ancestry_ids: DataFram
             "n_without_group": n([r for r in in_file if r["no_group"]]), "n_without_pcs": n(lacking),
             "n_without_person": n([r for r in kept if not r["in_person"]]),
             **{f"n_with_{c}": with_pc[c] for c in pcs}}
+
+
+def check_frame_ages(frame: DataFrame, persons_below: int | None = None) -> None:
+    """Raise InputDataError when a person of the analysis frame (``derive_analysis_frame``'s rows) has
+    no usable age: ``age`` (the logistic models' covariate, OMOP persons' age at the end of
+    observation) or, for an MDD status (TRD, trMDD, MDD_other), ``age_at_index`` (the Cox models'
+    covariate) null, NaN, below 0 or above ``vocabulary.MAX_PLAUSIBLE_AGE_YEARS``. One aggregation.
+
+    The phenotype stage excludes a person a year of birth gives no such age
+    (``implausible_year_of_birth``, the cohort flow's first exclusion) and gives every MDD person an
+    index age, so such a row comes from a persons and a phenotypes table not of one run (an older
+    release's, one written by hand). Before session 51 it reached the frame and every fit with an
+    age covariate dropped it as an incomplete case, noted without a count (statsmodels' and
+    lifelines' missing='drop'; a person in no fit and in every count of the frame). The message
+    names the column and counts persons as ``logs.person_count_text`` (0, <T, T+), never an ID.
+    """
+    def unusable(c: str) -> Column:
+        v = F.nanvl(F.col(c).cast("double"), F.lit(None).cast("double"))
+        return v.isNull() | (v < 0) | (v > MAX_PLAUSIBLE_AGE_YEARS)
+
+    checks = {"phenotypes/persons.age_at_observation_end (the analysis frame's age)": unusable("age"),
+              "phenotypes/phenotypes.age_at_index": F.col("status").isin(*MDD_STATUSES) & unusable("age_at_index")}
+    row = frame.agg(*[F.countDistinct(F.when(cond, F.struct("dataset", "person_id"))).alias(f"n{i}")
+                      for i, cond in enumerate(checks.values())]).collect()[0]
+    for i, where in enumerate(checks):
+        if row[f"n{i}"]:
+            raise InputDataError(
+                f"{count_text(row[f'n{i}'], persons_below=persons_below)} analysed person(s) without a usable age "
+                f"(no value, below 0 or above {MAX_PLAUSIBLE_AGE_YEARS} years): the age covariate would leave them "
+                "out of every fit without a count; the phenotype stage excludes such persons "
+                "(implausible_year_of_birth), so its persons and phenotypes tables are not of one run: run the "
+                "phenotype stage and the cohort stage again", where=where)
 
 
 def lacking_pcs(pcs: Sequence[str]) -> Column:
@@ -408,6 +440,7 @@ def run(ctx: StageContext) -> None:
         with ctx.publish() as out:
             out.write_table("analysis_frame", frame, ANALYSIS_FRAME_FIXED, extra_ok=True)
             written = spark.read.parquet(out.table_path("analysis_frame"))
+            check_frame_ages(written, persons_below=cfg.report.small_count_threshold)
             counts = count_by_status(written).orderBy("dataset", "definition", "status")
             out.write_table("cohort_counts", counts, COHORT_COUNTS)
             flow = dataset_flow_rows(pre_counts, [tuple(r) for r in counts.collect()])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from trd_spark.config import Config
 from trd_spark.errors import ModelError
-from trd_spark.vocabulary import MAX_PLAUSIBLE_AGE_YEARS, ModelFailure
+from trd_spark.vocabulary import MAX_PLAUSIBLE_AGE_YEARS, MDD_STATUSES, ModelFailure
 
 
 def pc_columns(n_pcs: int) -> list[str]:
@@ -36,19 +36,39 @@ def covariate_columns(cfg: Config, *, age: str = "age") -> list[str]:
     return [*([age] if cov.age else []), *(["sex_female"] if cov.sex else []), *pc_columns(cov.n_pcs)]
 
 
-def check_age_ranges(ranges: dict[str, tuple[float | None, float | None]]) -> None:
+def check_age_ranges(ranges: dict[str, tuple[float | None, float | None]], missing: Iterable[str] = ()) -> None:
     """Raise ModelError naming the analysis frame's column when an age column's (min, max) over
     the frame (``ranges``: column -> (min, max) in years, None for no value) leaves
     0 .. ``vocabulary.MAX_PLAUSIBLE_AGE_YEARS``. The phenotype stage excludes the persons a year of
     birth gives such an age (``implausible_year_of_birth``), so one here is a frame built from
     phenotypes made otherwise (an older release): a negative or 200-year age covariate would be
-    fitted without a word (the models' pre-fit checks: ``logistic.check_analysis_columns``)."""
+    fitted without a word (the models' pre-fit checks: ``logistic.check_analysis_columns``).
+    ``missing``: the age columns some person who needs them has no value of (null or NaN: ``age`` any
+    analysed person, ``COX_AGE`` a person of an MDD status, ``age_columns_missing``): raised the same
+    way, after the ranges, as every fit would leave such a person out with no count, noted only
+    (``MISSING_VALUES_NOTE``; session 51)."""
     for col, (low, high) in ranges.items():
         if (low is not None and low < 0) or (high is not None and high > MAX_PLAUSIBLE_AGE_YEARS):
             raise ModelError(f"age outside 0..{MAX_PLAUSIBLE_AGE_YEARS} years: persons with an implausible year of "
                              "birth reached the analysis frame (the phenotype stage excludes them as "
                              "implausible_year_of_birth: run it and the cohort stage again)",
                              where=f"cohort/analysis_frame.{col}")
+    for col in missing:
+        raise ModelError("persons without a value of the age covariate reached the analysis frame (the phenotype "
+                         "stage excludes a person without a usable age, implausible_year_of_birth, and the cohort "
+                         "stage refuses one: run both again)", where=f"cohort/analysis_frame.{col}")
+
+
+def age_columns_missing(frame: pd.DataFrame, ages: Iterable[str]) -> list[str]:
+    """The age columns of ``ages`` (``AGE_COLUMNS``) in ``frame`` (the analysis frame, pandas) that a
+    person needing them lacks (null, NaN or not a number): ``age`` any row, ``COX_AGE`` a row of an MDD
+    status (TRD, trMDD, MDD_other; non-MDD persons have no index by design)."""
+    out = []
+    for c in ages:
+        rows = frame[frame["status"].isin(MDD_STATUSES)] if c == COX_AGE and "status" in frame else frame
+        if pd.to_numeric(rows[c], errors="coerce").isna().any():
+            out.append(c)
+    return out
 
 
 def is_constant(values: pd.Series) -> bool:

@@ -28,6 +28,7 @@ from trd_spark.models.logistic import (
     warn_absent,
 )
 from trd_spark.schemas import COX_RESULTS, KM_CURVES, LOGISTIC_RESULTS, TableSchema
+from trd_spark.vocabulary import MDD_STATUSES
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -47,12 +48,16 @@ def _model_columns(frame: DataFrame, cfg: Config, extra: tuple[str, ...] = (), *
     ages = [c for c in covariates if c in AGE_COLUMNS and c in frame.columns]
     value = {c: F.nanvl(F.col(c).cast("double"), F.lit(None).cast("double")) for c in ages}
     rows = frame.groupBy("status").agg(F.count(F.lit(1)).alias("n"), *[F.min(value[c]).alias(f"min_{c}") for c in ages],
-                                       *[F.max(value[c]).alias(f"max_{c}") for c in ages]).collect() \
+                                       *[F.max(value[c]).alias(f"max_{c}") for c in ages],
+                                       *[F.sum(value[c].isNull().cast("long")).alias(f"null_{c}") for c in ages]
+                                       ).collect() \
         if "status" in frame.columns else []
     statuses = [r["status"] for r in rows if r["status"] is not None]
     ranges = {c: (min((float(r[f"min_{c}"]) for r in rows if r[f"min_{c}"] is not None), default=None),
                   max((float(r[f"max_{c}"]) for r in rows if r[f"max_{c}"] is not None), default=None)) for c in ages}
-    check_analysis_columns(frame.columns, statuses, covariates, extra, age_ranges=ranges)
+    # covariates.age_columns_missing's rule: the Cox age is needed by the MDD statuses only
+    missing = [c for c in ages if any(r[f"null_{c}"] for r in rows if c != COX_AGE or r["status"] in MDD_STATUSES)]
+    check_analysis_columns(frame.columns, statuses, covariates, extra, age_ranges=ranges, age_missing=missing)
     panel = model_panel(cfg)
     warn_absent(panel, frame.columns)
     pgs = [e.pgs_id for e in panel if e.pgs_id in frame.columns]

@@ -31,6 +31,7 @@ from trd_spark.config import Config, ScoredTrait
 from trd_spark.errors import ModelError
 from trd_spark.models.covariates import (
     AGE_COLUMNS,
+    age_columns_missing,
     check_age_ranges,
     covariate_columns,
     join_notes,
@@ -232,7 +233,7 @@ def check_analysis_frame(frame: pd.DataFrame, covariates: list[str], extra: Iter
     unknown status or an age covariate outside its plausible range (``check_analysis_columns``)."""
     ages = {c: (_number(frame[c].min()), _number(frame[c].max())) for c in covariates if c in AGE_COLUMNS and c in frame}
     check_analysis_columns(frame.columns, frame["status"].dropna().unique() if "status" in frame else [],
-                           covariates, extra, age_ranges=ages)
+                           covariates, extra, age_ranges=ages, age_missing=age_columns_missing(frame, ages))
 
 
 def _number(v) -> float | None:
@@ -242,11 +243,12 @@ def _number(v) -> float | None:
 
 def check_analysis_columns(
     columns: Iterable[str], statuses: Iterable[str], covariates: list[str], extra: Iterable[str] = (),
-    *, age_ranges: dict[str, tuple[float | None, float | None]] | None = None,
+    *, age_ranges: dict[str, tuple[float | None, float | None]] | None = None, age_missing: Iterable[str] = (),
 ) -> None:
     """``check_analysis_frame`` on the column names, distinct statuses and (``age_ranges``:
     column -> (min, max) over the frame) the age covariates' ranges (``covariates.
-    check_age_ranges``); pandas or Spark."""
+    check_age_ranges``; ``age_missing``: the age columns a person needing them lacks,
+    ``covariates.age_columns_missing``); pandas or Spark."""
     columns = set(columns)
     need = ["dataset", "definition", "status", *covariates, *extra]
     missing = [c for c in need if c not in columns]
@@ -255,7 +257,7 @@ def check_analysis_columns(
     unknown = sorted(set(statuses) - set(ANALYSED_STATUSES))
     if unknown:
         raise ModelError(f"unknown status values {unknown}", where="cohort/analysis_frame.status")
-    check_age_ranges(age_ranges or {})
+    check_age_ranges(age_ranges or {}, age_missing)
 
 
 def logistic_grid(frame: pd.DataFrame, cfg: Config) -> pd.DataFrame:
