@@ -47,8 +47,8 @@ _STORAGE_ERRNOS = (errno.ENOSPC, errno.ENAMETOOLONG, errno.EROFS, errno.EDQUOT, 
 # Per sub-command: (description, examples). Shown by `trd-spark COMMAND --help`.
 COMMANDS = {
     "run": ("Run every stage in order (pgs, phenotypes, cohort, models, report), skipping stages whose outputs "
-            "are complete for the same config and inputs. Without --config: the embedded toy config; toy data "
-            "are generated on first use.",
+            "are complete for the same code, config and inputs (`trd-spark explain` says why one reruns). Without "
+            "--config: the embedded toy config; toy data are generated on first use.",
             ["trd-spark run", "trd-spark run --config conf/toy_releases.yaml --release latest",
              "trd-spark run --config conf/aou.yaml --stages models report --force"]),
     "explain": ("What each stage reads and writes, and whether (and why) `run` would rerun it.",
