@@ -15,8 +15,9 @@ tables share, row by row in DuckDB. Prints one line per variant (rows, rows only
 and up to 6 differing rows of each side (toy data only: no real person's row). By default the
 COMBOS run (several knobs each, so one Spark run covers them; bisect a differing combo with
 ``--single`` and its VARIANTS names); ``--single`` runs the named VARIANTS one by one. Several
-``--seed`` values: one data set each, every variant on each. ``--drop-counts``: the first variant's
-drop counts too (the chain's ``stage_counts`` against the twin's ``duckdb_drop_counts``: the study
+``--seed`` values: one data set each, every variant on each. ``--random N``: N combos of 3-6
+VARIANTS drawn at random (seeded; a key two of them set takes the later value) instead of COMBOS.
+``--drop-counts``: each variant's drop counts too (the chain's ``stage_counts`` against the twin's ``duckdb_drop_counts``: the study
 event dates per domain, deaths, persons, drug records), differing counts printed. One Spark
 session for all. Exits 1 when a variant disagrees. Not part of the suite (minutes per variant
 on a loaded machine); session 48's result is in benchmarks/RESULTS.md ("Session 48 diffz").
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import random
 import sys
 import tempfile
 import time
@@ -104,7 +106,8 @@ COMBOS: dict[str, list[str]] = {
     "G": ["ehr_none", "min_dx_3", "min_age_0", "no_excl_sets", "followup_0"],
     "H": ["tz_ny", "ad3_n4", "min_trial_56", "cutoff_2020"],
     "I": ["ad3_n1", "min_trial_1", "max_supply_30"],
-    # with --knob-rows
+    # with --knob-rows (K0: the base config, e.g. for --drop-counts)
+    "K0": ["base"],
     "K1": ["gap_45", "dds_7", "tz_ny", "ehr_none", "min_dose"],
     "K2": ["gap_60", "dds_42", "no_verbatim", "tz_tokyo", "min_dose_low"],
     "K3": ["gap_89", "dds_1", "tz_kolkata", "ehr_any_record", "refills"],
@@ -186,9 +189,14 @@ def main() -> int:
     ap.add_argument("--edge-rows", type=int, default=60)
     ap.add_argument("--knob-rows", type=int, default=0)
     ap.add_argument("--drop-counts", action="store_true")
+    ap.add_argument("--random", type=int, default=0, metavar="N")
     ap.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "diff_phenotypes_variants")
     args = ap.parse_args()
-    if args.single:
+    if args.random:
+        rng = random.Random(args.seed[0])
+        picks = [rng.sample(sorted(VARIANTS), rng.randint(3, 6)) for _ in range(args.random)]
+        todo = {"+".join(p): {k: v for name in p for k, v in VARIANTS[name].items()} for p in picks}
+    elif args.single:
         todo = {n: VARIANTS[n] for n in args.names or VARIANTS}
     else:
         todo = {n: {k: v for name in COMBOS[n] for k, v in VARIANTS[name].items()} for n in args.names or COMBOS}
@@ -207,7 +215,7 @@ def main() -> int:
         base = load_config()
         if args.knob_rows and base.omop.time_zone is None:  # the knob rows hold time-zone-aware columns
             base = _set(base, ["omop", "time_zone"], "UTC")
-        for k, (name, changes) in enumerate(todo.items()):
+        for name, changes in todo.items():
             t0 = time.monotonic()
             cfg = variant_config(base, changes, omop_dir)
             chain, twin = args.data_dir / "chain.parquet", args.data_dir / "twin.parquet"
@@ -222,7 +230,7 @@ def main() -> int:
             for side, rows in (("chain", only_chain), ("twin", only_twin)):
                 for r in rows[:6]:
                     print(f"    {side}: {r}")
-            if args.drop_counts and k == 0:
+            if args.drop_counts:
                 failed += compare_drop_counts(omop, tables, cfg, omop_dir)
     return 1 if failed else 0
 

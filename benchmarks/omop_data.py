@@ -254,6 +254,8 @@ def _open_latest_periods(out: Path, persons: np.ndarray) -> None:
 # Gaps (uncovered days) between fills of one ingredient: around 0, 30 (the default
 # persistence_gap_days) and the variants' 31-90.
 KNOB_GAPS = np.array([0, 1, 15, 29, 30, 31, 32, 44, 45, 46, 59, 60, 61, 75, 88, 89, 90, 91, 120])
+# Negative gaps: a fill starting before the last one ends (an early refill).
+KNOB_OVERLAPS = np.array([-29, -10, -1])
 # Daily doses (mg) aimed at a minimum of 50 (sertraline) or 25 / 20 (other variants).
 KNOB_SERTRALINE_DOSES = np.array([24.9, 25.0, 49.0, 49.99, 50.0, 50.01, 100.0])
 KNOB_QUETIAPINE_DOSES = np.array([99.9, 100.0, 149.0, 150.0, 300.0])
@@ -263,6 +265,8 @@ SERTRALINE, FLUOXETINE, CITALOPRAM, ESCITALOPRAM, QUETIAPINE = 739138, 755695, 7
 KNOB_SECONDS = np.array([0, 1800, 4 * 3600 - 1, 4 * 3600, 5 * 3600 - 1, 5 * 3600, 12 * 3600,
                          15 * 3600 - 1, 15 * 3600, 18 * 3600 + 1800 - 1, 18 * 3600 + 1800, 23 * 3600 + 1800,
                          24 * 3600 - 1])
+# The zone procedure_datetime's Parquet file declares (a local time read in it, whatever omop.time_zone).
+KNOB_PROCEDURE_ZONE = "America/Chicago"
 KNOB_SCENARIOS = ("gaps", "supply", "dose", "timestamps", "no_period")
 
 
@@ -272,18 +276,25 @@ def _add_knob_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n:
     removed). Returns persons per scenario. Each scenario is a hand-drawn timeline made random:
 
     - gaps: three ingredients after the index, each 2-4 fills of 21-30 days whose gaps are drawn
-      from ``KNOB_GAPS`` (persistence_gap_days 0-90 merges or splits them);
-    - supply: three ingredients, each one or two records with days_supply missing / 0 / 7-90,
-      end date equal to the start / empty / 14-89 days on, verbatim end before, on or after the
-      computed end (default_days_supply, use_verbatim_end_date);
+      from ``KNOB_GAPS`` (persistence_gap_days 0-90 merges or splits them), some from
+      ``KNOB_OVERLAPS`` (an early refill), some fills with a second record of the same start;
+    - supply: three ingredients, each one or two records with days_supply missing / 0 / 7-90 /
+      400 (over max_days_supply), end date equal to the start / empty / 14-89 days on, verbatim end
+      before, on or after the computed end (default_days_supply 30 for a missing one) or 400 days on,
+      or around the start, refills missing / 0-2 / 12, the next record 29-32 uncovered days after
+      the computed end (default_days_supply, use_verbatim_end_date, use_refills);
     - dose: fluoxetine 60 days, sertraline 60 days of a product with a drug_strength amount and
-      a quantity making a daily dose of ``KNOB_SERTRALINE_DOSES``, citalopram 60 days, then a
-      quetiapine product at a dose of ``KNOB_QUETIAPINE_DOSES`` (ingredient_min_daily_dose);
+      a quantity making a daily dose of ``KNOB_SERTRALINE_DOSES`` (some of unknown dose: no
+      quantity, quantity 0, the ingredient concept), citalopram 60 days, then a quetiapine product
+      at a dose of ``KNOB_QUETIAPINE_DOSES`` or without quantity (ingredient_min_daily_dose);
     - timestamps: MDD dates, three ingredients' 40-44-day records, an ECT procedure and a death
       (half of them) whose DATE is empty and whose CDM datetime partner holds the date-time at a
-      time of ``KNOB_SECONDS``: condition_start_datetime naive, drug_exposure_start/end_datetime,
-      procedure_datetime and death_datetime time-zone-aware (UTC) (omop.time_zone);
-    - no_period: the person's observation periods removed (omop.ehr_evidence, follow-up end).
+      time of ``KNOB_SECONDS``: condition_start_datetime naive, drug_exposure_start/end_datetime
+      (some starts a DATE) and death_datetime time-zone-aware (UTC), procedure_datetime declaring
+      ``KNOB_PROCEDURE_ZONE``; every other death in person.death_datetime (CDM v6.0), not in
+      death (omop.time_zone);
+    - no_period: the person's observation periods replaced by none, one starting after the
+      cutoff or a 1900 placeholder (no usable period: omop.ehr_evidence, follow-up end).
     The data then holds time-zone-aware columns: a config reading it needs omop.time_zone.
     """
     cond = pq.read_table(out / "condition_occurrence.parquet",
@@ -301,7 +312,7 @@ def _add_knob_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n:
     take = rng.permutation(len(persons))[:n]
     persons, index = persons[take], index[take]
     drugs: dict[str, list] = {k: [] for k in ("person_id", "drug_concept_id", "start", "end", "days_supply",
-                                              "verbatim", "quantity", "start_dt", "end_dt")}
+                                              "verbatim", "quantity", "start_dt", "end_dt", "refills")}
     conds: dict[str, list] = {"person_id": [], "day": [], "dt": []}
     procs: dict[str, list] = {"person_id": [], "dt": []}
     deaths: dict[str, list] = {"person_id": [], "dt": []}
@@ -314,8 +325,9 @@ def _add_knob_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n:
                                        for r in have.to_pylist()}
     strength = {i: written.get((_product(i), i)) or a for i, a in ((SERTRALINE, 50.0), (QUETIAPINE, 100.0))}
 
-    def drug(p, concept, start, end=None, ds=None, verbatim=None, quantity=None, start_dt=None, end_dt=None):
-        for k, v in zip(drugs, (p, concept, start, end, ds, verbatim, quantity, start_dt, end_dt)):
+    def drug(p, concept, start, end=None, ds=None, verbatim=None, quantity=None, start_dt=None, end_dt=None,
+             refills=None):
+        for k, v in zip(drugs, (p, concept, start, end, ds, verbatim, quantity, start_dt, end_dt, refills)):
             drugs[k].append(v)
 
     counts = dict.fromkeys(KNOB_SCENARIOS, 0)
@@ -329,32 +341,42 @@ def _add_knob_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n:
                 for _ in range(int(rng.integers(2, 5))):
                     ds = int(rng.choice([21, 28, 30, 30]))
                     drug(p, _product(ing) if rng.random() < 0.7 else ing, t, t if rng.random() < 0.5 else t + ds - 1, ds)
-                    t += ds + int(rng.choice(KNOB_GAPS))
+                    if rng.random() < 0.15:  # a second record of the same start (order + dispensing)
+                        drug(p, _product(ing), t, t, int(rng.choice([14, 60])))
+                    t += ds + int(rng.choice(KNOB_GAPS if rng.random() < 0.85 else KNOB_OVERLAPS))
                 t += int(rng.integers(0, 40))
         elif scenario == "supply":
             for ing in ings:
                 for _ in range(int(rng.integers(1, 3))):
-                    ds = rng.choice(np.array([-9, 0, 7, 30, 42, 60, 90]))  # -9: missing
+                    ds = rng.choice(np.array([-9, 0, 7, 30, 42, 60, 90, 400]))  # -9: missing; 400: over max
                     end_kind = int(rng.integers(0, 3))  # equal to the start, empty, 14-89 days on
                     end = t if end_kind == 0 else None if end_kind == 1 else t + int(rng.integers(14, 90))
-                    computed = end if end is not None and end > t else t + (int(ds) if ds > 0 else 30) - 1
-                    verbatim = (None if rng.random() < 0.3 else
-                                int(computed + rng.choice([-30, -12, -1, 0, 1, 12, 30])))
-                    drug(p, _product(ing), t, end, None if ds < 0 else int(ds), verbatim)
-                    t += int(rng.integers(20, 70))
+                    computed = end if end is not None and end > t else t + (int(ds) if 0 < ds <= 365 else 30) - 1
+                    kind = rng.random()  # no verbatim end, one around the computed end, one around the start
+                    verbatim = (None if kind < 0.3 else int(computed + rng.choice([-30, -12, -1, 0, 1, 12, 30, 400]))
+                                if kind < 0.65 else int(t + rng.choice([-1, 0, 1, 41, 42])))
+                    refills = rng.choice(np.array([-9, 0, 1, 2, 12]))  # -9: missing
+                    drug(p, _product(ing), t, end, None if ds < 0 else int(ds), verbatim,
+                         refills=None if refills < 0 else int(refills))
+                    # the next start 29-32 uncovered days after the computed end (the default
+                    # persistence_gap_days 30 merges or splits them by a day), or 0-40 days on
+                    t = computed + 1 + int(rng.choice([29, 30, 31, 32]) if rng.random() < 0.6 else rng.integers(0, 40))
         elif scenario == "dose":
             for ing in (FLUOXETINE, SERTRALINE, CITALOPRAM):
                 for _ in range(2):
                     if ing == SERTRALINE:
                         dose = float(rng.choice(KNOB_SERTRALINE_DOSES))
-                        drug(p, _product(ing), t, t, 30, None, dose * 30 / strength[SERTRALINE])
+                        unknown = int(rng.integers(0, 8))  # 0: no quantity, 1: quantity 0, 2: the ingredient
+                        drug(p, ing if unknown == 2 else _product(ing), t, t, 30, None,
+                             None if unknown == 0 else 0.0 if unknown == 1 else dose * 30 / strength[SERTRALINE])
                     else:
                         drug(p, ing, t, t + 29, 30)
                     t += 30
                 t += int(rng.integers(0, 20))
             q0 = t - int(rng.integers(10, 90))
             dose = float(rng.choice(KNOB_QUETIAPINE_DOSES))
-            drug(p, _product(QUETIAPINE), q0, q0, 30, None, dose * 30 / strength[QUETIAPINE])
+            drug(p, _product(QUETIAPINE), q0, q0, 30, None,
+                 None if rng.random() < 0.15 else dose * 30 / strength[QUETIAPINE])
         elif scenario == "timestamps":
             sec = lambda: int(rng.choice(KNOB_SECONDS))  # noqa: E731
             for d in (i0, i0 + int(rng.integers(1, 40))):
@@ -363,8 +385,9 @@ def _add_knob_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n:
                 conds["dt"].append(d * 86400 + sec())
             for ing in ings:
                 length = int(rng.integers(40, 45))
-                drug(p, _product(ing), None, None, None, None, None,
-                     t * 86400 + sec(), (t + length - 1) * 86400 + sec())
+                dated = rng.random() < 0.3  # the start a DATE, only the end in its datetime partner
+                drug(p, _product(ing), t if dated else None, None, None, None, None,
+                     None if dated else t * 86400 + sec(), (t + length - 1) * 86400 + sec())
                 t += length + int(rng.integers(0, 10))
             procs["person_id"].append(p)
             procs["dt"].append((i0 + int(rng.integers(-2, 3))) * 86400 + sec())
@@ -375,6 +398,9 @@ def _add_knob_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n:
             no_period.append(p)
     others = np.setdiff1d(people.person_id, pid)
     no_period += rng.choice(others, min(len(others), n // 2), replace=False).tolist()
+    # a third of them get a period starting after the cutoff, a third a 1900 placeholder period
+    # (neither is a usable period), the rest none
+    period_kind = rng.integers(0, 3, len(no_period))
     counts["no_period_non_mdd"] = min(len(others), n // 2)
 
     m = len(drugs["person_id"])
@@ -392,6 +418,7 @@ def _add_knob_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n:
         "drug_exposure_start_date": dates(drugs["start"]), "drug_exposure_end_date": dates(drugs["end"]),
         "verbatim_end_date": dates(drugs["verbatim"]), "days_supply": pa.array(drugs["days_supply"], pa.int64()),
         "quantity": pa.array(drugs["quantity"], pa.float64()),
+        "refills": pa.array(drugs["refills"], pa.int64()),
         "drug_type_concept_id": pa.array(np.full(m, omop.DRUG_TYPE_EHR), pa.int64()),
         "drug_exposure_start_datetime": stamps(drugs["start_dt"], "UTC"),
         "drug_exposure_end_datetime": stamps(drugs["end_dt"], "UTC"),
@@ -408,10 +435,17 @@ def _add_knob_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n:
         "procedure_occurrence_id": pa.array(50_000_000_000 + np.arange(r), pa.int64()),
         "person_id": pa.array(procs["person_id"], pa.int64()),
         "procedure_concept_id": pa.array(np.full(r, voc.ECT_SNOMED), pa.int64()),
-        "procedure_date": pa.nulls(r, pa.date32()), "procedure_datetime": stamps(procs["dt"], "UTC"),
+        "procedure_date": pa.nulls(r, pa.date32()), "procedure_datetime": stamps(procs["dt"], KNOB_PROCEDURE_ZONE),
     })
     dead = set(pq.read_table(out / "death.parquet", columns=["person_id"])["person_id"].to_pylist())
     keep = [i for i, q in enumerate(deaths["person_id"]) if q not in dead]
+    # every other death in person.death_datetime (CDM v6.0: no death row), the rest in death
+    in_person = {deaths["person_id"][i]: deaths["dt"][i] for i in keep[::2]}
+    keep = keep[1::2]
+    person = pq.read_table(out / "person.parquet")
+    person = person.append_column(pa.field("death_datetime", pa.timestamp("us", tz="UTC")), stamps(
+        [in_person.get(q) for q in person["person_id"].to_pylist()], "UTC"))
+    pq.write_table(person, out / "person.parquet", compression="snappy")
     _append_with_new(out / "death.parquet", {
         "person_id": pa.array([deaths["person_id"][i] for i in keep], pa.int64()),
         "death_date": pa.nulls(len(keep), pa.date32()),
@@ -425,6 +459,13 @@ def _add_knob_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n:
     period = pq.read_table(out / "observation_period.parquet")
     gone = np.isin(period["person_id"].to_numpy(), np.array(no_period, dtype=np.int64))
     pq.write_table(period.filter(pa.array(~gone)), out / "observation_period.parquet", compression="snappy")
+    unusable = np.array(no_period, dtype=np.int64)[period_kind > 0]
+    first = np.where(period_kind[period_kind > 0] == 1, omop.day("2024-01-01"), omop.day("1900-01-01"))
+    _append(out / "observation_period.parquet", {
+        "observation_period_id": pa.array(50_000_000_000 + np.arange(len(unusable)), pa.int64()),
+        "person_id": pa.array(unusable, pa.int64()),
+        "observation_period_start_date": _dates(first), "observation_period_end_date": _dates(first + 200),
+    })
     return counts
 
 
