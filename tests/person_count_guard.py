@@ -224,7 +224,9 @@ NUMBER_WORDS = ("a single|single|one|two|three|four|five|six|seven|eight|nine|te
 # parts ``persons`` and ``observation_periods``: one period per participant in the AoU CDR).
 PERSON_KEYS = frozenset({"n_periods", "n_open_periods", "n_overlapping_periods", "n_sex_other",
                          "n_no_observation_period"})
-_PERSON_KEY = re.compile(rf"^[\w.-]*?(?:{PERSON_WORD}|person_id)[\w.-]*$", re.IGNORECASE)
+# The person word ends the key or a part of it (``n_persons``, ``samples_missing``): ``personality``, a
+# trait domain the headline prints before its N, names no persons (a false alarm of session 51).
+_PERSON_KEY = re.compile(rf"^[\w.-]*?(?:{PERSON_WORD}|person_id)(?![a-z])[\w.-]*$", re.IGNORECASE)
 # ``key 7`` / ``key: 7`` / ``key=7`` / ``"key": 7`` in rendered text (a quirk line, a JSON dump).
 _KEY_VALUE = re.compile(r"(?<![\w-])\"?([A-Za-z_][\w.-]*)\"?[ \t]*[:=]?[ \t]*\"?(<?\d+(?:,\d{3})*\+?)(?![\w.])")
 

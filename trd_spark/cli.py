@@ -433,10 +433,16 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
     shown has its N, cases and controls beside it, as the export shows them."""
     import pandas as pd
 
+    from trd_spark.io import Fs, LocalFs
     from trd_spark.layout import Layout
     from trd_spark.report.html import format_p
 
     path = Layout.of(cfg).table("models", "logistic")
+    # A release whose models folder lost its table (removed by hand, a copy in progress) must not
+    # turn a finished run into a traceback at its last line: the headline says where it looked.
+    fs = Fs(spark) if spark is not None else None if "://" in path else LocalFs()  # no session: local only
+    if fs is not None and not fs.exists(path):
+        return f"No headline: the models stage's logistic table is not at {path} (`trd-spark models` writes it)."
     if spark is None:
         df = pd.read_parquet(path)
     else:
