@@ -195,6 +195,20 @@ def test_distinct_values_are_counted_exactly_above_float_noise(spark):
     assert got["n_largest_tie"].to_dict() == {("afr", "P2"): 1, ("eur", "P1"): 40, ("eur", "P2"): 1}
 
 
+def rare_variant_score(seed: int, eas_carriers: int) -> tuple:
+    """(rng, weights, group sizes, each group's score standardised over everyone) of a score of 22
+    rare variants of weights uniform in 0.5..2, non-carriers at one value: EUR 5,000 persons with
+    300 carriers, AFR 1,000 with 60 (each carrying one variant, in random order), EAS 500 whose
+    ``eas_carriers`` carriers carry variants 0.. one each. ``rng`` continues the draws."""
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(0.5, 2.0, 22)
+    sizes, carriers = {"EUR": 5000, "AFR": 1000, "EAS": 500}, {"EUR": 300, "AFR": 60, "EAS": eas_carriers}
+    raw = {a: np.r_[weights[rng.permutation(np.arange(carriers[a]) % 22)] if a != "EAS" else weights[:eas_carriers],
+                    np.zeros(n - carriers[a])] for a, n in sizes.items()}
+    everyone = np.concatenate(list(raw.values()))
+    return rng, weights, sizes, {a: (v - everyone.mean()) / everyone.std(ddof=1) for a, v in raw.items()}
+
+
 def test_a_tie_heavy_score_of_twenty_values_shows_no_group_statistic_that_counts_its_carriers():
     """P3: 22 rare variants of published weights (0.5..2), non-carriers at one value z0 (a score of a
     few matched variants where nearly everyone carries none); EUR 5,000 persons with 300 carriers,
@@ -212,13 +226,7 @@ def test_a_tie_heavy_score_of_twenty_values_shows_no_group_statistic_that_counts
     from trd_spark.report.tables import QUANTILE_LEVELS
 
     distinct_values, largest_tie = "n_values", "n_largest_tie"  # by name: the test runs on 241c7d9 too
-    rng = np.random.default_rng(49)
-    weights = rng.uniform(0.5, 2.0, 22)
-    sizes, carriers = {"EUR": 5000, "AFR": 1000, "EAS": 500}, {"EUR": 300, "AFR": 60, "EAS": 19}
-    raw = {a: np.r_[weights[rng.permutation(np.arange(carriers[a]) % 22)] if a != "EAS" else weights[:19],
-                    np.zeros(n - carriers[a])] for a, n in sizes.items()}
-    everyone = np.concatenate(list(raw.values()))
-    z = {a: (v - everyone.mean()) / everyone.std(ddof=1) for a, v in raw.items()}  # overall standardisation
+    rng, weights, sizes, z = rare_variant_score(49, 19)
     normal = {a: rng.normal(size=n) for a, n in sizes.items()}
     columns = ["dataset", "ancestry", "pgs_id", "n", "mean", "sd", *QUANTILE_LEVELS, distinct_values, largest_tie]
     rows = [(*r, int(np.unique(v, return_counts=True)[1].max()))

@@ -139,13 +139,9 @@ def test_a_score_whose_tie_holds_most_of_a_group_shows_no_statistic_that_counts_
     persons under 20. Now a group whose tie holds half its persons or more flags the score: every
     statistic of P3 hidden (n stays). Controls: P2 (normal) and P4, a score of six common
     variants (many values, ties far below half a group), keep theirs."""
-    rng = np.random.default_rng(51)
-    weights = rng.uniform(0.5, 2.0, 22)
-    sizes, carriers = {"EUR": 5000, "AFR": 1000, "EAS": 500}, {"EUR": 300, "AFR": 60, "EAS": 21}
-    raw = {a: np.r_[weights[rng.permutation(np.arange(carriers[a]) % 22)] if a != "EAS" else weights[:21],
-                    np.zeros(n - carriers[a])] for a, n in sizes.items()}
-    everyone = np.concatenate(list(raw.values()))
-    sparse = {a: (v - everyone.mean()) / everyone.std(ddof=1) for a, v in raw.items()}
+    from test_field_cases_round40_models import rare_variant_score
+
+    rng, weights, sizes, sparse = rare_variant_score(51, 21)
     common_w = rng.uniform(0.05, 0.2, 6)
     common_raw = {a: rng.binomial(2, 0.3, size=(n, 6)) @ common_w for a, n in sizes.items()}
     every_common = np.concatenate(list(common_raw.values()))
