@@ -29,10 +29,11 @@ _ROUTES = {"pgen-native": ("pgen", "u", ""), "vcf-native": ("vcf", "u.vcf", ""),
            "vcf-hail": ("vcf", "u.vcf", "  native: {engine: hail}\n")}
 
 
-def _plink2_sums() -> dict[str, float]:
-    """pgs_id -> plink2's SCORE1_SUM (the same for every sample: no sample is called)."""
+def plink2_sums(folder: Path = DATA) -> dict[str, float]:
+    """pgs_id -> plink2's SCORE1_SUM in ``folder``'s plink2_<pgs_id>.sscore files (the same for every
+    sample: no sample is called)."""
     out = {}
-    for path in sorted(DATA.glob("plink2_*.sscore")):
+    for path in sorted(folder.glob("plink2_*.sscore")):
         sums = pd.read_csv(path, sep="\t")["SCORE1_SUM"].unique()
         assert len(sums) == 1, path
         out[path.stem.removeprefix("plink2_")] = float(sums[0])
@@ -48,7 +49,7 @@ def test_uncalled_multiallelic_site_scored_as_plink2(hl, spark, tmp_path, route)
     fmt, rel, extra = _ROUTES[route]
     cfg = case_config(tmp_path, str(DATA / rel), f"{DATA}/PGS99000*.txt", fmt=fmt, extra_pgs=extra)
     got = run_scores(hl, spark, cfg)
-    want = _plink2_sums()
+    want = plink2_sums()
     assert sorted(want) == ["PGS990001", "PGS990002", "PGS990003"]
     assert want["PGS990001"] == pytest.approx(0.5) and want["PGS990003"] == pytest.approx(2 / 3, abs=1e-6)
     assert len(got) == 4 * len(want)  # 4 persons x 3 scores

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_uncalled_s50 import plink2_sums
 
 DATA = Path(__file__).parent / "data" / "uncalled_split_unsorted"
 S50 = Path(__file__).parent / "data" / "uncalled_multiallelic"
@@ -32,16 +33,6 @@ S50 = Path(__file__).parent / "data" / "uncalled_multiallelic"
 _ROUTES = {"bed-unsorted-native": ("plink", "us", ""),
            "bgen-ref-last-native": ("bgen", "rl.bgen", ""),
            "bgen-ref-last-hail": ("bgen", "rl.bgen", "  native: {engine: hail}\n")}
-
-
-def _plink2_sums() -> dict[str, float]:
-    """pgs_id -> plink2's SCORE1_SUM on the unsplit .pgen (every sample alike: none is called)."""
-    out = {}
-    for path in sorted(S50.glob("plink2_*.sscore")):
-        sums = pd.read_csv(path, sep="\t")["SCORE1_SUM"].unique()
-        assert len(sums) == 1, path
-        out[path.stem.removeprefix("plink2_")] = float(sums[0])
-    return out
 
 
 @pytest.mark.parametrize("route", list(_ROUTES))
@@ -54,7 +45,7 @@ def test_uncalled_site_given_split_out_of_order_or_ref_last(hl, spark, tmp_path,
     fmt, rel, extra = _ROUTES[route]
     cfg = case_config(tmp_path, str(DATA / rel), f"{S50}/PGS99000*.txt", fmt=fmt, extra_pgs=extra)
     got = run_scores(hl, spark, cfg)
-    want = _plink2_sums()
+    want = plink2_sums(S50)  # the unsplit .pgen's sums
     assert len(got) == 4 * len(want)  # 4 persons x 3 scores
     for row in got.itertuples():
         assert row.score_sum == pytest.approx(want[row.pgs_id], abs=1e-5), (route, row.pgs_id)
