@@ -714,6 +714,8 @@ class ModelSettings(_Strict):
 
 # The lowest ``report.small_count_threshold``: counts 1-19 are never published (README Privacy).
 MIN_SMALL_COUNT_THRESHOLD = 20
+# The default and largest ``report.max_pgs_excess_kurtosis`` (its comment says why).
+MAX_PGS_EXCESS_KURTOSIS = 1.0
 
 
 class ReportSettings(_Strict):
@@ -728,6 +730,16 @@ class ReportSettings(_Strict):
     # workspace (an All of Us workspace is tied to one CDR version). One that does not exist is
     # a config error: audited against nothing, the export would say nothing of it.
     audit_output_roots: list[str] = Field(default_factory=list)
+    # A score whose standardised values have an excess kurtosis above this in a dataset, or in one
+    # of its ancestry groups (or above 6 standard errors of a normal sample's, 6 x sqrt(24 / n),
+    # where that is larger), shows no group statistic and no model estimate in that dataset
+    # (report.tables.heavy_tailed_scores; docs/privacy.md "Heavy-tailed scores"): a rare variant carrying a
+    # share s of the variance, carried by a fraction p of the persons, gives about s^2 / p, and
+    # with s = 0.7 (p = 0.93%: 40 carriers of 4,300, all within 10 SD) a group's SD, quartiles
+    # and the weights gave its 5 carriers exactly in 5 of 6 simulations; 1.0 flags s = 0.1 there
+    # (0.07 exact, chance); a polygenic score's is about 0 (the toy scores: -0.7..0.7). At most
+    # 1.0: a larger limit publishes the statistics measured to count carriers.
+    max_pgs_excess_kurtosis: float = Field(MAX_PGS_EXCESS_KURTOSIS, gt=0, le=MAX_PGS_EXCESS_KURTOSIS)
 
     @field_validator("small_count_threshold")
     @classmethod

@@ -244,8 +244,9 @@ class HiddenEstimatesNote(StrEnum):
     HIDDEN_META = "estimates not shown: a meta-analysis estimate it uses is hidden (small-count rule)"
     # A fit (or a row derived from one) of a score of one or a few rare variants in its dataset
     # (report.tables.carrier_count_scores): its per-SD estimates count the variants' carriers.
-    CARRIER_COUNT_SCORE = ("estimates not shown: in this dataset the score takes few values or most persons share "
-                           "one, so its estimates count carriers of its variants (small-count rule)")
+    CARRIER_COUNT_SCORE = ("estimates not shown: in this dataset the score takes few values, most persons share "
+                           "one or a few persons carry much of its variance, so its estimates count carriers of its "
+                           "variants (small-count rule)")
 
 
 class ReplicationNote(StrEnum):

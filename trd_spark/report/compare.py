@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from trd_spark.config import Config, local_path, named_key
+from trd_spark.config import MAX_PGS_EXCESS_KURTOSIS, Config, local_path, named_key
 from trd_spark.errors import ConfigError, InputDataError, TrdSparkError
 from trd_spark.io import Fs, read_table, to_tsv
 from trd_spark.layout import (
@@ -186,19 +186,22 @@ def scored_persons_shown(fs: FsLike, lay: Layout) -> set[str]:
 
 
 def score_correlation(scores_a: DataFrame, scores_b: DataFrame, threshold: int,
-                      shown: tuple[set[str], set[str]] | None = None) -> pd.DataFrame:
+                      shown: tuple[set[str], set[str]] | None = None,
+                      kurtosis_limit: float = MAX_PGS_EXCESS_KURTOSIS) -> pd.DataFrame:
     """Per dataset x pgs_id (those with persons in both releases): ``n_both``, the persons
     scored in both releases (audited by ``pair_counts_shown``), and the Pearson
     ``correlation`` of score_sum between releases (null when ``n_both`` < ``threshold``, and for
-    a score of few values or one most persons share, ``carrier_count_pairs``).
+    a score of few values, one most persons share or a heavy tail above ``kurtosis_limit``,
+    ``carrier_count_pairs``).
     ``shown``: the datasets whose scored persons release A's and B's reports show
     (``scored_persons_shown``); None: every dataset (``pair_counts_shown``)."""
-    return score_correlation_audited(scores_a, scores_b, threshold, shown)[0]
+    return score_correlation_audited(scores_a, scores_b, threshold, shown, kurtosis_limit=kurtosis_limit)[0]
 
 
 def score_correlation_audited(scores_a: DataFrame, scores_b: DataFrame, threshold: int,
                               shown: tuple[set[str], set[str]] | None = None,
-                              prior: pd.DataFrame | None = None) -> tuple[pd.DataFrame, bool]:
+                              prior: pd.DataFrame | None = None,
+                              kurtosis_limit: float = MAX_PGS_EXCESS_KURTOSIS) -> tuple[pd.DataFrame, bool]:
     """(``score_correlation``'s table, ``pinned``): ``n_both`` audited also against ``prior``,
     the ``n_both`` earlier published comparisons show (``published_pair_counts``), and
     ``pinned`` True when what is already published pins a small change of them by itself
@@ -216,7 +219,7 @@ def score_correlation_audited(scores_a: DataFrame, scores_b: DataFrame, threshol
         F.corr(F.when(in_both, F.col("a")), F.when(in_both, F.col("b"))).alias("correlation"))
         .where(F.col("n_both") > 0).toPandas().sort_values(["dataset", "pgs_id"]).reset_index(drop=True))
     agg.loc[agg["n_both"] < threshold, "correlation"] = float("nan")
-    agg.loc[carrier_count_pairs(joined.where(in_both), agg, threshold), "correlation"] = float("nan")
+    agg.loc[carrier_count_pairs(joined.where(in_both), agg, threshold, kurtosis_limit), "correlation"] = float("nan")
     if shown is not None:
         agg["shown_a"], agg["shown_b"] = (agg["dataset"].isin(sorted(s)) for s in shown)
     # Each dataset's scored persons (with any score), the number its report shows: a person
@@ -228,24 +231,34 @@ def score_correlation_audited(scores_a: DataFrame, scores_b: DataFrame, threshol
     return agg[["dataset", "pgs_id", "n_both", "correlation"]], pinned
 
 
-def carrier_count_pairs(both: DataFrame, agg: pd.DataFrame, threshold: int) -> pd.Series:
+def carrier_count_pairs(both: DataFrame, agg: pd.DataFrame, threshold: int,
+                        kurtosis_limit: float = MAX_PGS_EXCESS_KURTOSIS) -> pd.Series:
     """Rows of ``agg`` (dataset, pgs_id, n_both) whose score takes few values, or has a value
     most of the persons in both releases share, in either release (``both``: dataset, pgs_id, the
     scores ``a`` and ``b`` of those persons; the report's rules on one group of them:
     ``tables.few_valued_scores``, ``tables.tie_heavy_scores``). Such a correlation is a 2x2 table's
     phi at full precision: a one-variant score's r of 0.9514828010902 among 100,000 persons in
     both was one table only, 40 carriers in A, 42 in B, 39 in both: the 1 person whose call was
-    lost and the 3 whose call was gained since (tests/test_privacy_s51.py). One Spark job per
-    release on the distinct values (rounded to ``report.stage.DISTINCT_DECIMALS``); a boolean
-    Series on ``agg``'s index."""
+    lost and the 3 whose call was gained since (tests/test_privacy_s51.py). So does one whose
+    excess kurtosis in either release is above ``tables.kurtosis_bar`` (``kurtosis_limit``:
+    report.max_pgs_excess_kurtosis; ``tables.heavy_tailed_scores``): a rare variant of large weight
+    carrying most of its variance, the correlation then mostly its carriers' table
+    (tests/test_privacy9_s52.py). One Spark job per release on the distinct values (rounded to
+    ``report.stage.DISTINCT_DECIMALS``) and one on both releases' kurtosis; a boolean Series on
+    ``agg``'s index."""
     from pyspark.sql import functions as F
 
     from trd_spark.report.stage import DISTINCT_DECIMALS
-    from trd_spark.report.tables import DISTINCT_VALUES, LARGEST_TIE, few_valued_scores, tie_heavy_scores
+    from trd_spark.report.tables import DISTINCT_VALUES, LARGEST_TIE, few_valued_scores, kurtosis_bar, tie_heavy_scores
 
     out = pd.Series(False, index=agg.index, dtype=bool)
     if agg.empty:
         return out
+    tails = agg[["dataset", "pgs_id", "n_both"]].merge(
+        both.groupBy("dataset", "pgs_id").agg(F.kurtosis("a").alias("k_a"), F.kurtosis("b").alias("k_b")).toPandas(),
+        on=["dataset", "pgs_id"], how="left")
+    out |= pd.Series([any(pd.notna(k) and k > kurtosis_bar(float(n), kurtosis_limit) for k in (ka, kb))
+                      for n, ka, kb in zip(tails["n_both"], tails["k_a"], tails["k_b"])], index=agg.index, dtype=bool)
     for side in ("a", "b"):
         spread = (both.groupBy("dataset", "pgs_id", F.round(side, DISTINCT_DECIMALS).alias("value")).count()
                   .groupBy("dataset", "pgs_id").agg(F.count("*").alias(DISTINCT_VALUES),
@@ -585,7 +598,8 @@ def compare_releases(
     prior = prior_pair_counts(fs, cfg, compared_exports(fs, la, lb))
     out["pgs_correlation"], pinned = score_correlation_audited(
         spark.read.parquet(la.table("pgs", "scores")), spark.read.parquet(lb.table("pgs", "scores")), threshold,
-        (scored_persons_shown(fs, la), scored_persons_shown(fs, lb)), prior)
+        (scored_persons_shown(fs, la), scored_persons_shown(fs, lb)), prior,
+        kurtosis_limit=cfg.report.max_pgs_excess_kurtosis)
     out["estimates"] = release_estimates(fs, la, lb)
     return out, export_verdict(for_export, pinned), threshold
 

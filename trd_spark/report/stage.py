@@ -60,12 +60,14 @@ from trd_spark.report.figures import (
 from trd_spark.report.html import figure, html_table, render_page, warning
 from trd_spark.report.tables import (
     DISTINCT_VALUES,
+    EXCESS_KURTOSIS,
     GATE_CELLS,
     GENOTYPED_WITHOUT_PERSON,
     HIDDEN_COUNTS_FORMAT,
     LARGEST_TIE,
     NEWER_RECORD_ADVICE,
     QUANTILE_LEVELS,
+    SKEWNESS,
     ReleaseCounts,
     checked_hidden_counts,
     hidden_counts,
@@ -247,10 +249,12 @@ DISTINCT_DECIMALS = 9
 def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> pd.DataFrame:
     """Per dataset x ancestry group x PGS: n, mean, sd and quantiles of the PGS (per SD),
     computed in Spark (one definition's rows, so each person counts once), and the group's
-    distinct PGS values (``tables.DISTINCT_VALUES``) and the persons at its most frequent value
-    (``tables.LARGEST_TIE``: 1 when no two persons share a value); both internal: the export's
-    suppression reads them (``tables.few_valued_scores``, ``tables.tie_heavy_scores``) and leaves
-    them out. Only aggregates reach the driver.
+    distinct PGS values (``tables.DISTINCT_VALUES``), the persons at its most frequent value
+    (``tables.LARGEST_TIE``: 1 when no two persons share a value) and its skewness and excess
+    kurtosis (``tables.SKEWNESS``, ``tables.EXCESS_KURTOSIS``: Spark's, population moments); all
+    internal: the export's suppression reads them (``tables.few_valued_scores``,
+    ``tables.tie_heavy_scores``, ``tables.heavy_tailed_scores``) and leaves them out. Only
+    aggregates reach the driver.
 
     The distinct values are counted exactly, on values rounded to ``DISTINCT_DECIMALS`` places
     (per SD): an approximate count (HyperLogLog, ~5% error) of a continuous score's group of 20-25
@@ -261,8 +265,8 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
 
     have = [p for p in pgs_ids if p in frame.columns]
     if not have:
-        return pd.DataFrame(columns=["dataset", "ancestry", "pgs_id", "n", "mean", "sd", *QUANTILE_LEVELS,
-                                     DISTINCT_VALUES, LARGEST_TIE])
+        return pd.DataFrame(columns=["dataset", "ancestry", "pgs_id", "n", "mean", "sd", SKEWNESS, EXCESS_KURTOSIS,
+                                     *QUANTILE_LEVELS, DISTINCT_VALUES, LARGEST_TIE])
     stack = "stack({}, {}) as (pgs_id, value)".format(
         len(have), ", ".join(f"'{p}', cast(`{p}` as double)" for p in have))
     long = (frame.where(F.col("definition") == definition)
@@ -275,6 +279,7 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
               .groupBy(*group).agg(F.count("*").alias(DISTINCT_VALUES), F.max("count").alias(LARGEST_TIE)))
     agg = long.groupBy(*group).agg(
         F.count("*").alias("n"), F.mean("value").alias("mean"), F.stddev("value").alias("sd"),
+        F.skewness("value").alias(SKEWNESS), F.kurtosis("value").alias(EXCESS_KURTOSIS),
         F.percentile_approx("value", list(QUANTILE_LEVELS.values()), 10000).alias("q")).join(values, group)
     pdf = agg.toPandas()
     for i, name in enumerate(QUANTILE_LEVELS):
@@ -820,6 +825,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
                        for ds, g in (dataset_gates or {}).items() if isinstance(g, dict)},
         nested_definitions=nested_definitions(cfg.phenotypes.trd_definitions),
         beyond_sd=beyond_sd,
+        max_pgs_excess_kurtosis=cfg.report.max_pgs_excess_kurtosis,
     )
     safe = suppress_release(rc, threshold)
     if audited is not None:

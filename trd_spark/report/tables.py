@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from trd_spark.config import MAX_PGS_EXCESS_KURTOSIS
 from trd_spark.errors import InputDataError
 from trd_spark.logs import is_small_count
 from trd_spark.models.covariates import MISSING_VALUES_NOTE, NEGATIVE_DURATION_NOTE
@@ -112,6 +113,9 @@ class ReleaseCounts:
     # The cohort manifest's ``notes.pgs_beyond_sd`` (dataset -> {pgs_id: persons' label}): scores
     # with a standardised person beyond +-cohort.standardise.BEYOND_SD (``carrier_count_scores``).
     beyond_sd: dict[str, dict[str, str]] | None = None
+    # report.max_pgs_excess_kurtosis: a score whose excess kurtosis in a dataset or one of its
+    # groups is above it counts carriers (``heavy_tailed_scores``, ``carrier_count_scores``).
+    max_pgs_excess_kurtosis: float = MAX_PGS_EXCESS_KURTOSIS
 
 
 # Person gates whose count and total are both cells of the export: (count cell, total cell).
@@ -785,7 +789,8 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
     hidden: set[tuple] = set()
     # (dataset, pgs_id) of the scores whose fits count carriers; their fits' keys, apart from
     # the count-hidden ones (a derived row hidden by both reads the count note).
-    carriers = set() if threshold is None else carrier_count_scores(rc.pgs_distribution, threshold, rc.beyond_sd)
+    carriers = set() if threshold is None else carrier_count_scores(rc.pgs_distribution, threshold, rc.beyond_sd,
+                                                                    rc.max_pgs_excess_kurtosis)
     by_score: set[tuple] = set()
     for name, part in (("logistic", "n_cases"), ("cox", "n_events")):
         df = safe.get(name)
@@ -1741,6 +1746,16 @@ DISTINCT_VALUES = "n_values"
 # values ``DISTINCT_VALUES`` counts; 1 when no two share one); read by ``tie_heavy_scores``,
 # never exported.
 LARGEST_TIE = "n_largest_tie"
+# pgs_distribution's internal columns: the group's skewness and excess kurtosis (Spark's
+# ``skewness`` and ``kurtosis``: population moments, m3 / m2^1.5 and m4 / m2^2 - 3); read by
+# ``heavy_tailed_scores``, never exported.
+SKEWNESS = "skewness"
+EXCESS_KURTOSIS = "excess_kurtosis"
+# The internal columns of pgs_distribution, dropped before the export.
+INTERNAL_DIST_COLUMNS = (DISTINCT_VALUES, LARGEST_TIE, SKEWNESS, EXCESS_KURTOSIS)
+# Standard errors of a normal sample's excess kurtosis (sqrt(24 / n)) a group's must exceed, beside
+# report.max_pgs_excess_kurtosis, to flag its score (``kurtosis_bar``).
+KURTOSIS_STANDARD_ERRORS = 6.0
 
 
 def few_valued_scores(dist: pd.DataFrame, threshold: int) -> pd.Series:
@@ -1805,8 +1820,73 @@ def tie_heavy_scores(dist: pd.DataFrame, threshold: int) -> pd.Series:
     return out
 
 
+def kurtosis_bar(n: float, limit: float) -> float:
+    """The excess kurtosis above which a group of ``n`` persons' score counts carriers: ``limit``
+    (report.max_pgs_excess_kurtosis) or ``KURTOSIS_STANDARD_ERRORS`` standard errors of a normal
+    sample's, 6 x sqrt(24 / n), whichever is larger: a polygenic score's estimate in a group of 30
+    exceeds 1 in 6% of normal samples, 5.37 in 0.02% (at most 0.04% at any n, 40,000 samples
+    each); the bar is ``limit`` from 864 persons up at the default 1.0. A toy release's group of
+    93 persons with one person at -4.3 SD read 2.78 (bar 3.05; 2.54 at 5 errors). Infinite for
+    fewer than 4 persons (no fourth moment to read)."""
+    return max(limit, KURTOSIS_STANDARD_ERRORS * (24.0 / n) ** 0.5) if n >= 4 else float("inf")
+
+
+def pooled_moments(n: Any, mean: Any, sd: Any, skew: Any, kurt: Any) -> tuple[float, float]:
+    """(skewness, excess kurtosis) of the union of groups, from each group's n, mean, sd (n - 1
+    denominator), skewness and excess kurtosis (population moments, as Spark's): the groups'
+    central moments are turned into raw ones, summed with weights n and turned back. A group of
+    one person (sd null) adds its value only. NaN when the union has no spread."""
+    import numpy as np
+
+    n = np.asarray(n, dtype=float)
+    m = np.asarray(mean, dtype=float)
+    m2 = np.nan_to_num(np.asarray(sd, dtype=float) ** 2 * (n - 1) / n)
+    m3 = np.nan_to_num(np.asarray(skew, dtype=float)) * m2 ** 1.5
+    m4 = (np.nan_to_num(np.asarray(kurt, dtype=float)) + 3) * m2 ** 2
+    w = n / n.sum()
+    e1 = (w * m).sum()
+    e2 = (w * (m2 + m ** 2)).sum()
+    e3 = (w * (m3 + 3 * m * m2 + m ** 3)).sum()
+    e4 = (w * (m4 + 4 * m * m3 + 6 * m ** 2 * m2 + m ** 4)).sum()
+    c2 = e2 - e1 ** 2
+    c3 = e3 - 3 * e1 * e2 + 2 * e1 ** 3
+    c4 = e4 - 4 * e1 * e3 + 6 * e1 ** 2 * e2 - 3 * e1 ** 4
+    if not c2 > 0:
+        return float("nan"), float("nan")
+    return float(c3 / c2 ** 1.5), float(c4 / c2 ** 2 - 3)
+
+
+def heavy_tailed_scores(dist: pd.DataFrame, limit: float = MAX_PGS_EXCESS_KURTOSIS) -> pd.Series:
+    """Rows of ``dist`` (pgs_distribution with ``SKEWNESS`` and ``EXCESS_KURTOSIS``) whose score has
+    an excess kurtosis above ``kurtosis_bar`` in its dataset (its groups pooled, ``pooled_moments``)
+    or in one of its groups: a score whose variance a few persons carry, the carriers of a rare
+    variant of large weight, without ties or a person beyond 10 SD. A variant carrying a share s of
+    the variance, carried by a fraction p of the persons, gives about s^2 / p (a polygenic score
+    about 0), and a group's mean, SD and quartiles count its carriers: its sum of squares less its
+    persons times the rest's variance (its quartiles' spread) is the carriers times their shift
+    squared, which the weights give (the variant's weight over the score's raw SD, that over the
+    rest's variance from the weights and public allele frequencies). At s = 0.7, 40 carriers among
+    4,300 persons at 9-10 SD: EAS's 5 carriers of 500 read exactly in 50 of 60 simulations, AFR's
+    7 of 800 in 43, both within one in all; at s = 0.5 in 36 and 26; at s = 0.1 (s^2 / p = 1.0) in
+    4 and 3, chance (tests/test_privacy9_s52.py). Every group of such a score loses every
+    statistic and its fits their estimates (``carrier_count_scores``). Boolean Series on
+    ``dist``'s index; all False without the columns (a table from before them)."""
+    out = pd.Series(False, index=dist.index, dtype=bool)
+    if EXCESS_KURTOSIS not in dist.columns or SKEWNESS not in dist.columns or dist.empty:
+        return out
+    num = {c: pd.to_numeric(dist[c], errors="coerce") for c in ("n", "mean", "sd", SKEWNESS, EXCESS_KURTOSIS)}
+    for _, idx in dist.groupby(["dataset", "pgs_id"], sort=False).groups.items():
+        n = num["n"][idx]
+        groups = any(k > kurtosis_bar(m, limit) for m, k in zip(n, num[EXCESS_KURTOSIS][idx]) if pd.notna(k))
+        _, pooled = pooled_moments(n, num["mean"][idx], num["sd"][idx], num[SKEWNESS][idx], num[EXCESS_KURTOSIS][idx])
+        if groups or pooled > kurtosis_bar(float(n.sum()), limit):
+            out[idx] = True
+    return out
+
+
 def carrier_count_scores(dist: pd.DataFrame | None, threshold: int,
-                         beyond_sd: dict[str, dict[str, str]] | None = None) -> set[tuple[str, str]]:
+                         beyond_sd: dict[str, dict[str, str]] | None = None,
+                         kurtosis_limit: float = MAX_PGS_EXCESS_KURTOSIS) -> set[tuple[str, str]]:
     """(dataset, pgs_id) of the scores whose statistics count carriers of their variants: those of
     ``dist`` (pgs_distribution with its internal columns; None: none) flagged by
     ``few_valued_scores`` or ``tie_heavy_scores`` (one or a few rare variants), and those of
@@ -1818,11 +1898,14 @@ def carrier_count_scores(dist: pd.DataFrame | None, threshold: int,
     z-statistic and the ratios of the se's; so, nearly, are those of a score whose one variant
     carries 99.9% of its variance: its 40 carriers among 4,300 persons at 10.3 SD), so the
     export shows none of that dataset (``hide_estimates_of_hidden_counts``), and their groups'
-    statistics (mean, sd, quantiles: ``suppress_release``) as a few-valued score's."""
+    statistics (mean, sd, quantiles: ``suppress_release``) as a few-valued score's. So are those
+    ``heavy_tailed_scores`` flags with ``kurtosis_limit`` (report.max_pgs_excess_kurtosis): a rare
+    variant carrying most of the variance, its carriers within 10 SD, counted by a group's SD."""
     out = {(str(ds), str(p)) for ds, scores in (beyond_sd or {}).items() if isinstance(scores, dict) for p in scores}
     if dist is None or dist.empty:
         return out
-    flagged = few_valued_scores(dist, threshold) | tie_heavy_scores(dist, threshold)
+    flagged = (few_valued_scores(dist, threshold) | tie_heavy_scores(dist, threshold)
+               | heavy_tailed_scores(dist, kurtosis_limit))
     return out | {(str(ds), str(p)) for ds, p in zip(dist.loc[flagged, "dataset"], dist.loc[flagged, "pgs_id"])}
 
 
@@ -1994,11 +2077,11 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
     if rc.cox is not None:
         out["cox"] = model(rc.cox, "cox", "n", "n_events", None)
     if rc.pgs_distribution is not None:
-        carriers = carrier_count_scores(rc.pgs_distribution, threshold, rc.beyond_sd)
+        carriers = carrier_count_scores(rc.pgs_distribution, threshold, rc.beyond_sd, rc.max_pgs_excess_kurtosis)
         few_valued = pd.Series([(str(ds), str(p)) in carriers for ds, p in
                                 zip(rc.pgs_distribution["dataset"], rc.pgs_distribution["pgs_id"])],
                                index=rc.pgs_distribution.index, dtype=bool)
-        dist = rc.pgs_distribution.drop(columns=[DISTINCT_VALUES, LARGEST_TIE], errors="ignore")
+        dist = rc.pgs_distribution.drop(columns=list(INTERNAL_DIST_COLUMNS), errors="ignore")
         labels = [shown(("dist", ds, a, p), n) for ds, a, p, n in
                   zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"])]
         small = [not isinstance(v, int) for v in labels]
