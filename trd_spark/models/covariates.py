@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from trd_spark.config import Config
 from trd_spark.errors import ModelError
-from trd_spark.vocabulary import MAX_PLAUSIBLE_AGE_YEARS, MDD_STATUSES, ModelFailure
+from trd_spark.vocabulary import MAX_PLAUSIBLE_AGE_YEARS, MDD_STATUSES, ModelFailure, Status
 
 
 def pc_columns(n_pcs: int) -> list[str]:
@@ -69,6 +69,66 @@ def age_columns_missing(frame: pd.DataFrame, ages: Iterable[str]) -> list[str]:
         if pd.to_numeric(rows[c], errors="coerce").isna().any():
             out.append(c)
     return out
+
+
+# The analysis frame's sex covariate and the Cox outcome columns (``cox.DURATION`` / ``cox.EVENT``).
+SEX = "sex_female"
+COX_DURATION = "time_to_trd_days"
+COX_EVENT = "trd_event"
+# Per status, the rows whose value meets the cohort and phenotype stages' rules (``status_value_counts``,
+# ``check_status_values``): ``n`` rows; ``sex_ok`` SEX 0 or 1; ``duration_ok`` COX_DURATION a number >= 0;
+# ``event_1`` / ``event_0`` COX_EVENT 1 / 0.
+STATUS_VALUE_COUNTS = ("n", "sex_ok", "duration_ok", "event_1", "event_0")
+
+
+def status_value_counts(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """``frame`` (the analysis frame, pandas): status -> STATUS_VALUE_COUNTS (a column absent from
+    ``frame`` counts no row as meeting its rule). The Spark twin is ``distributed._model_columns``'
+    one aggregation per status; the rules are ``check_status_values``'."""
+    def number(col: str) -> pd.Series:
+        return pd.to_numeric(frame[col], errors="coerce") if col in frame else pd.Series(np.nan, index=frame.index)
+
+    sex, duration, event = number(SEX), number(COX_DURATION), number(COX_EVENT)
+    flags = pd.DataFrame({"n": True, "sex_ok": sex.isin((0, 1)), "duration_ok": np.isfinite(duration) & (duration >= 0),
+                          "event_1": event == 1, "event_0": event == 0}, index=frame.index)
+    sums = flags.astype(int).groupby(frame["status"].to_numpy(), dropna=True).sum()
+    return {str(s): {str(k): int(v) for k, v in row.items()} for s, row in sums.iterrows()}
+
+
+def check_status_values(counts: dict[str, dict[str, int]], *, sex: bool, cox: bool) -> None:
+    """Raise ModelError naming the analysis frame's column when its values break the rules the
+    cohort and phenotype stages make (``counts``: ``status_value_counts`` or its Spark twin):
+
+    - ``sex`` (``sex_female`` a covariate): every analysed person's SEX is 0 or 1 (the cohort stage
+      codes female 1, male 0 and leaves other sexes out: ``cohort.frame.derive_analysis_frame``);
+      a null was left out of every fit as a missing value, noted only, and a 2 fitted as a number;
+    - ``cox``: every MDD person (TRD, trMDD, MDD_other) has a COX_DURATION of 0 or more days
+      (``phenotypes.trd``: onset or censoring minus the MDD index, at least 1) and a COX_EVENT of 1
+      when TRD, 0 otherwise (the same rule makes both). A null or negative time was left out of every
+      Cox fit, noted only ("persons with a negative time_to_trd_days left out"), and a TRD person
+      with the event 0 (or a trMDD person with 1) was a censored person (an event) in the Cox model
+      but a case (a control) in the logistic models, the tables disagreeing without a word.
+    Such a frame was built otherwise (an older release's phenotypes, a hand-made frame): run the
+    phenotype and cohort stages again. No count in the message (session 52 models)."""
+    def bad(key: str, statuses: Iterable[str]) -> bool:
+        return any(c[key] < c["n"] for s, c in counts.items() if s in statuses)
+
+    if sex and bad("sex_ok", counts):
+        raise ModelError(f"{SEX} must be 0 or 1 for every analysed person (the cohort stage codes female 1, male 0 "
+                         "and leaves other sexes out): a null or other value reached the analysis frame (run the "
+                         "cohort stage again)", where=f"cohort/analysis_frame.{SEX}")
+    if not cox:
+        return
+    if bad("duration_ok", MDD_STATUSES):
+        raise ModelError(f"an MDD person without a {COX_DURATION} of 0 or more days (null, NaN or negative) reached "
+                         "the analysis frame (the phenotype stage gives every MDD person one of at least 1: run the "
+                         "phenotype and cohort stages again)", where=f"cohort/analysis_frame.{COX_DURATION}")
+    trd = [s for s in MDD_STATUSES if s == Status.TRD]
+    if bad("event_1", trd) or bad("event_0", [s for s in MDD_STATUSES if s not in trd]):
+        raise ModelError(f"{COX_EVENT} must be 1 for every TRD person and 0 for every trMDD and MDD_other person "
+                         "(the phenotype stage's rule; else the Cox and logistic models would count one person "
+                         "differently): run the phenotype and cohort stages again",
+                         where=f"cohort/analysis_frame.{COX_EVENT}")
 
 
 def is_constant(values: pd.Series) -> bool:

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from trd_spark.config import Config
-from trd_spark.models.covariates import AGE_COLUMNS, COX_AGE, covariate_columns
+from trd_spark.models.covariates import (
+    AGE_COLUMNS,
+    COX_AGE,
+    COX_DURATION,
+    COX_EVENT,
+    SEX,
+    STATUS_VALUE_COUNTS,
+    covariate_columns,
+)
 from trd_spark.models.cox import DURATION, EVENT, cox_group
 from trd_spark.models.km import km_group
 from trd_spark.models.logistic import (
@@ -31,7 +39,7 @@ from trd_spark.schemas import COX_RESULTS, KM_CURVES, LOGISTIC_RESULTS, TableSch
 from trd_spark.vocabulary import MDD_STATUSES
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
 GROUP = ["dataset", "definition"]
 
@@ -43,26 +51,53 @@ def _model_columns(frame: DataFrame, cfg: Config, extra: tuple[str, ...] = (), *
     from pyspark.sql import functions as F
 
     covariates = covariate_columns(cfg, age=age)
-    # The distinct statuses and the age covariates' ranges in one job (per status, then combined).
-    # NaN as null: Spark orders NaN above every number, so a NaN would hide the largest age.
+    # The distinct statuses, the age covariates' ranges and covariates.status_value_counts in one job
+    # (per status, then combined). NaN as null: Spark orders NaN above every number, so a NaN would
+    # hide the largest age (and pass as a duration >= 0).
+    def number(c: str) -> Column:
+        return F.nanvl(F.col(c).cast("double"), F.lit(None).cast("double")) if c in frame.columns \
+            else F.lit(None).cast("double")
+
     ages = [c for c in covariates if c in AGE_COLUMNS and c in frame.columns]
-    value = {c: F.nanvl(F.col(c).cast("double"), F.lit(None).cast("double")) for c in ages}
+    value = {c: number(c) for c in ages}
+    sex, duration, event = number(SEX), number(COX_DURATION), number(COX_EVENT)
+    meets = {"sex_ok": sex.isin(0.0, 1.0), "duration_ok": duration >= 0, "event_1": event == 1.0,
+             "event_0": event == 0.0}
     rows = frame.groupBy("status").agg(F.count(F.lit(1)).alias("n"), *[F.min(value[c]).alias(f"min_{c}") for c in ages],
                                        *[F.max(value[c]).alias(f"max_{c}") for c in ages],
-                                       *[F.sum(value[c].isNull().cast("long")).alias(f"null_{c}") for c in ages]
-                                       ).collect() \
+                                       *[F.sum(value[c].isNull().cast("long")).alias(f"null_{c}") for c in ages],
+                                       *[F.sum(F.coalesce(m, F.lit(False)).cast("long")).alias(k)
+                                         for k, m in meets.items()]).collect() \
         if "status" in frame.columns else []
+    counts = {r["status"]: {k: int(r[k]) for k in STATUS_VALUE_COUNTS} for r in rows if r["status"] is not None}
     statuses = [r["status"] for r in rows if r["status"] is not None]
     ranges = {c: (min((float(r[f"min_{c}"]) for r in rows if r[f"min_{c}"] is not None), default=None),
                   max((float(r[f"max_{c}"]) for r in rows if r[f"max_{c}"] is not None), default=None)) for c in ages}
     # covariates.age_columns_missing's rule: the Cox age is needed by the MDD statuses only
     missing = [c for c in ages if any(r[f"null_{c}"] for r in rows if c != COX_AGE or r["status"] in MDD_STATUSES)]
-    check_analysis_columns(frame.columns, statuses, covariates, extra, age_ranges=ranges, age_missing=missing)
+    check_analysis_columns(frame.columns, statuses, covariates, extra, age_ranges=ranges, age_missing=missing,
+                           status_counts=counts)
     panel = model_panel(cfg)
     warn_absent(panel, frame.columns)
     pgs = [e.pgs_id for e in panel if e.pgs_id in frame.columns]
     keep = [*GROUP, "person_id", "status", *extra, *covariates, *pgs]
     return [c for c in dict.fromkeys(keep) if c in frame.columns]
+
+
+def persons_on_more_rows(frame: DataFrame) -> tuple[int, int, int]:
+    """(persons, persons in more than one dataset, persons with more than one row of one
+    definition) of the Spark analysis frame, in one job: ``logistic.check_one_row_per_person``'s
+    input (the pandas grids count the same in ``logistic.check_analysis_frame``)."""
+    from pyspark.sql import functions as F
+
+    per_person = frame.groupBy("person_id").agg(F.count(F.lit(1)).alias("rows"),
+                                                F.countDistinct("definition").alias("definitions"),
+                                                F.countDistinct("dataset").alias("datasets"))
+    row = per_person.agg(F.count(F.lit(1)).alias("persons"),
+                         F.sum((F.col("datasets") > 1).cast("long")).alias("in_two"),
+                         F.sum((F.col("rows") > F.col("definitions")).cast("long")).alias("repeated")).first()
+    assert row is not None  # a global aggregate has one row
+    return int(row["persons"]), int(row["in_two"] or 0), int(row["repeated"] or 0)
 
 
 def _collect(df: DataFrame, schema: TableSchema) -> pd.DataFrame:

@@ -31,12 +31,17 @@ from trd_spark.config import Config, ScoredTrait
 from trd_spark.errors import ModelError
 from trd_spark.models.covariates import (
     AGE_COLUMNS,
+    COX_DURATION,
+    COX_EVENT,
+    SEX,
     age_columns_missing,
     check_age_ranges,
+    check_status_values,
     covariate_columns,
     join_notes,
     one_blas_thread,
     prefit_check,
+    status_value_counts,
 )
 from trd_spark.models.multiple_testing import CORRECTION_FAMILIES, adjust_within_families
 from trd_spark.schemas import LOGISTIC_RESULTS_COLUMNS
@@ -230,10 +235,15 @@ def finish_order(results: pd.DataFrame, cfg: Config, keys: list[str]) -> pd.Data
 
 def check_analysis_frame(frame: pd.DataFrame, covariates: list[str], extra: Iterable[str] = ()) -> None:
     """Raise ModelError when the analysis frame lacks a column every model needs, holds an
-    unknown status or an age covariate outside its plausible range (``check_analysis_columns``)."""
+    unknown status, an age covariate outside its plausible range, or a sex or (Cox) outcome value
+    the cohort and phenotype stages never make (``check_analysis_columns``). A person in two
+    datasets or on two rows of one definition is the models stage's check
+    (``stage.check_one_row_per_person``): the serial grids also fit pooled simulations whose
+    datasets reuse person ids."""
     ages = {c: (_number(frame[c].min()), _number(frame[c].max())) for c in covariates if c in AGE_COLUMNS and c in frame}
     check_analysis_columns(frame.columns, frame["status"].dropna().unique() if "status" in frame else [],
-                           covariates, extra, age_ranges=ages, age_missing=age_columns_missing(frame, ages))
+                           covariates, extra, age_ranges=ages, age_missing=age_columns_missing(frame, ages),
+                           status_counts=status_value_counts(frame) if "status" in frame else {})
 
 
 def _number(v) -> float | None:
@@ -244,11 +254,14 @@ def _number(v) -> float | None:
 def check_analysis_columns(
     columns: Iterable[str], statuses: Iterable[str], covariates: list[str], extra: Iterable[str] = (),
     *, age_ranges: dict[str, tuple[float | None, float | None]] | None = None, age_missing: Iterable[str] = (),
+    status_counts: dict[str, dict[str, int]] | None = None,
 ) -> None:
     """``check_analysis_frame`` on the column names, distinct statuses and (``age_ranges``:
     column -> (min, max) over the frame) the age covariates' ranges (``covariates.
     check_age_ranges``; ``age_missing``: the age columns a person needing them lacks,
-    ``covariates.age_columns_missing``); pandas or Spark."""
+    ``covariates.age_columns_missing``); ``status_counts`` (``covariates.status_value_counts``):
+    the sex covariate's values when it is one, and the Cox outcome's when ``extra`` names both of
+    its columns (``covariates.check_status_values``); pandas or Spark."""
     columns = set(columns)
     need = ["dataset", "definition", "status", *covariates, *extra]
     missing = [c for c in need if c not in columns]
@@ -258,6 +271,8 @@ def check_analysis_columns(
     if unknown:
         raise ModelError(f"unknown status values {unknown}", where="cohort/analysis_frame.status")
     check_age_ranges(age_ranges or {}, age_missing)
+    extra = set(extra)
+    check_status_values(status_counts or {}, sex=SEX in covariates, cox={COX_DURATION, COX_EVENT} <= extra)
 
 
 def logistic_grid(frame: pd.DataFrame, cfg: Config) -> pd.DataFrame:

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from trd_spark.errors import InputDataError
+from trd_spark.errors import InputDataError, ModelError
 from trd_spark.io import to_tsv
 from trd_spark.models.covariates import EMPTY_COVARIATE_NOTE
-from trd_spark.models.distributed import cox_grid_spark, km_curves_spark, logistic_grid_spark
+from trd_spark.models.distributed import cox_grid_spark, km_curves_spark, logistic_grid_spark, persons_on_more_rows
 from trd_spark.models.synthesis import consistency_table, difference_table, meta_table, replication_table
 from trd_spark.schemas import (
     CONSISTENCY,
@@ -81,15 +81,36 @@ def warn_covariates_without_values(what: str, results: pd.DataFrame) -> dict[str
     return out
 
 
+def check_one_row_per_person(in_two_datasets: int, repeated: int) -> None:
+    """Raise ModelError when ``in_two_datasets`` persons of the analysis frame are in more than one
+    dataset or ``repeated`` persons have more than one row of one definition (counted by
+    ``distributed.persons_on_more_rows`` for ``load_analysis_frame``). The cohort stage makes
+    one row per person and definition, and refuses a person in two datasets; a frame built
+    otherwise would count such a person twice (in one fit, or in two datasets the meta-analysis
+    takes as independent) without a word. No count or identifier in the message."""
+    if in_two_datasets:
+        raise ModelError("a person is in more than one dataset of the analysis frame (the cohort stage refuses "
+                         "that: the meta-analysis takes the datasets as independent samples)",
+                         where="cohort/analysis_frame.person_id")
+    if repeated:
+        raise ModelError("a person has more than one row of one (dataset, definition) in the analysis frame (the "
+                         "cohort stage makes one: a fit would count the person twice)",
+                         where="cohort/analysis_frame.person_id")
+
+
 def load_analysis_frame(ctx: StageContext) -> DataFrame:
     """The cohort stage's analysis frame (Spark; the fits read it group by group). Raises
-    InputDataError naming its path when it is absent or has no rows."""
+    InputDataError naming its path when it is absent or has no rows, and ModelError when a person
+    is in two datasets or on two rows of one definition (``check_one_row_per_person``;
+    one Spark job, ``distributed.persons_on_more_rows``)."""
     frame = ctx.read_optional("cohort", "analysis_frame")
     if frame is None:
         raise InputDataError("analysis frame not found (run the cohort stage first)",
                              where=ctx.table_path("cohort", "analysis_frame"))
-    if frame.limit(1).count() == 0:
+    persons, in_two_datasets, repeated = persons_on_more_rows(frame)
+    if persons == 0:
         raise InputDataError("analysis frame has no rows", where=ctx.table_path("cohort", "analysis_frame"))
+    check_one_row_per_person(in_two_datasets, repeated)
     return frame
 
 
