@@ -67,6 +67,7 @@ from trd_spark.report.tables import (
     LARGEST_TIE,
     NEWER_RECORD_ADVICE,
     QUANTILE_LEVELS,
+    RESIDUAL_COLUMNS,
     SKEWNESS,
     ReleaseCounts,
     checked_hidden_counts,
@@ -251,10 +252,10 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
     computed in Spark (one definition's rows, so each person counts once), and the group's
     distinct PGS values (``tables.DISTINCT_VALUES``), the persons at its most frequent value
     (``tables.LARGEST_TIE``: 1 when no two persons share a value) and its skewness and excess
-    kurtosis (``tables.SKEWNESS``, ``tables.EXCESS_KURTOSIS``: Spark's, population moments); all
-    internal: the export's suppression reads them (``tables.few_valued_scores``,
-    ``tables.tie_heavy_scores``, ``tables.heavy_tailed_scores``) and leaves them out. Only
-    aggregates reach the driver.
+    kurtosis (``tables.SKEWNESS``, ``tables.EXCESS_KURTOSIS``: Spark's, population moments), and
+    those of its residual on the dataset's other scores (``residual_moments``); all internal: the
+    export's suppression reads them (``tables.few_valued_scores``, ``tables.tie_heavy_scores``,
+    ``tables.heavy_tailed_scores``) and leaves them out. Only aggregates reach the driver.
 
     The distinct values are counted exactly, on values rounded to ``DISTINCT_DECIMALS`` places
     (per SD): an approximate count (HyperLogLog, ~5% error) of a continuous score's group of 20-25
@@ -266,7 +267,7 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
     have = [p for p in pgs_ids if p in frame.columns]
     if not have:
         return pd.DataFrame(columns=["dataset", "ancestry", "pgs_id", "n", "mean", "sd", SKEWNESS, EXCESS_KURTOSIS,
-                                     *QUANTILE_LEVELS, DISTINCT_VALUES, LARGEST_TIE])
+                                     *QUANTILE_LEVELS, DISTINCT_VALUES, LARGEST_TIE, *RESIDUAL_COLUMNS.values()])
     stack = "stack({}, {}) as (pgs_id, value)".format(
         len(have), ", ".join(f"'{p}', cast(`{p}` as double)" for p in have))
     long = (frame.where(F.col("definition") == definition)
@@ -284,8 +285,73 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
     pdf = agg.toPandas()
     for i, name in enumerate(QUANTILE_LEVELS):
         pdf[name] = [float(q[i]) if q is not None else np.nan for q in pdf["q"]]
-    pdf = pdf.drop(columns="q").sort_values(["dataset", "ancestry", "pgs_id"], kind="mergesort")
+    pdf = pdf.drop(columns="q").merge(residual_moments(frame, have, definition), on=group, how="left")
+    pdf = pdf.sort_values(["dataset", "ancestry", "pgs_id"], kind="mergesort")
     return pdf.reset_index(drop=True)
+
+
+# A residual whose variance is below this share of its score's is taken as none (the score is
+# another one, or a combination of others, up to float noise): its moments would be noise's.
+RESIDUAL_VARIANCE_FLOOR = 1e-9
+
+
+def residual_moments(frame: DataFrame, pgs_ids: list[str], definition: str) -> pd.DataFrame:
+    """Per dataset x ancestry group x PGS: n, mean, sd, skewness and excess kurtosis (Spark's,
+    population moments) of the score's residual on the dataset's other scores
+    (``tables.RESIDUAL_COLUMNS``), internal to ``pgs_distribution``. The coefficients are least
+    squares over the dataset's persons of ``definition`` with every score (one Spark job: the
+    sums of the scores and of their products), the residuals' moments a second job. No row for a
+    dataset of one score, nor for a score the others explain to ``RESIDUAL_VARIANCE_FLOOR`` (a
+    duplicate). Why: two scores that differ by a rare variant are polygenic each, and the
+    difference of their groups' means counts that variant's carriers (``tables.heavy_tailed_scores``)."""
+    from pyspark.sql import functions as F
+
+    columns = ["dataset", "ancestry", "pgs_id", *RESIDUAL_COLUMNS.values()]
+    if len(pgs_ids) < 2:
+        return pd.DataFrame(columns=columns)
+    scores = (frame.where(F.col("definition") == definition)
+              .select("dataset", F.coalesce(F.col("ancestry"), F.lit("unknown")).alias("ancestry"),
+                      *[F.col(f"`{p}`").cast("double").alias(f"s{i}") for i, p in enumerate(pgs_ids)])
+              .dropna(subset=[f"s{i}" for i in range(len(pgs_ids))]))
+    k = len(pgs_ids)
+    pairs = [(i, j) for i in range(k) for j in range(i, k)]
+    sums = scores.groupBy("dataset").agg(
+        F.count("*").alias("n"), *[F.sum(f"s{i}").alias(f"m{i}") for i in range(k)],
+        *[F.sum(F.col(f"s{i}") * F.col(f"s{j}")).alias(f"c{i}_{j}") for i, j in pairs]).toPandas()
+    fitted: dict[str, list[tuple[int, np.ndarray]]] = {}
+    for _, row in sums.iterrows():
+        n = float(row["n"])
+        if n < 4:
+            continue
+        mean = np.array([row[f"m{i}"] for i in range(k)], dtype=float) / n
+        cov = np.zeros((k, k))
+        for i, j in pairs:
+            cov[i, j] = cov[j, i] = row[f"c{i}_{j}"] / n - mean[i] * mean[j]
+        for j in range(k):
+            others = [i for i in range(k) if i != j]
+            b = np.linalg.lstsq(cov[np.ix_(others, others)], cov[others, j], rcond=1e-12)[0]
+            rest = cov[j, j] - float(b @ cov[others, j])
+            if cov[j, j] > 0 and rest > RESIDUAL_VARIANCE_FLOOR * cov[j, j]:
+                fitted.setdefault(str(row["dataset"]), []).append((j, np.r_[b[:j], -1.0, b[j:]]))
+    if not fitted:
+        return pd.DataFrame(columns=columns)
+    entries = []
+    for j, p in enumerate(pgs_ids):
+        value = F.lit(None).cast("double")
+        for ds, fits in fitted.items():
+            for jj, coef in fits:
+                if jj == j:
+                    # residual = score j - sum of b_i x score i (coef: b with -1 at j)
+                    expr = sum((F.col(f"s{i}") * float(-c) for i, c in enumerate(coef)), F.lit(0.0))
+                    value = F.when(F.col("dataset") == ds, expr).otherwise(value)
+        entries.append(F.struct(F.lit(p).alias("pgs_id"), value.alias("value")))
+    long = (scores.select("dataset", "ancestry", F.explode(F.array(*entries)).alias("e"))
+            .select("dataset", "ancestry", "e.pgs_id", "e.value").where(F.col("value").isNotNull()))
+    names = RESIDUAL_COLUMNS
+    pdf = long.groupBy("dataset", "ancestry", "pgs_id").agg(
+        F.count("*").alias(names["n"]), F.mean("value").alias(names["mean"]), F.stddev("value").alias(names["sd"]),
+        F.skewness("value").alias(names[SKEWNESS]), F.kurtosis("value").alias(names[EXCESS_KURTOSIS])).toPandas()
+    return pdf[columns]
 
 
 # The match summary's columns the report shows (match_rates.tsv, the matching section): the
@@ -489,8 +555,27 @@ def trial_text(cfg: Config) -> str:
                      + ", ".join(str(i) for i in sorted(t.ignored_ingredient_ids)))
     if t.ingredient_min_daily_dose:
         parts.append("an exposure whose known daily dose is below the ingredient's minimum is none: " + ", ".join(
-            f"{i}: {v:g}" for i, v in sorted(t.ingredient_min_daily_dose.items())))
+            f"{i}: {v:g}" for i, v in sorted(t.ingredient_min_daily_dose.items()))
+            + f" (mg/day); {LIQUID_QUANTITY_WORDS[t.quantified_liquid_quantity]}"
+            + f" (trials.quantified_liquid_quantity: {t.quantified_liquid_quantity})")
     return "; ".join(parts)
+
+
+# The words of each ``trials.quantified_liquid_quantity`` for the Methods: what the quantity of a
+# liquid with a stated volume counts in the minimum-dose rule (``phenotypes.stage.
+# strength_per_unit_exprs``; docs/phenotypes.md, "Per-ingredient switches and the minimum dose").
+# Named only with a minimum dose (it changes nothing else). Before session 52 the Methods did not
+# say which reading a run used, though "ml" and "items" give a 120 mL bottle of 20 mg/mL 40 or
+# 2,400 mg/day over 60 days.
+LIQUID_QUANTITY_WORDS = {
+    "items": ("the quantity of a liquid with a stated volume (60 mL of 20 mg/mL) read as items (bottles, "
+              "syringes: the OMOP reading): its dose the quantity x the item's mg"),
+    "ml": ("the quantity of a liquid with a stated volume (60 mL of 20 mg/mL) read as mL (as US pharmacy data bill "
+           "a liquid): its dose the quantity x the mg per mL"),
+    "items_or_ml": ("the quantity of a liquid with a stated volume (60 mL of 20 mg/mL) read both as items (bottles, "
+                    "syringes) and as mL: such an exposure is below the minimum only when both readings are, and of "
+                    "unknown dose (it counts) when they disagree"),
+}
 
 
 def cox_text(cfg: Config, deaths_known: bool = True) -> str:
