@@ -362,8 +362,12 @@ def test_the_report_stage_computes_each_scores_residual_on_the_others(spark):
     dataset, least squares on the driver, the residuals' moments per group) gives scipy's moments
     of the residuals numpy's least squares gives, for A and B of the nested pair; a score that
     duplicates another (D = P2) leaves both without a residual row (the floor: float noise's
-    moments are no one's); and pgs_distribution carries the columns, so A and B are flagged and
-    P2 / D are not. Fails on e1d1b0f (no residual_moments)."""
+    moments are no one's); a score with no value in the dataset (Z, not matched there) is left out
+    of the fits, not taken as leaving no person with every score (a complete-case fit over all
+    scores gave no residual at all); and pgs_distribution carries the columns, so A and B are
+    flagged and P2 / D / Z are not. Fails on e1d1b0f (no residual_moments)."""
+    from pyspark.sql import functions as F
+
     from trd_spark.report.stage import pgs_distribution, residual_moments
 
     a, b, _ = nested_scores(3, 0.002)
@@ -374,12 +378,12 @@ def test_the_report_stage_computes_each_scores_residual_on_the_others(spark):
                           **{p: np.concatenate([s[g] for g in groups]) for p, s in (("A", a), ("B", b), ("P2", poly),
                                                                                      ("D", poly))}})
     frame["person_id"] = np.arange(len(frame))
-    sdf = spark.createDataFrame(frame)
-    got = residual_moments(sdf, ["A", "B", "P2", "D"], "x").set_index(["pgs_id", "ancestry"])
+    sdf = spark.createDataFrame(frame).withColumn("Z", F.lit(None).cast("double"))
+    got = residual_moments(sdf, ["A", "B", "P2", "D", "Z"], "x").set_index(["pgs_id", "ancestry"])
     assert set(got.index.get_level_values("pgs_id")) == {"A", "B"}
     want = residual_rows({"A": a, "B": b, "P2": poly}).set_index(["pgs_id", "ancestry"])
     for key in got.index:
         for col in ("residual_n", "residual_sd", "residual_skewness", "residual_excess_kurtosis"):
             assert got.loc[key, col] == pytest.approx(want.loc[key, col], rel=1e-6), (key, col)
-    dist = pgs_distribution(sdf, ["A", "B", "P2", "D"], "x")
+    dist = pgs_distribution(sdf, ["A", "B", "P2", "D", "Z"], "x")
     assert set(dist.loc[heavy_tailed_scores(dist), "pgs_id"]) == {"A", "B"}

@@ -299,11 +299,15 @@ def residual_moments(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
     """Per dataset x ancestry group x PGS: n, mean, sd, skewness and excess kurtosis (Spark's,
     population moments) of the score's residual on the dataset's other scores
     (``tables.RESIDUAL_COLUMNS``), internal to ``pgs_distribution``. The coefficients are least
-    squares over the dataset's persons of ``definition`` with every score (one Spark job: the
-    sums of the scores and of their products), the residuals' moments a second job. No row for a
-    dataset of one score, nor for a score the others explain to ``RESIDUAL_VARIANCE_FLOOR`` (a
-    duplicate). Why: two scores that differ by a rare variant are polygenic each, and the
-    difference of their groups' means counts that variant's carriers (``tables.heavy_tailed_scores``)."""
+    squares on the covariances of the dataset's persons of ``definition`` (each pair of scores over
+    the persons with both; one Spark job: the pairs' counts, sums and sums of products); a score
+    none of whose persons has a value there is left out of its dataset's fits, so a score missing
+    from one dataset does not stop the others' residuals there. The residuals (persons with every
+    score of the fit) and their moments are a second job. No row for a dataset of one score, nor
+    for a score the others explain to ``RESIDUAL_VARIANCE_FLOOR`` (a duplicate). Why: two scores
+    that differ by a rare variant are polygenic each, and the difference of their groups' means
+    counts that variant's carriers (``tables.heavy_tailed_scores``)."""
+    from pyspark.sql import Column
     from pyspark.sql import functions as F
 
     columns = ["dataset", "ancestry", "pgs_id", *RESIDUAL_COLUMNS.values()]
@@ -311,38 +315,43 @@ def residual_moments(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
         return pd.DataFrame(columns=columns)
     scores = (frame.where(F.col("definition") == definition)
               .select("dataset", F.coalesce(F.col("ancestry"), F.lit("unknown")).alias("ancestry"),
-                      *[F.col(f"`{p}`").cast("double").alias(f"s{i}") for i, p in enumerate(pgs_ids)])
-              .dropna(subset=[f"s{i}" for i in range(len(pgs_ids))]))
+                      *[F.col(f"`{p}`").cast("double").alias(f"s{i}") for i, p in enumerate(pgs_ids)]))
     k = len(pgs_ids)
     pairs = [(i, j) for i in range(k) for j in range(i, k)]
-    sums = scores.groupBy("dataset").agg(
-        F.count("*").alias("n"), *[F.sum(f"s{i}").alias(f"m{i}") for i in range(k)],
-        *[F.sum(F.col(f"s{i}") * F.col(f"s{j}")).alias(f"c{i}_{j}") for i, j in pairs]).toPandas()
-    fitted: dict[str, list[tuple[int, np.ndarray]]] = {}
+
+    def both(i: int, j: int, value: Column) -> Column:
+        return F.when(F.col(f"s{i}").isNotNull() & F.col(f"s{j}").isNotNull(), value)
+
+    sums = scores.groupBy("dataset").agg(*[agg for i, j in pairs for agg in (
+        F.count(both(i, j, F.lit(1))).alias(f"n{i}_{j}"), F.sum(both(i, j, F.col(f"s{i}"))).alias(f"a{i}_{j}"),
+        F.sum(both(i, j, F.col(f"s{j}"))).alias(f"b{i}_{j}"),
+        F.sum(F.col(f"s{i}") * F.col(f"s{j}")).alias(f"c{i}_{j}"))]).toPandas()
+    fitted: dict[str, list[tuple[int, list[int], np.ndarray]]] = {}
     for _, row in sums.iterrows():
-        n = float(row["n"])
-        if n < 4:
-            continue
-        mean = np.array([row[f"m{i}"] for i in range(k)], dtype=float) / n
         cov = np.zeros((k, k))
         for i, j in pairs:
-            cov[i, j] = cov[j, i] = row[f"c{i}_{j}"] / n - mean[i] * mean[j]
-        for j in range(k):
-            others = [i for i in range(k) if i != j]
+            n = float(row[f"n{i}_{j}"])
+            if n >= 4:
+                cov[i, j] = cov[j, i] = (row[f"c{i}_{j}"] - row[f"a{i}_{j}"] * row[f"b{i}_{j}"] / n) / n
+        present = [i for i in range(k) if float(row[f"n{i}_{i}"]) >= 4 and cov[i, i] > 0]
+        for j in present:
+            others = [i for i in present if i != j]
+            if not others:
+                continue
             b = np.linalg.lstsq(cov[np.ix_(others, others)], cov[others, j], rcond=1e-12)[0]
             rest = cov[j, j] - float(b @ cov[others, j])
-            if cov[j, j] > 0 and rest > RESIDUAL_VARIANCE_FLOOR * cov[j, j]:
-                fitted.setdefault(str(row["dataset"]), []).append((j, np.r_[b[:j], -1.0, b[j:]]))
+            if rest > RESIDUAL_VARIANCE_FLOOR * cov[j, j]:
+                fitted.setdefault(str(row["dataset"]), []).append((j, others, b))
     if not fitted:
         return pd.DataFrame(columns=columns)
     entries = []
     for j, p in enumerate(pgs_ids):
         value = F.lit(None).cast("double")
         for ds, fits in fitted.items():
-            for jj, coef in fits:
+            for jj, others, b in fits:
                 if jj == j:
-                    # residual = score j - sum of b_i x score i (coef: b with -1 at j)
-                    expr = sum((F.col(f"s{i}") * float(-c) for i, c in enumerate(coef)), F.lit(0.0))
+                    # residual = score j - sum of b_i x score i (null where a score of the fit is)
+                    expr = F.col(f"s{j}") - sum((F.col(f"s{i}") * float(c) for i, c in zip(others, b)), F.lit(0.0))
                     value = F.when(F.col("dataset") == ds, expr).otherwise(value)
         entries.append(F.struct(F.lit(p).alias("pgs_id"), value.alias("value")))
     long = (scores.select("dataset", "ancestry", F.explode(F.array(*entries)).alias("e"))

@@ -1752,8 +1752,8 @@ LARGEST_TIE = "n_largest_tie"
 SKEWNESS = "skewness"
 EXCESS_KURTOSIS = "excess_kurtosis"
 # pgs_distribution's internal columns: the n, mean, sd, skewness and excess kurtosis of the group's
-# residual of the score on the dataset's other scores (``report.stage.residual_moments``: a least
-# squares fit over the dataset's persons with every score); read by ``heavy_tailed_scores``, never
+# residual of the score on the dataset's other scores (``report.stage.residual_moments``: least
+# squares on their covariances over the dataset's persons); read by ``heavy_tailed_scores``, never
 # exported. Keyed by the score's own column they stand beside.
 RESIDUAL_COLUMNS = {"n": "residual_n", "mean": "residual_mean", "sd": "residual_sd",
                     SKEWNESS: "residual_skewness", EXCESS_KURTOSIS: "residual_excess_kurtosis"}
