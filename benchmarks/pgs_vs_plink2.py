@@ -249,6 +249,7 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     passes = _NativePassRecords()
     cpu0 = process_cpu()
     jobs0 = spark_jobs(spark)
+    jvm0 = jvm_threads_cpu()
     with passes:
         # As stage.run: scored and checked (the native pass's numpy sums to a pyarrow Table; a
         # Hail route's table written to Hail's temp dir, checked and read into Spark), then the
@@ -262,7 +263,7 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     # Spark jobs (Hail's included: it runs them) started in the score phase, and in the whole run
     # so far (the warm-up's, and the other engines' with --one-process).
     times["score_spark_jobs"], times["spark_jobs"] = spark_jobs(spark) - jobs0, spark_jobs(spark)
-    cpu2 = process_cpu()
+    cpu2, jvm2 = process_cpu(), jvm_threads_cpu()
     # The score phase split (issue 16's fixed part): the rows built and checked
     # (stage.scores_of_dataset: the weights, the native engine's whole pass,
     # ``pgen_engine._PassTimes``, and its rows checked and handed to Spark; for the Hail routes
@@ -272,6 +273,8 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     times["score_write"] = times["score"] - times["score_build"]
     times["cpu_build"] = {p: round(cpu1[p] - cpu0[p], 2) for p in cpu0}
     times["cpu_write"] = {p: round(cpu2[p] - cpu1[p], 2) for p in cpu0}
+    # The JVM's CPU in the phase by thread (JIT compiles, Spark's job and task threads, timers).
+    times["cpu_jvm_threads"] = thread_cpu_split(jvm0, jvm2)
     if passes.found:
         times["native_pass"] = passes.found[-1]
     df = pd.read_parquet(local_path(writer.table_path("scores")))
@@ -339,6 +342,66 @@ def spark_jobs(spark) -> int:
     jsc = spark.sparkContext._jsc.sc()
     jsc.listenerBus().waitUntilEmpty(10_000)
     return int(jsc.statusStore().jobsList(None).size())
+
+
+def jvm_threads_cpu(pid: int | None = None, proc: str = "/proc") -> dict[str, float]:
+    """CPU seconds (user + system) so far of each thread of the JVM (``pid``; default: this
+    process's child that runs ``java``, Spark's driver JVM), summed by thread name with its digits
+    made ``#`` (``C2 CompilerThre#`` -> the JIT's C2 threads, ``Executor task launch worker`` ->
+    tasks, ``dag-scheduler-event-loop`` ...; Linux keeps 15 characters of a name); {} where
+    there is no /proc or no such JVM (``proc``: where /proc is, for tests). Why: the score phase's JVM share (0.1-0.8 CPU-s at 2.5k
+    samples) is JIT compiles of generic code, Spark's job and task machinery and timers
+    (issue 16, benchmarks/RESULTS.md session 52 fixed16); this tells them apart."""
+    import re
+
+    if pid is None:
+        pid = _java_child()
+    out: dict[str, float] = {}
+    if pid is None:
+        return out
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        threads = os.listdir(f"{proc}/{pid}/task")
+    except OSError:
+        return out
+    for tid in threads:
+        try:
+            with open(f"{proc}/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:  # ended meanwhile
+            continue
+        name = re.sub(r"\d+", "#", stat[stat.index("(") + 1:stat.rindex(")")])
+        fields = stat.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick  # utime stime
+    return out
+
+
+def _java_child() -> int | None:
+    """The pid of this process's child running ``java`` (Spark's driver JVM), None if none."""
+    if not os.path.isdir("/proc"):
+        return None
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            if parent == os.getpid():
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() == "java":
+                        return int(pid)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def thread_cpu_split(before: dict[str, float], after: dict[str, float], top: int = 6) -> dict[str, float]:
+    """The ``top`` thread names (``jvm_threads_cpu``) by CPU seconds spent between ``before`` and
+    ``after`` (at least 0.01 s each, rounded to 0.01), the rest summed as ``other``."""
+    spent = sorted(((after[k] - before.get(k, 0.0), k) for k in after), reverse=True)
+    out = {k: round(v, 2) for v, k in spent[:top] if v >= 0.01}
+    rest = sum(v for v, _ in spent[top:])
+    if rest >= 0.01:
+        out["other"] = round(rest, 2)
+    return out
 
 
 def process_cpu() -> dict[str, float]:
@@ -523,7 +586,8 @@ def report(args: argparse.Namespace, results: list[dict]) -> int | str:
                           + (f"; the tasks' own CPU {p['task_cpu_s']:.1f} s" if p.get("task_cpu_s") is not None else "")
                           + "]")
             print(split + f" + Parquet written {t['score_write']:.1f} s (CPU {t['cpu_write']}); Spark jobs: "
-                  f"{t.get('score_spark_jobs')} in the score phase, {t.get('spark_jobs')} in the run")
+                  f"{t.get('score_spark_jobs')} in the score phase, {t.get('spark_jobs')} in the run"
+                  + (f"; the JVM's CPU-s by thread: {t['cpu_jvm_threads']}" if t.get("cpu_jvm_threads") else ""))
         if "cpu_match" in t:
             print(f"{t['engine']:<12} parse + match {t['parse'] + t['match']:.1f} s (CPU with the warm-up beside it: "
                   f"{t['cpu_match']})")
