@@ -38,7 +38,10 @@ def test_methods_state_the_trial_window_follow_up_clip_and_per_ingredient_switch
                             "ignored_ingredient_ids": [750982, 703547], "ingredient_min_daily_dose": {703547: 150.0}})
     assert ("starting on or after the MDD index or up to 90 days before it; minimum days per ingredient concept ID: "
             "703547: 28, 715259: 56; never a trial (still no control): ingredient concept IDs 703547, 750982; an "
-            "exposure whose known daily dose is below the ingredient's minimum is none: 703547: 150</dd>") in html, html
+            "exposure whose known daily dose is below the ingredient's minimum is none: 703547: 150 (mg/day); the "
+            "quantity of a liquid with a stated volume") in html, html
+    # with the reading of a liquid's quantity that minimum goes by (session 52: tests/test_leftovers_s52.py)
+    assert "(trials.quantified_liquid_quantity: items_or_ml)</dd>" in html, html
 
 
 @pytest.mark.parametrize(("evidence", "words"), [

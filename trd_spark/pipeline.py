@@ -102,7 +102,8 @@ def summary_table_counts(stage: str, tables: dict[str, int], persons_below: int)
     ``person_id``: scores, persons, trials, phenotypes, analysis_frame) or a table with no
     declared schema keeps the small-count rule (``<20`` for 1 to ``persons_below`` - 1;
     ``logs.count_text``). A table whose number of rows tells what the export hides
-    (``TableSchema.rows_not_logged``: replication, km_curves) reads ``not logged``."""
+    (``TableSchema.rows_not_logged``: replication, km_curves) reads ``not logged``. A stage that
+    writes no table (the report) has its files instead (``stage_files_text``)."""
     schemas = {t.name: t for t in TABLES_BY_STAGE.get(stage, [])}
 
     def shown(name: str, n: int) -> str:
@@ -111,7 +112,19 @@ def summary_table_counts(stage: str, tables: dict[str, int], persons_below: int)
             return "not logged"
         return count_text(n, persons_below=persons_below if schema is None or schema.rows_are_persons else None)
 
+    if not tables and stage in STAGE_SPECS and not STAGE_SPECS[stage].tables:
+        return stage_files_text(stage)
     return ", ".join(f"{k}={shown(k, v)}" for k, v in tables.items())
+
+
+def stage_files_text(stage: str) -> str:
+    """What a stage that writes no Parquet table (the report) publishes, for its run-summary row,
+    relative to the summary's ``outputs under <release>/`` line: ``report/report.html, report/
+    <table>.tsv; export/`` (``StageSpec.files`` and ``publishes``). Before session 52 the report's
+    row ended blank after its warnings count, as if the stage had written nothing."""
+    spec = STAGE_SPECS[stage]
+    files = ", ".join(f"{stage}/{name}" for name in spec.files)
+    return "; ".join(part for part in (files, ", ".join(f"{folder}/" for folder in spec.publishes)) if part)
 
 
 def remove_leftover_work(fs: FsLike, layout: Layout) -> list[str]:
@@ -433,7 +446,15 @@ def ensure_toy_data(cfg: Config) -> None:
 
     log.info("toy data not found: generating %d persons x %d variants (seed %d) in %s",
              persons, toy.variants, seed, toy.dir)
-    generate_toy_data(toy.dir, persons=persons, variants=toy.variants, seed=seed)
+    try:
+        generate_toy_data(toy.dir, persons=persons, variants=toy.variants, seed=seed)
+    except BaseException:
+        # An interrupt (or an error) mid-way: the generator writes truth.json last, so the folder
+        # is marked incomplete and the next run generates it again; said, so that a user looking
+        # at the partial files knows they are not read.
+        log.info("toy data generation stopped: %s has no truth.json (complete toy data have one): its files are "
+                 "partial and the next run generates them again", toy.dir)
+        raise
 
 
 def load_truth(cfg: Config) -> dict | None:

@@ -723,10 +723,25 @@ def _names_digest(name: str, text: str, names: frozenset[str], cut: frozenset[st
     top-level statement ``_definitions`` does not read. A name of ``cut`` is not followed where a
     wanted definition mentions it (``RUNTIME_SETTINGS``); its own definition counts only when
     it is in ``names``."""
+    kept = _wanted_statements(name, text, names, cut)
+    if kept is None:
+        return None
+    dumps = cast(tuple, _definitions(name, text))[0]
+    return hashlib.sha256("\n".join(dumps[i] for i in sorted(kept)).encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _wanted_statements(name: str, text: str, names: frozenset[str], cut: frozenset[str] = frozenset()
+                       ) -> frozenset[int] | None:
+    """The top-level statements of module ``name`` (source ``text``; indexes into its body) that
+    importers taking ``names`` run, as ``_names_digest`` counts them: the definitions of those
+    names and of every top-level name they use (a name of ``cut`` not followed), with the
+    module's imports. None when the module cannot be read by name (``_definitions``) or does not
+    define one of ``names``."""
     found = _definitions(name, text)
     if found is None:
         return None
-    dumps, defines, mentions, imports = found
+    _dumps, defines, mentions, imports = found
     if not names <= defines.keys():
         return None
     wanted: set[str] = set()
@@ -738,8 +753,26 @@ def _names_digest(name: str, text: str, names: frozenset[str], cut: frozenset[st
         wanted.add(n)
         for i in defines[n]:
             todo += mentions[i] - cut
-    kept = sorted({i for n in wanted for i in defines[n]} | set(imports))
-    return hashlib.sha256("\n".join(dumps[i] for i in kept).encode()).hexdigest()[:16]
+    return frozenset({i for n in wanted for i in defines[n]} | set(imports))
+
+
+@functools.cache
+def _statement_imports(name: str, text: str, is_package: bool
+                       ) -> tuple[tuple[frozenset[str], tuple[tuple[str, frozenset[str]], ...]], ...]:
+    """Per top-level statement of module ``name`` (source ``text``): (the names it imports,
+    ``_imported_names``; its ``from`` imports, ``_from_imports``), read with the module's
+    top-level imports beside it (an alias ``import trd_spark as ts`` they bind counts in a
+    function's ``ts.vocabulary.X``). ``code_digests`` follows a module read by name only through
+    the statements its importers take (``_wanted_statements``): a function-local import in a
+    definition no stage takes (``releases``' lock, the CLI's helpers) reaches no stage's digest."""
+    tree = _parse(text, name)
+    top_imports = [stmt for stmt in tree.body
+                   if isinstance(stmt, (ast.Import, ast.ImportFrom)) or _type_checking_imports(stmt)]
+    out = []
+    for stmt in tree.body:
+        alone = ast.Module(body=[*top_imports, stmt], type_ignores=[])
+        out.append((frozenset(_imported_names(alone, name, is_package)), _from_imports(alone, name, is_package)))
+    return tuple(out)
 
 
 @functools.cache
@@ -872,20 +905,15 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
     libraries: dict[str, set[str]] = {}  # third-party top-level module: the modules importing it
     taken: dict[str, set[str]] = {m: set() for m in by_name}  # names the modules reached import from each
     texts: dict[str, str] = {}
-    parts = module.split(".")
-    todo = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]  # importing it runs its packages' __init__
-    while todo:
-        name = todo.pop()
-        if name in digests:
-            continue
-        found = _source(name)
-        if found is None:
-            continue
-        if name != module and name in run_control and _definitions(name, found[0]) is not None:
-            continue  # run control: decides whether a run goes on, never what it writes
-        digests[name], imports, froms = _module_code(name, *found)
-        if name in taken:
-            texts[name] = found[0]
+    # A module read by name (``by_name``) is followed only through the statements its importers
+    # take (``_wanted_statements``), which are known once every module reached has been read:
+    # {module: (is a package, the statements followed so far)}. Following all of it, a
+    # function-local import in a definition no stage takes (a ``releases`` lock method) put the
+    # module it imports, and all that one reaches, in every stage's digest: any edit of it then
+    # reran every stage (tests/test_leftovers_s52.py).
+    followed: dict[str, tuple[bool, set[int]]] = {}
+
+    def follow(name: str, imports: frozenset[str], froms: tuple[tuple[str, frozenset[str]], ...]) -> None:
         for target, took in froms:
             if target == DYNAMIC:
                 for m in taken:
@@ -899,14 +927,47 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
                 todo.extend(".".join(names[:i]) for i in range(1, len(names) + 1))
             elif top and top not in sys.stdlib_module_names:
                 libraries.setdefault(top, set()).add(name)
-    for entry in session_settings:
-        by, _, setting = entry.partition(":")
-        if by in texts and by != module:
-            taken[by].add(setting)
+
+    def cut_of(shared: str) -> frozenset[str]:
+        return frozenset(n.partition(":")[2] for n in runtime_settings if n.startswith(f"{shared}:"))
+
+    def kept_of(shared: str) -> frozenset[str]:
+        return frozenset(taken[shared] - {n.partition(":")[2] for n in run_control if n.startswith(f"{shared}:")}
+                         - cut_of(shared))
+
+    parts = module.split(".")
+    todo = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]  # importing it runs its packages' __init__
+    while todo:
+        while todo:
+            name = todo.pop()
+            if name in digests:
+                continue
+            found = _source(name)
+            if found is None:
+                continue
+            if name != module and name in run_control and _definitions(name, found[0]) is not None:
+                continue  # run control: decides whether a run goes on, never what it writes
+            digests[name], imports, froms = _module_code(name, *found)
+            if name in taken:
+                texts[name] = found[0]
+            if name in taken and name != module and _definitions(name, found[0]) is not None:
+                followed[name] = (found[1], set())  # its statements' imports: below, once the names taken are known
+            else:
+                follow(name, imports, froms)
+        for entry in session_settings:
+            by, _, setting = entry.partition(":")
+            if by in texts and by != module:
+                taken[by].add(setting)
+        for shared, (is_package, done) in followed.items():
+            kept = kept_of(shared)
+            wanted = (None if "*" in kept else _wanted_statements(shared, texts[shared], kept, cut_of(shared)))
+            statements = _statement_imports(shared, texts[shared], is_package)
+            for i in sorted(set(range(len(statements)) if wanted is None else wanted) - done):
+                done.add(i)
+                follow(shared, *statements[i])
     for shared in sorted(texts.keys() - {module}):
-        cut = frozenset(n.partition(":")[2] for n in runtime_settings if n.startswith(f"{shared}:"))
-        kept = frozenset(taken[shared] - {n.partition(":")[2] for n in run_control if n.startswith(f"{shared}:")}
-                         - cut)
+        cut = cut_of(shared)
+        kept = kept_of(shared)
         if not kept and taken[shared] and _definitions(shared, texts[shared]) is not None:
             del digests[shared]  # only run control taken from it
             continue
