@@ -141,3 +141,71 @@ def test_the_spark_path_refuses_the_same_frames(spark, frame):
     with pytest.raises(ModelError, match=r"analysis_frame\.sex_female"):
         logistic_grid_spark(to_spark(spark, sex), cfg)
 
+
+
+# ---------------------------------------------------------------- 5. a covariate collinear with others
+
+COVS = ["age", "sex_female", "pc1", "pc2"]
+
+
+@pytest.mark.parametrize("make", [lambda d, age: 2.0 * d["pc1"] + 1.0,
+                                  lambda d, age: d["pc1"] + 1e-9 * np.random.default_rng(5).normal(size=len(d)),
+                                  lambda d, age: d[age] / 10.0 - 3.0],
+                         ids=["rescaled_pc1", "pc1_plus_rounding", "age_rescaled"])
+def test_a_collinear_covariate_is_dropped_and_the_pgs_estimated(frame, make):
+    """Before session 52 a PC equal to another (or to age) up to scale and shift failed every fit of its
+    dataset: ``singular_design`` for an exact copy, ``not_converged`` after 100 Newton iterations for a
+    copy plus rounding noise (logistic), lifelines' "collinearity" error (Cox). The PGS coefficient is
+    the same for any basis of the covariates' span: statsmodels ``Logit`` and lifelines ``CoxPHFitter``
+    called directly without the aliased column (R's ``lm``/``glm`` report it NA, Stata omits it). Now
+    the column is dropped (``covariates.aliased_columns``, R's tolerance), noted, and the estimate is
+    that fit's."""
+    import statsmodels.api as sm
+    from lifelines import CoxPHFitter
+
+    from trd_spark.models.covariates import COLLINEAR_NOTE
+    from trd_spark.models.cox import fit_cox, mdd_frame
+    from trd_spark.models.logistic import contrast_frame, fit_logistic
+
+    sub = contrast_frame(frame[frame["dataset"] == "discovery"], "trd_vs_nonmdd")
+    sub["pc2"] = make(sub, "age")
+    got = fit_logistic(sub, PGS, COVS)
+    x = sm.add_constant(sub[[PGS, "age", "sex_female", "pc1"]].astype(float))
+    ref = sm.Logit(sub["case"].astype(float), x).fit(disp=0)
+    assert got["converged"] and got["failure_reason"] is None, got
+    assert f"{COLLINEAR_NOTE}: pc2" in got["note"]
+    assert got["beta"] == pytest.approx(ref.params[PGS], rel=1e-7)
+    assert got["se"] == pytest.approx(ref.bse[PGS], rel=1e-6)
+
+    mdd = mdd_frame(frame[frame["dataset"] == "discovery"]).copy()
+    mdd["pc2"] = make(mdd, "age_at_index")
+    cox = fit_cox(mdd, PGS, ["age_at_index", "sex_female", "pc1", "pc2"])
+    cols = [DURATION, EVENT, PGS, "age_at_index", "sex_female", "pc1"]
+    row = CoxPHFitter().fit(mdd[cols].astype(float), duration_col=DURATION, event_col=EVENT).summary.loc[PGS]
+    assert cox["converged"] and f"{COLLINEAR_NOTE}: pc2" in cox["note"], cox
+    assert cox["beta"] == pytest.approx(row["coef"], rel=1e-6)
+
+
+def test_a_pgs_collinear_with_the_covariates_is_a_failed_row_and_the_stage_warns(frame, caplog):
+    """A PGS that is a covariate up to scale and shift (or rounding) has no estimate of its own:
+    ``singular_design`` naming the PGS (before session 52 a PGS equal to pc1 plus rounding noise was
+    ``not_converged``, "did not converge in 100 Newton iterations"). The stage names a dataset whose
+    fits dropped a collinear covariate in one WARNING (names only, no count)."""
+    import logging
+
+    from trd_spark.models.logistic import contrast_frame, fit_logistic
+    from trd_spark.models.stage import warn_collinear_covariates
+
+    sub = contrast_frame(frame[frame["dataset"] == "discovery"], "trd_vs_nonmdd")
+    sub[PGS] = sub["pc1"] + 1e-9 * np.random.default_rng(6).normal(size=len(sub))
+    got = fit_logistic(sub, PGS, COVS)
+    assert not got["converged"] and got["failure_reason"] == "singular_design"
+    assert "the PGS is a linear function of the covariates" in got["note"]
+
+    sub = contrast_frame(frame, "trd_vs_nonmdd")
+    sub["pc2"] = np.where(sub["dataset"] == "replication_wgs", -sub["pc1"], sub["pc2"])
+    rows = pd.DataFrame([{"dataset": ds, **fit_logistic(g, PGS, COVS)} for ds, g in sub.groupby("dataset")])
+    with caplog.at_level(logging.WARNING, logger="trd_spark.models.stage"):
+        assert warn_collinear_covariates("logistic", rows) == {"replication_wgs": ["pc2"]}
+    [line] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "dataset replication_wgs: covariate(s) pc2 a linear function" in line

@@ -68,7 +68,7 @@ def test_complete_separation_is_a_failed_row(mdd):
 
 @pytest.mark.parametrize(("change", "reason"), [
     pytest.param(lambda d: d.assign(PGS900004=1.0), ModelFailure.PGS_ZERO_VARIANCE, id="pgs-constant"),
-    pytest.param(lambda d: d.assign(pc2=d["pc1"] * 2.0), ModelFailure.SINGULAR_DESIGN, id="collinear"),
+    pytest.param(lambda d: d.assign(PGS900004=d["pc1"] * 2.0), ModelFailure.SINGULAR_DESIGN, id="collinear"),
     pytest.param(lambda d: d.drop(columns="PGS900004"), ModelFailure.PGS_ABSENT, id="pgs-absent"),
 ])
 def test_prefit_failures_are_rows_with_their_reason(mdd, change, reason):

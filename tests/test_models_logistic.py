@@ -91,8 +91,10 @@ def test_constant_covariate_is_dropped_and_noted(frame):
 
 
 def test_collinear_covariates_give_singular_note(frame):
+    """A PGS that is a linear function of the covariates has no estimate. (A covariate collinear with
+    the ones before it is dropped since session 52: tests/test_models_adversarial_s52.py.)"""
     sub = contrast_frame(frame, "trd_vs_nonmdd")
-    sub["pc2"] = 2.0 * sub["pc1"]
+    sub["PGS900004"] = 2.0 * sub["pc1"]
     got = fit_logistic(sub, "PGS900004", COVS)
     assert got["converged"] is False and "singular" in got["note"]
     assert got["failure_reason"] == ModelFailure.SINGULAR_DESIGN

@@ -231,6 +231,42 @@ def empty_cell(data: pd.DataFrame, covariates: list[str], outcome: str, *, cox: 
     return None
 
 
+# The note of covariates dropped as linear functions of the intercept and the covariates before them
+# (``aliased_columns``; ``prefit_check``).
+COLLINEAR_NOTE = "dropped collinear covariate(s) (a linear function of the covariates before them)"
+# R's ``lm`` / ``qr`` tolerance (LINPACK dqrdc2): a column whose norm, once the columns before it are
+# projected out, is below this fraction of its own norm is aliased (``aliased_columns``).
+ALIAS_TOLERANCE = 1e-7
+
+
+def aliased_columns(data: pd.DataFrame, columns: list[str], tol: float = ALIAS_TOLERANCE) -> list[str]:
+    """The ``columns`` of ``data`` (float, complete cases) that are, up to ``tol``, linear functions
+    of the intercept and the columns of ``columns`` before them (in order), R's aliasing rule: a
+    column is aliased when the norm of its residual on the kept columns before it is below ``tol``
+    times its own norm (``lm``'s QR with tolerance 1e-7 reports such a coefficient as NA and fits
+    the rest; Stata's ``regress`` / ``logit`` "omitted because of collinearity").
+
+    A PC duplicated or rescaled into another column (or equal to another up to rounding) left the
+    design singular: every fit of its dataset failed (``singular_design``, Cox too), or with a
+    tiny difference statsmodels' Newton steps wandered (``not_converged``), while the PGS's
+    coefficient is the same for any basis of the covariates' span: the fit without the aliased
+    column (session 52 models). Returns the aliased names in ``columns`` order ([] for none)."""
+    basis = [np.ones(len(data)) / np.sqrt(max(len(data), 1))]
+    aliased = []
+    for col in columns:
+        v = data[col].to_numpy(dtype=float)
+        norm = float(np.linalg.norm(v))
+        q = np.column_stack(basis)
+        r = v - q @ (q.T @ v)
+        r = r - q @ (q.T @ r)  # twice (Gram-Schmidt re-orthogonalised): the residual of a near copy is at rounding level
+        rest = float(np.linalg.norm(r))
+        if norm == 0 or rest <= tol * norm:
+            aliased.append(col)
+        else:
+            basis.append(r / rest)
+    return aliased
+
+
 @dataclass
 class Prefit:
     """What ``prefit_check`` found: the complete-case rows and covariates to fit, or why not.
@@ -289,7 +325,10 @@ def prefit_check(
        value, both at its other value, is fitted at its limit: ``data`` keeps the persons at
        the other value only, the covariate is dropped (noted, naming the value; ``empty_cell``),
        ``n`` / ``n_cases`` stay the model's, and steps 4-5 are checked again on those persons;
-    6. the design [1, PGS, covariates] has full column rank (else ``SINGULAR_DESIGN``);
+    6. a covariate that is (up to R's tolerance 1e-7) a linear function of the intercept and the
+       covariates before it is dropped (noted, ``COLLINEAR_NOTE``; ``aliased_columns``); the PGS
+       such a function of the intercept and the kept covariates, or a design [1, PGS, covariates]
+       without full column rank, is ``SINGULAR_DESIGN``;
     7. logistic: no single predictor separates cases from controls (its ranges do not
        overlap: the MLE does not exist, ``PERFECT_SEPARATION``); a 0/1 covariate with no case
        or no control at one of its values is a small cell, noted (the fit decides whether it
@@ -382,6 +421,13 @@ def prefit_check(
             return check.failed(few, f"too few {short}s among them (fewer than min_cases={min_cases})")
         if is_constant(data[pgs_col]):
             return check.failed(ModelFailure.PGS_ZERO_VARIANCE, "PGS has zero variance among them")
+    aliased = aliased_columns(data, kept)
+    if aliased:
+        kept = check.covariates = [c for c in kept if c not in aliased]
+        check.notes.append(f"{COLLINEAR_NOTE}: {', '.join(aliased)}")
+    if aliased_columns(data, [*kept, pgs_col]):
+        return check.failed(ModelFailure.SINGULAR_DESIGN,
+                            "singular design matrix (the PGS is a linear function of the covariates)")
     x = np.column_stack([np.ones(len(data)), data[[pgs_col, *kept]].to_numpy()])
     if np.linalg.matrix_rank(x) < x.shape[1]:
         return check.failed(ModelFailure.SINGULAR_DESIGN, "singular design matrix (collinear covariates)")

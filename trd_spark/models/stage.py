@@ -17,7 +17,7 @@ import pandas as pd
 
 from trd_spark.errors import InputDataError, ModelError
 from trd_spark.io import to_tsv
-from trd_spark.models.covariates import EMPTY_COVARIATE_NOTE
+from trd_spark.models.covariates import COLLINEAR_NOTE, EMPTY_COVARIATE_NOTE
 from trd_spark.models.distributed import cox_grid_spark, km_curves_spark, logistic_grid_spark, persons_on_more_rows
 from trd_spark.models.synthesis import consistency_table, difference_table, meta_table, replication_table
 from trd_spark.schemas import (
@@ -68,17 +68,35 @@ def warn_covariates_without_values(what: str, results: pd.DataFrame) -> dict[str
     ``pca_features`` elements are empty or ``nan`` for the dataset's persons) is an input fault
     that each row's note alone would leave unseen among hundreds of rows. Returns dataset ->
     the covariates (sorted), only datasets with one. No count: names only."""
-    found: dict[str, set[str]] = {}
-    pattern = re.escape(EMPTY_COVARIATE_NOTE) + r": ([^;]+)"
-    for dataset, note in zip(results["dataset"], results["note"].fillna("").astype(str)):
-        for names in re.findall(pattern, note):
-            found.setdefault(str(dataset), set()).update(n.strip() for n in names.split(","))
-    out = {d: sorted(c) for d, c in sorted(found.items())}
+    out = _noted_covariates(results, EMPTY_COVARIATE_NOTE)
     for dataset, columns in out.items():
         log.warning("%s: dataset %s: covariate(s) %s without a value for any person of a fit, dropped from those "
                     "fits (their note says so); check the analysis frame's columns (a PC: the ancestry file's "
                     "pca_features for the dataset's persons)", what, dataset, ", ".join(columns))
     return out
+
+
+def warn_collinear_covariates(what: str, results: pd.DataFrame) -> dict[str, list[str]]:
+    """One WARNING per dataset whose fits dropped a covariate as a linear function of the ones before
+    it (``covariates.COLLINEAR_NOTE``, ``aliased_columns``): a PC equal to another up to scale and
+    shift is an input fault (the ancestry file's ``pca_features``), and the PGS estimates are those
+    of the smaller design. Returns dataset -> the covariates (sorted). No count: names only."""
+    out = _noted_covariates(results, COLLINEAR_NOTE)
+    for dataset, columns in out.items():
+        log.warning("%s: dataset %s: covariate(s) %s a linear function of the covariates before them in a fit, "
+                    "dropped from those fits (their note says so); check the analysis frame's columns (a PC: the "
+                    "ancestry file's pca_features for the dataset's persons)", what, dataset, ", ".join(columns))
+    return out
+
+
+def _noted_covariates(results: pd.DataFrame, note_text: str) -> dict[str, list[str]]:
+    """dataset -> the covariates (sorted) named after ``note_text: `` in its rows' notes."""
+    found: dict[str, set[str]] = {}
+    pattern = re.escape(note_text) + r": ([^;]+)"
+    for dataset, note in zip(results["dataset"], results["note"].fillna("").astype(str)):
+        for names in re.findall(pattern, note):
+            found.setdefault(str(dataset), set()).update(n.strip() for n in names.split(","))
+    return {d: sorted(c) for d, c in sorted(found.items())}
 
 
 def check_one_row_per_person(in_two_datasets: int, repeated: int) -> None:
@@ -122,6 +140,7 @@ def run(ctx: StageContext) -> dict[str, int]:
     log.info("models: %d datasets, %d definitions", logistic["dataset"].nunique(), logistic["definition"].nunique())
     _log_fits("logistic", logistic, "n_cases", cfg.report.small_count_threshold)
     warn_covariates_without_values("logistic", logistic)
+    warn_collinear_covariates("logistic", logistic)
     tables: dict[str, tuple[pd.DataFrame, TableSchema]] = {"logistic": (logistic, LOGISTIC_RESULTS)}
     meta = meta_table(logistic, cfg)
     tables.update({
@@ -134,6 +153,7 @@ def run(ctx: StageContext) -> dict[str, int]:
         cox = cox_grid_spark(frame, cfg)
         _log_fits("cox", cox, "n_events", cfg.report.small_count_threshold)
         warn_covariates_without_values("cox", cox)
+        warn_collinear_covariates("cox", cox)
         tables["cox"] = (cox, COX_RESULTS)
         tables["km_curves"] = (km_curves_spark(frame, cfg), KM_CURVES)
 
