@@ -1,0 +1,534 @@
+"""Differential fuzz of the PGS field-case kinds diff_pgs_routes.py leaves out (not part of the suite).
+
+Session 52 (helper pgskinds). The target, formats and scoring rows are diff_pgs_routes.py's
+(``generate``, ``scoring_rows``, its routes and ``compare``); this script adds four shapes, each
+with an independent oracle:
+
+``--models``: every scoring row on chr1 flagged ``is_dominant`` or ``is_recessive`` (a third
+each; chrX/chrY rows additive: docs/pgs.md refuses the modifiers on haploid contigs), the second
+file's weights written as odds ratios (``#weight_type=OR``: an OR weight on a dominant row). Oracle:
+plink2 ``--score`` on the unsplit .pgen run once per effect type with its ``dominant`` /
+``recessive`` modifier and the SUMs and ALLELE_CTs added, as pgsc_calc runs it. Routes: every
+default route of diff_pgs_routes.py and the two VDS routes.
+
+``--vds``: the same calls also as a Hail VariantDataset (``d.vds``): local alleles (``LA`` = REF and
+the alts the sample carries, ``LGT`` indexing into it; a male's X haploid), hom-ref calls as
+reference blocks spanning runs of records (a hom-ref at a position shared with another record,
+where a block would also cover the other, as a variant-data ``LGT`` 0/0), a missing call either
+absent from both parts or a variant entry with a missing ``LGT``. Oracle: plink2 on the .pgen of
+the same calls (diff_pgs_routes.py's). Routes vds (native engine on the exported calls) and
+vds-hail-pass.
+
+``--multi-dosages``: chr1 only, every record with a ``DS`` per alt (Number=A, in quarters, a
+record's alts summing to at most 2): per entry all DS given, none (``.``: falls back to its GT),
+or given for some alts and not others (``0.5,.``; in the split files: on some split records); a missing GT with all
+DS given is read, with none is missing. Oracle: numpy (``numpy_oracle``): an alt effect allele
+counts its DS (or GT copies), a REF one 2 - the site's alt dosages, a missing call w x the mean
+dosage of the called samples (0 with ``zero``); plink2 imports no multi-allelic DS and reads split
+records each alone, so it is no oracle for a REF effect allele. Routes: vcf (the unsplit records,
+Hail's pass with ``dosage_field: DS``), mt (``hl.import_vcf`` of it), split-vcf (one record per
+alt, ``bcftools norm -m-`` style, Hail's pass with its split-site sum), split-pgen (plink2
+``--vcf split.vcf dosage=DS --make-pgen``: the native engine's site models) and split-bgen (8-bit,
+compared within its rounding).
+
+``--liftover``: the first scoring file written on GRCh37 positions (``#genome_build=GRCh37``, no
+harmonised columns) through a made-up chain (``h37.chain``: chr1 and chrX blocks with their own
+offsets, a gap no record lies in), read with ``pgs.liftover``; the second a harmonised file
+(``#HmPOS_build=GRCh38`` with ``hm_chr``/``hm_pos``, its ``chr_position`` the GRCh37 place).
+Oracle: the same matches as the GRCh38 file (diff_pgs_routes.py's plink2 sums).
+
+    .venv/bin/python benchmarks/diff_pgs_kinds.py --models --seeds 1-5
+    .venv/bin/python benchmarks/diff_pgs_kinds.py --vds --seeds 1-5
+    .venv/bin/python benchmarks/diff_pgs_kinds.py --multi-dosages --seeds 1-5
+
+Prints one line per seed and route that disagrees, then ``SUMMARY seeds=N runs=R
+disagreements=D``. One Spark/Hail session for every seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import diff_pgs_routes as R  # noqa: E402
+
+KIND_ROUTES = {
+    **R.ROUTES,
+    "vds": ("vds", "d.vds", ""),
+    "vds-hail-pass": ("vds", "d.vds", "  native: {engine: hail}\n"),
+    "split-vcf": ("vcf", "split.vcf", ""),
+    "split-pgen": ("pgen", "sp", ""),
+    "split-bgen": ("bgen", "sp.bgen", ""),
+}
+VDS_ROUTES = ["vds", "vds-hail-pass"]
+MULTI_DOSAGE_ROUTES = ["vcf", "mt", "split-vcf", "split-pgen", "split-bgen"]
+MODELS = ("additive", "dominant", "recessive")
+LIFT_SHIFT = {"1": 12_345, "X": 7_000}  # the made-up chain: GRCh37 position = GRCh38 position + shift
+
+
+# --- dominant / recessive rows --------------------------------------------------------------------
+
+def model_of_rows(rng: np.random.Generator, rows: list[tuple]) -> list[str]:
+    """An effect type per scoring row: chr1 rows a third each, other contigs additive."""
+    return [str(rng.choice(MODELS)) if r[0] == "1" else "additive" for r in rows]
+
+
+def write_model_file(path: Path, pgs_id: str, rows: list[tuple], models: list[str], odds_ratios: bool) -> None:
+    """A Catalog file with ``is_dominant`` / ``is_recessive`` columns (TRUE/FALSE)."""
+    def flag(b: bool) -> str:
+        return "TRUE" if b else "FALSE"
+    body = "".join(f"{c}\t{p}\t{e}\t{o}\t{repr(float(np.exp(w))) if odds_ratios else w}\t"
+                   f"{flag(m == 'dominant')}\t{flag(m == 'recessive')}\n"
+                   for (c, p, e, o, w), m in zip(rows, models, strict=True))
+    kind = "#weight_type=OR\n" if odds_ratios else ""
+    path.write_text(f"###PGS CATALOG SCORING FILE\n#format_version=2.0\n#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
+                    f"{kind}#variants_number={len(rows)}\nchr_name\tchr_position\teffect_allele\tother_allele\t"
+                    f"effect_weight\tis_dominant\tis_recessive\n{body}")
+
+
+def model_matches(rows: list[tuple], models: list[str], matches: list[tuple]) -> dict[str, list[tuple]]:
+    """The oracle's matches split by the effect type of the row that won its site. ``scoring_rows``
+    returns the matches in file order of their winning rows; the winning row of a match is the
+    first row (file order) with its weight whose match it is: found by walking the rows in order
+    and taking, per match, the next row of equal weight."""
+    out: dict[str, list[tuple]] = {m: [] for m in MODELS}
+    i = 0
+    for vid, counted, w in matches:
+        while rows[i][4] != w:
+            i += 1
+        out[models[i]].append((vid, counted, w))
+        i += 1
+    return out
+
+
+def plink2_model_sums(work: Path, pgs_id: str, by_model: dict[str, list[tuple]], zero: bool
+                      ) -> tuple[dict[str, float], dict[str, int]]:
+    """plink2 --score once per effect type (its modifier), the SUMs and ALLELE_CTs added."""
+    sums: dict[str, float] = {}
+    cts: dict[str, int] = {}
+    for model, matches in by_model.items():
+        if not matches:
+            continue
+        table = work / f"{pgs_id}.{model}.plink2.tsv"
+        table.write_text("ID\tA1\tW\n" + "".join(f"{v}\t{a}\t{w!r}\n" for v, a, w in matches))
+        mod = [] if model == "additive" else [model]
+        R.plink2("--pfile", str(work / "g"), "--score", str(table), "1", "2", "3", "header", *mod,
+                 "cols=+scoresums", *(["no-mean-imputation"] if zero else ["--bad-freqs"]),
+                 "--out", str(work / f"{pgs_id}.{model}.plink2"))
+        out = pd.read_csv(work / f"{pgs_id}.{model}.plink2.sscore", sep="\t")
+        for s, v, c in zip(out.iloc[:, 0].astype(str), out["SCORE1_SUM"], out["ALLELE_CT"], strict=True):
+            sums[s] = sums.get(s, 0.0) + float(v)
+            cts[s] = cts.get(s, 0) + int(c)
+    return sums, cts
+
+
+# --- VDS ----------------------------------------------------------------------------------------
+
+def write_vds(hl, path: Path, records: list[dict], calls: np.ndarray, samples: list[str],
+              rng: np.random.Generator) -> None:
+    """The calls as a VDS (module docstring, ``--vds``)."""
+    locus_t = hl.tlocus("GRCh38")
+    var_rows: list[dict] = []
+    ref_rows: list[dict] = []
+    n_at: dict[tuple, int] = {}
+    for rec in records:
+        n_at[(rec["chrom"], rec["pos"])] = n_at.get((rec["chrom"], rec["pos"]), 0) + 1
+    order = sorted(range(len(records)), key=lambda r: (R.CONTIG_ORDER[records[r]["chrom"]], records[r]["pos"]))
+    ref_allele = {}
+    for r in order:
+        rec = records[r]
+        ref_allele[(rec["chrom"], rec["pos"])] = rec["ref"][0]
+        alleles = [rec["ref"], *rec["alts"]]
+        for s, c in zip(samples, calls[r], strict=True):
+            a, b = int(c[0]), int(c[1])
+            hom_ref = a == 0 and b in (0, -2)
+            if a < 0:
+                uncalled = (calls[r][:, 0] < 0).all()
+                if uncalled or rng.random() < 0.5:
+                    var_rows.append({"locus": hl.Locus(rec["chrom"], rec["pos"], "GRCh38"), "alleles": alleles,
+                                     "s": s, "LGT": None, "LA": None})
+                continue
+            if hom_ref and n_at[(rec["chrom"], rec["pos"])] == 1:
+                continue  # a reference block (below)
+            la = [0, *sorted({a, b} - {0, -2})]
+            lgt = hl.Call([la.index(a)]) if b == -2 else hl.Call(sorted([la.index(a), la.index(b)]))
+            var_rows.append({"locus": hl.Locus(rec["chrom"], rec["pos"], "GRCh38"), "alleles": alleles, "s": s,
+                             "LGT": lgt, "LA": la})
+    # Reference blocks: per sample and contig, runs of records (position order) the sample is
+    # hom-ref at and alone at its position, each one block from a random start after the
+    # previous record to a random end before the next.
+    for si, s in enumerate(samples):
+        for contig in R.CONTIG_ORDER:
+            rows = [r for r in order if records[r]["chrom"] == contig]
+            hom = [n_at[(contig, records[r]["pos"])] == 1 and int(calls[r][si][0]) == 0
+                   and int(calls[r][si][1]) in (0, -2) for r in rows]
+            for start, end in _blocks([records[r] for r in rows], hom, rng):
+                ref_rows.append({"locus": hl.Locus(contig, start, "GRCh38"), "s": s, "END": end})
+    # Every sample a column of both parts: a one-base block at chr1:100 and a hom-ref variant
+    # entry at chr1:5000 (before any record; no score row lies there).
+    for s in samples:
+        ref_rows.append({"locus": hl.Locus("chr1", 100, "GRCh38"), "s": s, "END": 100})
+        var_rows.append({"locus": hl.Locus("chr1", 5000, "GRCh38"), "alleles": ["A", "C"], "s": s,
+                         "LGT": hl.Call([0, 0]), "LA": [0]})
+    var = hl.Table.parallelize(var_rows, hl.tstruct(locus=locus_t, alleles=hl.tarray(hl.tstr), s=hl.tstr,
+                                                    LGT=hl.tcall, LA=hl.tarray(hl.tint32)))
+    ref = hl.Table.parallelize(ref_rows, hl.tstruct(locus=locus_t, s=hl.tstr, END=hl.tint32))
+    var_mt = var.to_matrix_table(row_key=["locus", "alleles"], col_key=["s"])
+    ref_mt = ref.to_matrix_table(row_key=["locus"], col_key=["s"])
+    refs = hl.literal({f"{c}:{p}": a for (c, p), a in ref_allele.items()})
+    ref_mt = ref_mt.annotate_rows(ref_allele=refs.get(hl.str(ref_mt.locus), "N"))
+    hl.vds.VariantDataset(ref_mt, var_mt).write(str(path), overwrite=True)
+
+
+def _blocks(recs: list[dict], hom: list[bool], rng: np.random.Generator) -> list[tuple[int, int]]:
+    """Reference blocks (start, END) over the runs of ``recs`` (one contig, position order) where
+    ``hom``: each from a random start after the previous record's REF to a random end before the
+    next record."""
+    out = []
+    k = 0
+    while k < len(recs):
+        if not hom[k]:
+            k += 1
+            continue
+        j = k
+        while j + 1 < len(recs) and hom[j + 1]:
+            j += 1
+        prev_end = recs[k - 1]["pos"] + len(recs[k - 1]["ref"]) if k else recs[k]["pos"] - 400
+        nxt = recs[j + 1]["pos"] if j + 1 < len(recs) else recs[j]["pos"] + 400
+        out.append((int(rng.integers(prev_end, recs[k]["pos"] + 1)), int(rng.integers(recs[j]["pos"], nxt))))
+        k = j + 1
+    return out
+
+
+# --- multi-allelic dosages ----------------------------------------------------------------------
+
+def multi_dosages(rng: np.random.Generator, records: list[dict], calls: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per record, sample and alt a DS (nan: ``.``) and per record and sample a shape: 0 all DS
+    given, 1 none (GT read), 2 partial (some alts' DS given; the others
+    read from the GT). A called GT's alts: its own copies (60%) or other quarters (40%) summing to
+    at most 2; a missing GT: all alts given (30%) or none. A partial entry's given DS fit beside
+    the GT copies of the others (sum at most 2)."""
+    n_r, n_s = calls.shape[:2]
+    k_max = max(len(r["alts"]) for r in records)
+    ds = np.full((n_r, n_s, k_max), np.nan)
+    shape = np.zeros((n_r, n_s), dtype=np.int64)
+    for r, rec in enumerate(records):
+        k = len(rec["alts"])
+        for s in range(n_s):
+            c = calls[r, s]
+            own = np.array([float(int(c[0] == j) + int(c[1] == j)) for j in range(1, k + 1)])
+            u = rng.random()
+            if c[0] < 0:
+                if u < 0.3:
+                    ds[r, s, :k] = _quarters(rng, k)
+                else:
+                    shape[r, s] = 1
+                continue
+            if u < 0.15:
+                shape[r, s] = 1
+            elif u < 0.35 and k > 1:
+                shape[r, s] = 2
+                given = rng.random(k) < 0.5
+                if given.all() or not given.any():
+                    given = np.arange(k) == int(rng.integers(k))
+                room = 2.0 - own[~given].sum()
+                vals = _quarters(rng, int(given.sum()), room)
+                ds[r, s, :k][given] = vals
+            else:
+                ds[r, s, :k] = own if rng.random() < 0.6 else _quarters(rng, k)
+    return ds, shape
+
+
+def _quarters(rng: np.random.Generator, k: int, total: float = 2.0) -> np.ndarray:
+    """k dosages in quarters summing to at most ``total``."""
+    left = int(round(total * 4))
+    out = np.zeros(k)
+    for j in rng.permutation(k):
+        q = int(rng.integers(0, left + 1))
+        out[j] = q / 4.0
+        left -= q
+    return out
+
+
+def effective_dosages(records: list[dict], calls: np.ndarray, ds: np.ndarray) -> np.ndarray:
+    """Per record, sample and alt the dosage read (DS, else the GT's copies; nan: missing)."""
+    out = np.full(ds.shape, np.nan)
+    for r, rec in enumerate(records):
+        for j in range(1, len(rec["alts"]) + 1):
+            c = calls[r]
+            gt = np.where(c[:, 0] < 0, np.nan, (c[:, 0] == j) * 1.0 + (c[:, 1] == j) * 1.0)
+            out[r, :, j - 1] = np.where(np.isnan(ds[r, :, j - 1]), gt, ds[r, :, j - 1])
+    return out
+
+
+def write_multi_vcfs(work: Path, records: list[dict], calls: np.ndarray, ds: np.ndarray, shape: np.ndarray,
+                     samples: list[str]) -> list[dict]:
+    """d.vcf (unsplit, DS Number=A: a partial entry with ``.`` for the alts not given) and split.vcf (one record per alt, the record's REF; DS per split record, ``.`` where
+    not given). Returns the split records."""
+    head = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=248956422>",
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+            '##FORMAT=<ID=DS,Number=A,Type=Float,Description="Dosage">',
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples)]
+    order = sorted(range(len(records)), key=lambda r: records[r]["pos"])
+    lines, split_lines, srec = [], [], []
+    for r in order:
+        rec = records[r]
+        k = len(rec["alts"])
+        entries = []
+        for s in range(len(samples)):
+            gt = R._gt(calls[r, s])
+            if shape[r, s] == 1:
+                entries.append(f"{gt}:.")
+            else:  # a partial entry with '.' for the alts not given (docs/pgs.md: per alt, its GT)
+                entries.append(f"{gt}:" + ",".join("." if np.isnan(v) else f"{v:g}" for v in ds[r, s, :k]))
+        lines.append(f"chr1\t{rec['pos']}\t{rec['id']}\t{rec['ref']}\t{','.join(rec['alts'])}\t.\tPASS\t.\tGT:DS\t"
+                     + "\t".join(entries))
+        for j, alt in enumerate(rec["alts"], start=1):
+            vid = f"{rec['id']}_{j}" if k > 1 else rec["id"]
+            srec.append({**rec, "id": vid, "alts": [alt]})
+            sentries = []
+            for s in range(len(samples)):
+                c = calls[r, s]
+                sc = np.where(c < 0, c, (c == j).astype(np.int64))
+                d = ds[r, s, j - 1]
+                sentries.append(f"{R._gt(sc)}:" + ("." if np.isnan(d) else f"{d:g}"))
+            split_lines.append(f"chr1\t{rec['pos']}\t{vid}\t{rec['ref']}\t{alt}\t.\tPASS\t.\tGT:DS\t"
+                               + "\t".join(sentries))
+    (work / "d.vcf").write_text("\n".join(head + lines) + "\n")
+    (work / "split.vcf").write_text("\n".join(head + split_lines) + "\n")
+    return srec
+
+
+def numpy_oracle(records: list[dict], calls: np.ndarray, ds: np.ndarray, samples: list[str],
+                 matches: list[tuple[str, str, float]], zero: bool) -> dict:
+    """sums, allele_ct and n_missing per sample from the dosages read (module docstring)."""
+    eff = effective_dosages(records, calls, ds)
+    by_id = {rec["id"]: r for r, rec in enumerate(records)}
+    n = len(samples)
+    total, n_called, n_miss = np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for vid, counted, w in matches:
+        r = by_id[vid]
+        rec = records[r]
+        k = len(rec["alts"])
+        if counted == rec["ref"]:
+            d = 2.0 - eff[r, :, :k].sum(axis=1)
+        else:
+            d = eff[r, :, rec["alts"].index(counted)]
+        miss = np.isnan(eff[r, :, :k]).any(axis=1) if counted == rec["ref"] else np.isnan(d)
+        mean = float(np.mean(d[~miss])) if (~miss).any() else 0.0
+        total += np.where(miss, 0.0 if zero else w * mean, w * np.nan_to_num(d))
+        n_called += ~miss
+        n_miss += miss
+    return {"sums": dict(zip(samples, total.tolist(), strict=True)),
+            "allele_ct": dict(zip(samples, (2 * n_called).tolist(), strict=True)),
+            "n_missing": dict(zip(samples, n_miss.tolist(), strict=True))}
+
+
+# --- liftover -----------------------------------------------------------------------------------
+
+def write_chain(path: Path) -> None:
+    """GRCh37 -> GRCh38 (t = GRCh37, q = GRCh38, 0-based starts): chr1 q [0, 5,000,000) from t +
+    12,345, a 100-base gap, then q [5,000,100, 6,000,000) (no record lies past 1,000,000); chrX q
+    [0, 10,000,000) from t + 7,000 (``LIFT_SHIFT``). No other contig: no row lies there."""
+    t1, tx = LIFT_SHIFT["1"], LIFT_SHIFT["X"]
+    path.write_text(f"chain 1000 1 249250621 + {t1} {t1 + 6_000_000} chr1 248956422 + 0 6000000 1\n"
+                    f"5000000\t100\t100\n999900\n\n"
+                    f"chain 1000 X 155270560 + {tx} {tx + 10_000_000} chrX 156040895 + 0 10000000 2\n"
+                    f"10000000\n\n")
+
+
+def write_lifted_files(work: Path, pgs_id: str, rows: list[tuple], harmonised: bool) -> None:
+    """The scoring file on GRCh37 positions (``harmonised``: hm_chr/hm_pos on GRCh38 beside them)."""
+    def p37(c: str, p: int) -> int:
+        return p + LIFT_SHIFT.get(c, 0)
+    if harmonised:
+        body = "".join(f"{c}\t{p37(c, p)}\t{e}\t{o}\t{w}\t{c}\t{p}\n" for c, p, e, o, w in rows)
+        head = "#HmPOS_build=GRCh38\n"
+        cols = "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\thm_chr\thm_pos"
+    else:
+        body = "".join(f"{c}\t{p37(c, p)}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows)
+        head = ""
+        cols = "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight"
+    (work / "scores" / f"{pgs_id}.txt").write_text(
+        f"###PGS CATALOG SCORING FILE\n#format_version=2.0\n#pgs_id={pgs_id}\n#genome_build=GRCh37\n{head}"
+        f"#variants_number={len(rows)}\n{cols}\n{body}")
+
+
+# --- one seed -----------------------------------------------------------------------------------
+
+def make_seed(hl, work: Path, seed: int, args) -> dict:
+    rng = np.random.default_rng(seed + 52_000)
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    records, calls, male = R.generate(rng, args.samples, args.records, False, args.uncalled)
+    samples = [str(1001 + i) for i in range(args.samples)]
+    if args.multi_dosages:
+        keep = [r for r, rec in enumerate(records) if rec["chrom"] == "chr1"]
+        records = [{**records[r], "id": f"v{i}"} for i, r in enumerate(keep)]
+        calls = calls[keep]
+        male = np.zeros(len(samples), dtype=bool)
+    if args.vds or args.models:
+        # A VDS has no row where no sample carries an alt (its score variants are not found,
+        # docs/pgs.md "VDS"): such records (called, but hom-ref for all) are left out of every
+        # format, so that plink2's .pgen stays the oracle. An uncalled record stays (its missing
+        # entries are variant-data entries with a missing LGT, below).
+        carried = ((calls > 0).any(axis=(1, 2))) | (calls[:, :, 0] < 0).all(axis=1)
+        keep = [r for r in range(len(records)) if carried[r]]
+        records = [{**records[r], "id": f"v{i}"} for i, r in enumerate(keep)]
+        calls = calls[keep]
+    (work / "sex.txt").write_text("#IID\tSEX\n" + "".join(f"{s}\t{1 if m else 2}\n"
+                                                          for s, m in zip(samples, male, strict=True)))
+    common = ["--update-sex", str(work / "sex.txt"), "--split-par", "hg38", "--vcf-half-call", "missing"]
+    ds = None
+    if args.multi_dosages:
+        ds, shape = multi_dosages(rng, records, calls)
+        write_multi_vcfs(work, records, calls, ds, shape, samples)
+        R.plink2("--vcf", str(work / "split.vcf"), "dosage=DS", *common, "--make-pgen", "--out", str(work / "sp"))
+        R.plink2("--pfile", str(work / "sp"), "--export", "bgen-1.2", "bits=8", "ref-first", "id-paste=iid",
+                 "--out", str(work / "sp"))
+    else:
+        R.write_vcf(work / "d.vcf", records, calls, samples)
+        srec, scalls, _ = R.split(records, calls)
+        R.write_vcf(work / "split.vcf", srec, scalls, samples)
+        R.plink2("--vcf", str(work / "d.vcf"), *common, "--make-pgen", "--out", str(work / "g"))
+        R.plink2("--vcf", str(work / "split.vcf"), *common, "--make-bed", "--out", str(work / "s"))
+        R.plink2("--bfile", str(work / "s"), "--export", "bgen-1.2", "bits=8", "ref-first", "id-paste=iid",
+                 "--out", str(work / "s"))
+        R.check_contigs(work / "g.pvar", records, lambda v: v)
+    if hl is not None:
+        hl.import_vcf(str(work / "d.vcf"), reference_genome="GRCh38", array_elements_required=False).write(
+            str(work / "d.mt"), overwrite=True)
+        if args.vds or args.models:
+            # Its own draws: the scoring rows stay those of a run without Hail.
+            write_vds(hl, work / "d.vds", records, calls, samples, np.random.default_rng(seed + 53_000))
+    opts = {"zero": bool(rng.random() < 0.5), "keep_ambiguous": bool(rng.random() < 0.5)}
+    (work / "scores").mkdir()
+    if args.liftover:
+        write_chain(work / "h37.chain")
+    oracle = {}
+    for k in range(2):
+        pgs_id = f"PGS98{seed % 1000:03d}{k}"
+        rows, matches = R.scoring_rows(rng, records, opts["keep_ambiguous"])
+        path = work / "scores" / f"{pgs_id}.txt"
+        if args.models:
+            models = model_of_rows(rng, rows)
+            write_model_file(path, pgs_id, rows, models, odds_ratios=k == 1)
+            sums, allele_ct = plink2_model_sums(work, pgs_id, model_matches(rows, models, matches), opts["zero"])
+            n_missing = R.missing_counts(calls, samples, matches, records, male)
+            oracle[pgs_id] = {"n_matched": len(matches), "sums": sums, "allele_ct": allele_ct,
+                              "n_missing": n_missing}
+            continue
+        if args.liftover:
+            write_lifted_files(work, pgs_id, rows, harmonised=k == 1)
+        else:
+            R.write_scoring_file(path, pgs_id, rows)
+        if args.multi_dosages:
+            assert ds is not None
+            o = numpy_oracle(records, calls, ds, samples, matches, opts["zero"])
+            slack = R.BGEN_DOSAGE_ERROR * 3 * sum(abs(w) for _, _, w in matches)  # up to 3 rows a site
+            oracle[pgs_id] = {"n_matched": len(matches), **o, "bgen_slack": slack}
+            continue
+        sums, allele_ct = R.plink2_sums(work, pgs_id, matches, opts["zero"])
+        oracle[pgs_id] = {"n_matched": len(matches), "sums": sums, "allele_ct": allele_ct,
+                          "n_missing": R.missing_counts(calls, samples, matches, records, male)}
+    return {"opts": opts, "oracle": oracle, "samples": samples, "n_records": len(records),
+            "dosages": bool(args.multi_dosages), "liftover": bool(args.liftover)}
+
+
+def run_route(hl, spark, work: Path, route: str, case: dict) -> pd.DataFrame:
+    sys.path.insert(0, str(R.REPO / "tests"))
+    from test_field_cases_pgs import case_config, published_frame
+
+    from trd_spark.pgs import stage
+    from trd_spark.pgs.matching import variant_matches_pandas
+
+    fmt, rel, extra = KIND_ROUTES[route]
+    opts = case["opts"]
+    pgs = (f"  missing_genotypes: {'zero' if opts['zero'] else 'mean_impute'}\n"
+           f"  keep_ambiguous: {str(opts['keep_ambiguous']).lower()}\n  duplicate_variants: first\n{extra}")
+    if case.get("liftover"):
+        pgs += f"  liftover: {{chain_file: {work / 'h37.chain'}, min_match: 0.95}}\n"
+    tmp = work / f"run_{route}"
+    tmp.mkdir(exist_ok=True)
+    dosage = ", dosage_field: DS" if case.get("dosages") and fmt in ("vcf", "mt") else ""
+    cfg = case_config(tmp, str(work / rel), f"{work}/scores/*.txt", fmt=fmt, extra_pgs=pgs,
+                      extra_genotypes=f", sex_source: {{path: {work / 'sex.txt'}}}{dosage}")
+    files = stage.load_scoring_files(spark, cfg, "GRCh38")
+    matched = stage.match_dataset(hl, spark, cfg, "d", files)
+    variant_matches_pandas(matched.frame, "d").to_csv(tmp / "variant_matches.tsv", sep="\t", index=False)
+    got = published_frame(stage.scores_of_dataset(hl, spark, cfg, matched))
+    got.to_csv(tmp / "scores.tsv", sep="\t", index=False)
+    return got
+
+
+def compare(route: str, got: pd.DataFrame, case: dict, first: dict) -> list[str]:
+    """diff_pgs_routes.compare; a split BGEN of dosages (8-bit) within its rounding."""
+    if route == "split-bgen":
+        return R.compare("bgen", got, case, first)
+    return R.compare(route, got, case, first)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", nargs="+", default=["1"], help="seeds or ranges (3-9)")
+    ap.add_argument("--samples", type=int, default=40)
+    ap.add_argument("--records", type=int, default=60)
+    ap.add_argument("--routes", nargs="+", choices=list(KIND_ROUTES), default=None)
+    ap.add_argument("--work-dir", default="/tmp/trd_spark_diff_pgs_kinds")
+    ap.add_argument("--uncalled", type=float, default=0.04)
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--models", action="store_true", help="dominant/recessive rows, OR weights (plink2 modifiers)")
+    mode.add_argument("--vds", action="store_true", help="the calls as a VDS too (local alleles, reference blocks)")
+    mode.add_argument("--multi-dosages", action="store_true", help="DS per alt at multi-allelic records (numpy)")
+    mode.add_argument("--liftover", action="store_true", help="GRCh37 scoring files through a chain / hm_pos")
+    args = ap.parse_args()
+    if args.routes is None:
+        args.routes = (MULTI_DOSAGE_ROUTES if args.multi_dosages else VDS_ROUTES if args.vds
+                       else R.DEFAULT_ROUTES + VDS_ROUTES if args.models else ["vcf", "pgen", "bed"])
+    if not shutil.which("plink2"):
+        sys.exit("plink2 is not on PATH")
+    from trd_spark.config import SparkSettings
+    from trd_spark.session import start_session
+
+    root = Path(args.work_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    spark = start_session(SparkSettings(master="local[2]", driver_memory="3g", shuffle_partitions=2,
+                                        tmp_dir=str(root / "tmp")))
+    import hail as hl
+
+    seeds = R.parse_seeds(args.seeds)
+    runs = disagreements = 0
+    for seed in seeds:
+        t0 = time.perf_counter()
+        work = root / f"seed{seed}"
+        case = make_seed(hl, work, seed, args)
+        first: dict = {}
+        bad_seed = []
+        for route in args.routes:
+            runs += 1
+            try:
+                got = run_route(hl, spark, work, route, case)
+            except Exception as e:  # noqa: BLE001 - a route's error is a disagreement to report
+                bad_seed.append(f"{route}: error {type(e).__name__}: {str(e).splitlines()[0][:300]}")
+                continue
+            bad_seed += compare(route, got, case, first)
+        disagreements += len(bad_seed)
+        matched = {k: v["n_matched"] for k, v in case["oracle"].items()}
+        print(f"seed {seed}: {case['n_records']} records, opts {case['opts']}, oracle matched {matched}, "
+              f"{len(bad_seed)} disagreements, {time.perf_counter() - t0:.0f} s", flush=True)
+        for b in bad_seed:
+            print(f"  DIFF seed {seed} {b}", flush=True)
+    print(f"SUMMARY seeds={len(seeds)} runs={runs} disagreements={disagreements}")
+
+
+if __name__ == "__main__":
+    main()
