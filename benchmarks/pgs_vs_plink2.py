@@ -273,8 +273,13 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     times["score_write"] = times["score"] - times["score_build"]
     times["cpu_build"] = {p: round(cpu1[p] - cpu0[p], 2) for p in cpu0}
     times["cpu_write"] = {p: round(cpu2[p] - cpu1[p], 2) for p in cpu0}
-    # The JVM's CPU in the phase by thread (JIT compiles, Spark's job and task threads, timers).
+    # The JVM's CPU in the phase by thread (JIT compiles, Spark's job and task threads, timers);
+    # threads that ended in the phase (a task's writer thread, a py4j connection's) are gone from
+    # /proc: their CPU is the JVM's total less the live threads'.
     times["cpu_jvm_threads"] = thread_cpu_split(jvm0, jvm2)
+    ended = (cpu2["jvm"] - cpu0["jvm"]) - sum(jvm2[k] - jvm0.get(k, 0.0) for k in jvm2)
+    if jvm2 and ended >= 0.01:
+        times["cpu_jvm_threads"]["ended threads"] = round(ended, 2)
     if passes.found:
         times["native_pass"] = passes.found[-1]
     df = pd.read_parquet(local_path(writer.table_path("scores")))
