@@ -154,6 +154,10 @@ _LEGACY_ZONE_IDS = ("ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CET
                     "ECT", "EET", "IET", "IST", "JST", "MET", "MIT", "NET", "NST", "PLT", "PNT", "PRT", "PST",
                     "SST", "VST", "WET")
 
+# The bytes Spark's text-to-date cast trims from both ends (UTF8String.trimAll: Character.isWhitespace of
+# an ASCII byte), as DuckDB SQL: \t \n \v \f \r, the separators 0x1C-0x1F, space.
+_SPARK_BLANKS = " || ".join(f"chr({i})" for i in (9, 10, 11, 12, 13, 28, 29, 30, 31, 32))
+
 # ISO 8601 text whose time of day is followed by a zone designator (Z, +hh[:mm], -hhmm, or a
 # zone name as BigQuery's CSV ' UTC'): an instant, whose calendar date depends on the zone.
 _ZONED = r"^\s*\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}(:\d{2}(:\d{2}([.,]\d*)?)?)?\s*[A-Za-z+-]"
@@ -350,6 +354,13 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
             return local(f"timezone('UTC', {c})")
         return f"CAST({c} AS DATE)"
     if t == "VARCHAR":
+        # ASCII blanks around the text are no part of it: the chain's cast trims what Java's
+        # Character.isWhitespace calls blank (tab, line feed, vertical tab, form feed, carriage
+        # return, the separators 0x1C-0x1F, space; UTF8String.trimAll), DuckDB's trim() spaces only
+        # (session 52 omopkinds: '2019-01-10\t', '2019-01-10\r' from a CRLF export, were no date here);
+        # a value of blanks alone is empty only when they are spaces, as the chain's check reads it; other
+        # Unicode blanks, which DuckDB's trim() took away ('2019-01-10' and a no-break space), are no date
+        v = f"trim({c}, {_SPARK_BLANKS})"
         # the written date: yyyy-m[m]-d[d] before the end or a time, as the chain's cast reads it
         # ('2019-1-5 10:00:00', whose first ten characters are no date), or before a zone designator
         # alone (XML Schema's xs:date '2019-01-05+05:30': a day, no instant). Other non-empty text
@@ -357,23 +368,24 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
         # datetime partner: datetime_fallback): an error naming table, column and the value's shape
         # (field case round 32: DuckDB's cast read slashes and a zoned date the chain refused).
         full = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}($|[T ]|(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)\s*$)"
-        shape = f"regexp_replace(regexp_replace(trim({c}), '[0-9]', '#', 'g'), '[A-Za-z]', 'a', 'g')"
+        shape = f"regexp_replace(regexp_replace({v}, '[0-9]', '#', 'g'), '[A-Za-z]', 'a', 'g')"
         no_date = f"error(concat({_q(f'{table}.{c}: value(s) are not dates (yyyy-mm-dd), e.g. ')}, {shape}))"
         # person.birth_datetime '1990' / '1990-03' (a masked export): empty, as the chain's
         # PARTIAL_DATE_AS_EMPTY reads it (year and month of birth give the date); elsewhere no date
-        partial = r"^[0-9]{4}(-(0?[1-9]|1[0-2]))?$" if (table, c) == ("person", "birth_datetime") else "^$"
-        written = f"CASE WHEN {c} IS NULL OR trim({c}) = '' OR regexp_matches(trim({c}), {_q(partial)}) THEN NULL " \
-                  f"WHEN regexp_matches(trim({c}), {_q(full)}) " \
-                  f"THEN CAST(regexp_extract(trim({c}), '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}') AS DATE) " \
+        partial = (f"regexp_matches({v}, {_q(r'^[0-9]{4}(-(0?[1-9]|1[0-2]))?$')})"
+                   if (table, c) == ("person", "birth_datetime") else "FALSE")
+        written = f"CASE WHEN {c} IS NULL OR trim({c}, ' ') = '' OR {partial} THEN NULL " \
+                  f"WHEN regexp_matches({v}, {_q(full)}) " \
+                  f"THEN CAST(regexp_extract({v}, '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}') AS DATE) " \
                   f"ELSE {no_date} END"
-        zoned = f"regexp_matches({c}, {_q(_ZONED)})"
+        zoned = f"regexp_matches({v}, {_q(_ZONED)})"
         # DuckDB's TIMESTAMPTZ cast reads Z, +hh:mm and zone names; a lower-case z after a digit or
         # blank is Z (not the z ending a zone id, America/La_Paz, as in the chain). Forms the
         # chain reads (omop.zoned_text_instant) that the cast refuses are rewritten: a blank before
         # a UTC offset or Z ('2019-01-09 23:00:00 -05:00': taken for a zone name), a one-digit
         # offset hour ('+5:30'), a zone name glued to the time ('00:00:00GMT+05:30'), Java's
         # ZonedDateTime zone after the offset ('+01:00[Europe/Paris]'), a fraction after a comma.
-        text = f"regexp_replace(trim({c}), '([0-9])\\s*z$', '\\1Z')"
+        text = f"regexp_replace({v}, '([0-9])\\s*z$', '\\1Z')"
         for pattern, repl in ((r"^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2})([^0-9:])", r"\1:00\2"),  # 'T02Z'
                               (r"([0-9]|Z)\[[^\]]*\]$", r"\1"), (r"^([^,]*:[0-9]{2}),([0-9]+)", r"\1.\2"),
                               (r"\s+([+-][0-9]|Z$)", r"\1"), (r"([0-9])([+-])([0-9])(:?[0-9]{2})?$", r"\1\20\3\4"),
@@ -387,7 +399,7 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
         # each as one zone where writers mean another (BST: Bangladesh, not British Summer Time), so
         # such text is no date, with or without omop.time_zone, as in the chain (field case round 35).
         legacy = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9:.,]*\s*(?i:(" + "|".join(_LEGACY_ZONE_IDS) + r"))\s*$"
-        abbreviation = f"upper(regexp_extract({c}, {_q(legacy)}, 1))"
+        abbreviation = f"upper(regexp_extract({v}, {_q(legacy)}, 1))"
         refused = (f"WHEN {abbreviation} <> '' THEN error(concat("
                    f"{_q(f'{table}.{c}: value(s) are date-times with the time-zone abbreviation ')}, {abbreviation}, "
                    f"{_q(', which names several time zones: export a UTC offset or an IANA zone name')}))")
@@ -436,6 +448,20 @@ def _dated(con: duckdb.DuckDBPyConnection, source: str, table: str, time_zone: s
     if not repl:
         return source
     return f"(SELECT * REPLACE ({', '.join(repl)}) FROM {source})"
+
+
+def _whole(c: str, types: dict[str, str]) -> str:
+    """SQL: person column ``c`` (of DuckDB type ``types[c]``) as BIGINT. A float, decimal or text column
+    (pandas writes an int column with missing values as float64: month_of_birth 2.0 beside NaN) holds the
+    CDM's integer when whole; a fraction or NaN fails the query naming the column, as the chain's
+    ``omop.whole_number`` does (DuckDB's make_date took no DOUBLE, and its cast would round 2.5 to 3;
+    session 52 omopkinds)."""
+    t = types.get(c, "BIGINT")
+    if t in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"):
+        return c
+    x = f"TRY_CAST(trim(CAST({c} AS VARCHAR)) AS DOUBLE)" if t == "VARCHAR" else f"CAST({c} AS DOUBLE)"
+    return (f"CASE WHEN {c} IS NULL THEN NULL WHEN isfinite({x}) AND {x} = trunc({x}) THEN CAST({x} AS BIGINT) "
+            f"ELSE error({_q(f'person.{c}: value(s) are no whole number (a fraction, NaN or text)')}) END")
 
 
 def _refs_rows(cfg: Config) -> list[tuple]:
@@ -526,7 +552,8 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
         raise FileNotFoundError(f"{omop_dir}: no {death_file} table (omop.death_table)")
     else:
         src["death"] = "(SELECT CAST(NULL AS BIGINT) AS person_id, CAST(NULL AS DATE) AS death_date WHERE FALSE)"
-    person_cols = [r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {src['person']}").fetchall()]
+    person_types = {r[0].lower(): r[1].upper() for r in con.execute(f"DESCRIBE SELECT * FROM {src['person']}").fetchall()}
+    person_cols = list(person_types)
     # CDM v6.0 records the death in person.death_datetime (no death table): death rows too, beside
     # the death table's (docs/phenotypes.md "Follow-up"; field case round 39: before, every such death was lost)
     if "death_datetime" in person_cols:
@@ -586,7 +613,9 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
         -- an empty year_of_birth is birth_datetime's year, and then an empty month / day its month /
         -- day (the CDM extracts year_of_birth from the date of birth)
         WITH p0 AS (SELECT CAST(person_id AS BIGINT) AS person_id, ANY_VALUE(gender_concept_id) AS g,
-                          ANY_VALUE(year_of_birth) AS y, ANY_VALUE(month_of_birth) AS m, ANY_VALUE(day_of_birth) AS d,
+                          ANY_VALUE({_whole('year_of_birth', person_types)}) AS y,
+                          ANY_VALUE({_whole('month_of_birth', person_types)}) AS m,
+                          ANY_VALUE({_whole('day_of_birth', person_types)}) AS d,
                           ANY_VALUE({birth_datetime}) AS bdt
                    FROM {src['person']} GROUP BY 1),
         p AS (SELECT person_id, g, COALESCE(y, year(bdt)) AS y,
