@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import errno
 import functools
 import logging
@@ -66,7 +67,8 @@ COMMANDS = {
                   "trd-spark explain --config conf/aou_releases.yaml --release C2024Q3R5"]),
     "compare-releases": ("Compare two releases: cohort sizes, per-PGS correlation for persons in both, ORs/HRs "
                          "side by side (TSVs under {output_root}/compare/A_vs_B/).",
-                         ["trd-spark compare-releases C2022Q4R9 C2024Q3R5 --config conf/aou_releases.yaml"]),
+                         ["trd-spark compare-releases toy-r1 toy-r2 --config conf/toy_releases.yaml",
+                          "trd-spark compare-releases C2022Q4R9 C2024Q3R5 --config conf/aou_releases.yaml"]),
     "check-config": ("Validate a config (and the concept sets and trait panel it names) and print it resolved: "
                      "{release} and ${VAR} substituted, relative paths made absolute against the config's "
                      "directory, defaults filled in; then the trait panel per domain, and a WARNING per declared local "
@@ -205,8 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     _log_level(p, "WARNING")
 
     p = add("compare-releases", "compare two releases' results (cohort sizes, PGS, ORs/HRs)")
-    p.add_argument("release_a")
-    p.add_argument("release_b")
+    # Named and explained (they were bare 'release_a release_b' in the usage, no help: session 52).
+    p.add_argument("release_a", metavar="A", help="one release (its name under releases.input_root, e.g. toy-r1); "
+                   "it needs complete, current pgs, phenotypes, models and export outputs (else exit 3)")
+    p.add_argument("release_b", metavar="B", help="the other release, e.g. toy-r2 (the same needs)")
     p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--master", help="override spark.master")
@@ -989,11 +993,27 @@ def _warn_files_not_read(cfg, target: str, builds: list[str], written: list[Path
                     "to that folder", target, ", ".join(entries), target)
 
 
+def _unrecognized(parser: argparse.ArgumentParser, command: str, extra: list[str]) -> NoReturn:
+    """Exit 2 on arguments ``command`` does not take, with the command's usage (argparse gave the
+    top-level usage, 'trd-spark [-h] [--version] COMMAND ...', which names no option of the
+    command: session 52) and the closest option for a misspelt one (``--confg``: ``--config``)."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    options = [o for a in sub._actions for o in a.option_strings if o.startswith("--")]
+    flags = [e.split("=", 1)[0] for e in extra if e.startswith("--")]
+    close = [m for f in flags for m in difflib.get_close_matches(f, options, n=1, cutoff=0.7)]
+    hint = f" (did you mean {', '.join(dict.fromkeys(close))}?)" if close else ""
+    sub.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+    raise AssertionError("unreachable: ArgumentParser.error exits")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run one command; returns the process exit code (see trd_spark.errors)."""
     from trd_spark.logs import WarningCounter, configure_logging
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _unrecognized(parser, args.command, extra)
     configure_logging(args.log_level)
     # This invocation's warnings, per stage (the summary, the manifests, the interrupt line);
     # counted only while it runs (main may be called again in-process).

@@ -1478,6 +1478,21 @@ def parse_scoring_file(
     n_rows_read = len(df)
     # The effect alleles' distinct values, factorized once for this and the allele check below.
     e_factorized = pd.factorize(df["effect_allele"].astype(TEXT))
+    # A column-header line again among the rows: two scoring files joined into one ('cat a.txt
+    # b.txt > both.txt', 'zcat a.gz b.gz | gzip'), or a header line pasted twice. The second
+    # file's '#' lines were left out as commented rows and its column line read as a row whose
+    # effect allele 'effect_allele' is a complex allele, left out with a note: the second score's
+    # variants were summed into the first's, with only two WARNINGs (session 52, newuser). An
+    # effect allele is never a column name; checked on the distinct alleles (a few), at no cost.
+    names = {c.lower() for c in columns} | set(_COLUMN_SPELLING)
+    is_name = np.append(pd.Series(e_factorized[1], dtype=object).astype(str).str.strip().str.lower()
+                        .isin(names).to_numpy(bool), False)[e_factorized[0]]
+    if is_name.any():
+        row = df[is_name].iloc[0]
+        raise InputDataError(
+            f"a column-header line among the variant rows (effect_allele {str(row['effect_allele']).strip()!r}): "
+            "two scoring files joined into one, or a header pasted twice; give each score its own file",
+            where=f"{source}:{int(row['line'])}")
     complex_rows = complex_allele_rows(df, e_factorized)
     n_complex = int(complex_rows.sum())
     complex_shown: list[str] = []

@@ -706,7 +706,12 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
                                  f"the time-zone abbreviation '{abbreviation}', {LEGACY_ZONE_ADVICE}", where=at)
         if row[f"n_{c}"]:
             what = "dates (yyyy-mm-dd)" if t == _D else f"{t.simpleString()} numbers"
-            example = "" if c.endswith("_id") else f", e.g. {value_shape(row[f'v_{c}'])!r} ({VALUE_SHAPE_NOTE})"
+            shape = value_shape(row[f"v_{c}"])
+            example = "" if c.endswith("_id") else f", e.g. {shape!r} ({VALUE_SHAPE_NOTE})"
+            # Written as a date, yet no date: its shape alone ('####-##-##') read as a good date to a
+            # new user (session 52); the part that is wrong is said, the value still not shown.
+            if t == _D and example and _DATE_SHAPE.fullmatch(shape):
+                example += ": a date or time out of range (such as 2021-02-30, 2021-13-01 or 25:00)"
             # A column read under another name (``_sex_column``) is found, and named, by the file's.
             named = df.schema[c].metadata.get(FILE_COLUMN, c)
             at = located(bad[c], bad[c] if named == c else is_bad(named, t))
@@ -719,6 +724,10 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
             log.warning("%s: OMOP table %s column %s: value(s) are a year or a year-month alone (e.g. %r, %s): read "
                         "as empty; year_of_birth and month_of_birth give the birth date", where, table, c,
                         value_shape(row[f"p_{c}"]), VALUE_SHAPE_NOTE)
+
+
+# The shape (``errors.value_shape``) of a date written yyyy-mm-dd, optionally with a time.
+_DATE_SHAPE = re.compile(r"####-##-##([T ]##:##(:##(\.#+)?)?)?")
 
 
 # RFC 4180 CSV, as PostgreSQL COPY, BigQuery, pandas and R write it: a quoted field may hold a
