@@ -114,3 +114,25 @@ def test_a_misspelt_option_gets_the_command_usage_and_the_option_meant(capsys):
         main(["releases", "--force"])
     assert e.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == "trd-spark releases: error: unrecognized arguments: --force"
+
+
+def test_a_config_copied_out_of_conf_names_the_shipped_file_it_lost(tmp_path):
+    """``cp conf/toy.yaml ~/work/my.yaml``: its relative ``concept_sets.yaml`` now resolves beside the
+    copy, where there is none. The error named only that path (on 173ccde); it now names the shipped
+    file to copy or point to. A path to a file of another name gets no such hint."""
+    from trd_spark.config import DEFAULT_CONFIG, REPO_CONF_DIR, load_config
+    from trd_spark.errors import ConfigError
+
+    copy = tmp_path / "my.yaml"
+    copy.write_text(DEFAULT_CONFIG.read_text())
+    with pytest.raises(ConfigError) as e:
+        load_config(copy)
+    msg = str(e.value)
+    assert f"no such file or directory: {tmp_path}/" in msg
+    assert f"the shipped concept_sets.yaml is {REPO_CONF_DIR / 'concept_sets.yaml'}" in msg
+    copy.write_text(DEFAULT_CONFIG.read_text().replace("concept_sets: concept_sets.yaml",
+                                                       f"concept_sets: {REPO_CONF_DIR / 'concept_sets.yaml'}")
+                    .replace("trait_panel: trait_panel_toy.yaml", "trait_panel: my_panel.yaml"))
+    with pytest.raises(ConfigError) as e:
+        load_config(copy)
+    assert "my_panel.yaml" in str(e.value) and "shipped" not in str(e.value)

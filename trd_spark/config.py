@@ -1187,7 +1187,12 @@ def _read_named_yaml(path: Path, key: str, config_path: Path) -> Any:
     named neither the config nor the key, and a typo'd relative path resolves against the
     config's directory, a path the user never wrote (new-user trial, session 30)."""
     if not path.exists():
-        raise ConfigError(f"{key}: no such file or directory: {path}", where=str(config_path))
+        # A config copied out of conf/ (the toy config to a working folder: session 52's new user)
+        # names the shipped file by a relative path that no longer reaches it: name that file.
+        shipped = REPO_CONF_DIR / path.name
+        hint = (f" (the shipped {path.name} is {shipped}: copy it beside the config or give that path)"
+                if shipped.is_file() and shipped.resolve() != path.resolve() else "")
+        raise ConfigError(f"{key}: no such file or directory: {path}{hint}", where=str(config_path))
     return _read_yaml(path)
 
 
