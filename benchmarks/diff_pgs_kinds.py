@@ -37,6 +37,11 @@ offsets, a gap no record lies in), read with ``pgs.liftover``; the second a harm
 (``#HmPOS_build=GRCh38`` with ``hm_chr``/``hm_pos``, its ``chr_position`` the GRCh37 place).
 Oracle: the same matches as the GRCh38 file (diff_pgs_routes.py's plink2 sums).
 
+``--crosses``: the field cases' ID and duplicate kinds in the VDS and BGEN shapes, each on both
+engines, the expected outcome one error (``crosses``): sample-ids-leading-zeros as a VDS (its
+columns) and as a BGEN (IDs embedded, and only in its ``.sample``: plink2's export with its sample
+block stripped), duplicate-genotype-rows' two chunks as one VDS (a variant-data row twice).
+
     .venv/bin/python benchmarks/diff_pgs_kinds.py --models --seeds 1-5
     .venv/bin/python benchmarks/diff_pgs_kinds.py --vds --seeds 1-5
     .venv/bin/python benchmarks/diff_pgs_kinds.py --multi-dosages --seeds 1-5
@@ -362,6 +367,59 @@ def write_lifted_files(work: Path, pgs_id: str, rows: list[tuple], harmonised: b
         f"#variants_number={len(rows)}\n{cols}\n{body}")
 
 
+# --- crosses of the ID / duplicate kinds ------------------------------------------------------------
+
+CROSS_EXPECT = {"leading": "sample ID(s) are not a person_id written as a plain integer (the first: sample #2",
+                "duplicate": "have a genotype row more than once in the genotypes"}
+
+
+def crosses(hl, spark, root: Path) -> list[str]:
+    """The ``--crosses`` checks (module docstring): one line per check whose outcome is not the
+    expected error (no error, another error, or a sample ID in the message)."""
+    import subprocess
+
+    sys.path.insert(0, str(R.REPO / "tests"))
+    from test_field_cases_pgs import CASES, case_config, run_scores
+    from test_pgs_bgen import _strip_sample_ids
+    from test_pgs_genotypes import write_vds as write_gt_vds
+
+    bad = []
+    leading = next((CASES / "sample-ids-leading-zeros" / "genotypes").iterdir())
+    dup_chunks = sorted((CASES / "duplicate-genotype-rows" / "genotypes").iterdir())
+    shapes = {}
+    t = root / "crosses"
+    if t.exists():
+        shutil.rmtree(t)
+    (t / "n").mkdir(parents=True)
+    write_gt_vds(hl, hl.import_vcf(str(leading), reference_genome="GRCh38", force_bgz=True), str(t / "z.vds"))
+    shapes["vds-leading-zeros"] = ("vds", t / "z.vds", "sample-ids-leading-zeros", "leading")
+    chunks = [hl.import_vcf(str(p), reference_genome="GRCh38", force_bgz=True) for p in dup_chunks]
+    write_gt_vds(hl, chunks[0].union_rows(chunks[1]), str(t / "dup.vds"))
+    shapes["vds-duplicate-rows"] = ("vds", t / "dup.vds", "duplicate-genotype-rows", "duplicate")
+    with (t / "z.vcf").open("w") as out:
+        subprocess.run(["gunzip", "-c", str(leading)], stdout=out, check=True)
+    R.plink2("--vcf", str(t / "z.vcf"), "--export", "bgen-1.2", "bits=8", "ref-first", "id-paste=iid",
+             "--out", str(t / "e"))
+    shapes["bgen-embedded-leading-zeros"] = ("bgen", t / "e.bgen", "sample-ids-leading-zeros", "leading")
+    _strip_sample_ids(t / "e.bgen", t / "n" / "x.bgen")
+    shutil.copy(t / "e.sample", t / "n" / "x.sample")
+    shapes["bgen-sample-file-leading-zeros"] = ("bgen", t / "n" / "x.bgen", "sample-ids-leading-zeros", "leading")
+    for name, (fmt, path, case, kind) in shapes.items():
+        for engine in ("native", "hail"):
+            run = t / f"run_{name}_{engine}"
+            run.mkdir()
+            extra = "  native: {engine: hail}\n" if engine == "hail" else ""
+            cfg = case_config(run, str(path), f"{CASES / case}/scores/*", fmt=fmt, extra_pgs=extra)
+            try:
+                run_scores(hl, spark, cfg)
+                bad.append(f"{name} {engine}: no error")
+            except Exception as e:  # noqa: BLE001 - the outcome under test
+                msg = str(e)
+                if CROSS_EXPECT[kind] not in msg or "01001" in msg or "001004" in msg or "\n" in msg:
+                    bad.append(f"{name} {engine}: {type(e).__name__}: {msg[:300]}")
+    return bad
+
+
 # --- one seed -----------------------------------------------------------------------------------
 
 def make_seed(hl, work: Path, seed: int, args) -> dict:
@@ -490,6 +548,7 @@ def main() -> None:
     mode.add_argument("--vds", action="store_true", help="the calls as a VDS too (local alleles, reference blocks)")
     mode.add_argument("--multi-dosages", action="store_true", help="DS per alt at multi-allelic records (numpy)")
     mode.add_argument("--liftover", action="store_true", help="GRCh37 scoring files through a chain / hm_pos")
+    mode.add_argument("--crosses", action="store_true", help="leading-zero IDs and duplicate rows in a VDS / BGEN")
     args = ap.parse_args()
     if args.routes is None:
         args.routes = (MULTI_DOSAGE_ROUTES if args.multi_dosages else VDS_ROUTES if args.vds
@@ -505,6 +564,12 @@ def main() -> None:
                                         tmp_dir=str(root / "tmp")))
     import hail as hl
 
+    if args.crosses:
+        bad = crosses(hl, spark, root)
+        for b in bad:
+            print(f"  DIFF crosses {b}", flush=True)
+        print(f"SUMMARY crosses runs=8 disagreements={len(bad)}")
+        return
     seeds = R.parse_seeds(args.seeds)
     runs = disagreements = 0
     for seed in seeds:
