@@ -99,6 +99,13 @@ def other_build_places(sites: pd.DataFrame, scoring_files: Sequence[ScoringFile]
     pos = np.zeros(n, dtype=np.int64)
     placed = np.flatnonzero(sites["contig"].notna().to_numpy() & sites["position"].notna().to_numpy()
                             & ~sites["by_rsid"].to_numpy(bool) & ~sites["liftover_failed"].to_numpy(bool))
+    # A site whose every member the duplicate policy ``first`` dropped (``matching.drop_members``:
+    # the pair on the other strand of a variant matched before) scores nothing and has no file
+    # line to place: left out. Read as members[0] it stopped the native route with an IndexError
+    # (session 52 pgskinds: a harmonised file's other-strand duplicate under duplicate_variants: first).
+    has_members = np.fromiter((len(a) > 0 for a in sites["member_score_index"].to_numpy(object)[placed]), bool,
+                              len(placed))
+    placed = placed[has_members]
     if len(placed) and any(_file_places(sf, other_build) is not None for sf in scoring_files):
         members = sites["member_score_index"].to_numpy(object)[placed]
         first_score = np.fromiter((a[0] for a in members), np.int64, len(placed))
