@@ -343,10 +343,14 @@ def spark_jobs(spark) -> int:
     store (the UI's; it keeps ``spark.ui.retainedJobs``, 1,000 by default). Not the public status
     tracker's ``getJobIdsForGroup()``: that counts only jobs without a group, and the native pass
     runs its job in a group of its own since f274311 (cancelled on an interrupt), so a score phase
-    counted 0 jobs. The listener bus is drained first: a job enters the store by its start event."""
+    counted 0 jobs. The listener bus is drained first: a job enters the store by its start event.
+    Counted as the highest job id + 1 (ids are given in order from 0), not as the store's size:
+    the store keeps only the newest ``spark.ui.retainedJobs``, so in a long session (a test
+    worker's) its size stops growing and a phase's difference read 0 (session 52's suite)."""
     jsc = spark.sparkContext._jsc.sc()
     jsc.listenerBus().waitUntilEmpty(10_000)
-    return int(jsc.statusStore().jobsList(None).size())
+    jobs = jsc.statusStore().jobsList(None)  # a Scala Seq of JobData
+    return 0 if int(jobs.size()) == 0 else 1 + max(int(jobs.head().jobId()), int(jobs.last().jobId()))
 
 
 def jvm_threads_cpu(pid: int | None = None, proc: str = "/proc") -> dict[str, float]:

@@ -155,3 +155,40 @@ def test_the_benchmarks_count_a_job_run_in_a_job_group(spark):
     assert pv.spark_jobs(spark) - before == 1
     sc.parallelize(range(4), 1).count()
     assert pv.spark_jobs(spark) - before == 2
+
+
+def test_the_benchmarks_count_jobs_past_the_status_stores_retained_jobs(spark):
+    """benchmarks/pgs_vs_plink2.spark_jobs read the status store's size, which stops at
+    ``spark.ui.retainedJobs`` (1,000): in session 52's suite a test worker that had run more jobs
+    than that counted 0 for a new job (test_the_benchmarks_count_a_job_run_in_a_job_group failed).
+    The count follows the job ids, which keep growing. A full store (jobs 500..1499 retained, as
+    Spark's status store lists them: by id) is shown by a stand-in for the store alone (before the
+    fix: 1,000); the real session's count then moves by one per job."""
+    import types
+
+    from benchmarks import pgs_vs_plink2 as pv
+
+    class Jobs:
+        def __init__(self, ids):
+            self.ids = ids
+
+        def size(self):
+            return len(self.ids)
+
+        def head(self):
+            return types.SimpleNamespace(jobId=lambda: self.ids[0])
+
+        def last(self):
+            return types.SimpleNamespace(jobId=lambda: self.ids[-1])
+
+    store = types.SimpleNamespace(jobsList=lambda statuses: Jobs(list(range(500, 1500))))
+    jsc = types.SimpleNamespace(listenerBus=lambda: types.SimpleNamespace(waitUntilEmpty=lambda ms: True),
+                                statusStore=lambda: store)
+    full = types.SimpleNamespace(sparkContext=types.SimpleNamespace(_jsc=types.SimpleNamespace(sc=lambda: jsc)))
+    assert pv.spark_jobs(full) == 1500
+
+    sc = spark.sparkContext
+    before = pv.spark_jobs(spark)
+    assert before >= int(sc._jsc.sc().statusStore().jobsList(None).size())
+    sc.parallelize(range(4), 1).count()
+    assert pv.spark_jobs(spark) - before == 1

@@ -57,7 +57,7 @@ def test_n_both_is_audited_against_the_comparisons_of_the_audited_output_roots(t
     flow = pd.DataFrame({"definition": ["all"], "step_order": [0], "step": ["genotyped"], "n": [1000]})
     seen = {}
 
-    def audited(scores_a, scores_b, threshold, shown, prior):
+    def audited(scores_a, scores_b, threshold, shown, prior, **_):
         seen["prior"] = prior
         return pd.DataFrame({"dataset": ["d"], "pgs_id": ["P1"], "n_both": [473], "correlation": [0.99]}), False
 
