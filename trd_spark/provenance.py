@@ -580,10 +580,13 @@ _BY_STRING = frozenset({"globals", "vars", "eval", "exec", "__import__"})
 
 @functools.cache
 def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple[int, ...]],
-                                                  tuple[frozenset[str], ...], tuple[int, ...]] | None:
+                                                  tuple[frozenset[str], ...], tuple[int, ...],
+                                                  dict[str, tuple[int, ...]]] | None:
     """What ``_names_digest`` reads of module ``name`` (source ``text``), parsed once per text:
     (each top-level statement as ``ast.dump`` without docstrings, {name: the statements defining
-    it}, per statement the top-level names it mentions, the import statements); None when the
+    it}, per statement the top-level names it mentions, the import statements, {name: the
+    statements binding it itself}: its ``def``, ``class`` or assignment, not the statements the
+    top-level call rule below adds); None when the
     module holds a top-level statement other than imports, definitions and plain ``name = ...``
     assignments (an ``if``, a call, a name defined by unpacking) or reaches its names by string
     (``globals()``, ``eval``, a module ``__getattr__``, ``sys.modules[__name__]``: ``_dynamic``)
@@ -619,6 +622,7 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
         return None  # a decorator of its own may fill a name with the definitions it decorates
     mentions = tuple(frozenset(m.id for m in ast.walk(stmt) if isinstance(m, ast.Name) and m.id in defines)
                      for stmt in tree.body)
+    own = {k: tuple(v) for k, v in defines.items()}
     # A top-level call of one of the module's own names (``X = register(rule)``, ``_ = RULES.append(r)``,
     # ``Y = Model()``) may fill another name (a registry the function writes to), which no statement
     # defining that name mentions: the statement counts for every name it reaches (its mentions and
@@ -637,7 +641,7 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
     imports = tuple(i for i, stmt in enumerate(tree.body)
                     if isinstance(stmt, (ast.Import, ast.ImportFrom)) or _type_checking_imports(stmt))
     dumps = tuple(ast.dump(stmt, include_attributes=False) for stmt in tree.body)
-    return dumps, {k: tuple(v) for k, v in defines.items()}, mentions, imports
+    return dumps, {k: tuple(v) for k, v in defines.items()}, mentions, imports, own
 
 
 def _logger_names(tree: ast.AST) -> set[int]:
@@ -737,13 +741,22 @@ def _wanted_statements(name: str, text: str, names: frozenset[str], cut: frozens
     importers taking ``names`` run, as ``_names_digest`` counts them: the definitions of those
     names and of every top-level name they use (a name of ``cut`` not followed), with the
     module's imports. None when the module cannot be read by name (``_definitions``) or does not
-    define one of ``names``."""
+    define one of ``names``.
+
+    A statement binding a name of ``cut`` that is not in ``names`` (its ``class``) is taken for no
+    name: the top-level call rule of ``_definitions`` counts ``class PhenotypeSettings`` (whose
+    body calls ``DataGates()``) as a definition of ``DataGates`` and of ``GateThreshold``, so a
+    stage taking ``GateThreshold`` took ``PhenotypeSettings`` and all it mentions, cut or not
+    (session 52: a key added to ``phenotypes.trials`` still changed the pgs stage's code)."""
     found = _definitions(name, text)
     if found is None:
         return None
-    _dumps, defines, mentions, imports = found
+    _dumps, defines, mentions, imports, own = found
     if not names <= defines.keys():
         return None
+    unwanted = cut - names
+    left_out = {i for n in unwanted for i in own.get(n, ())
+                if all(i not in at or m in unwanted for m, at in own.items())}  # ``A = B = ...``: both unwanted
     wanted: set[str] = set()
     todo = list(names)
     while todo:
@@ -751,9 +764,9 @@ def _wanted_statements(name: str, text: str, names: frozenset[str], cut: frozens
         if n in wanted:
             continue
         wanted.add(n)
-        for i in defines[n]:
+        for i in set(defines[n]) - left_out:
             todo += mentions[i] - cut
-    return frozenset({i for n in wanted for i in defines[n]} | set(imports))
+    return frozenset(({i for n in wanted for i in defines[n]} - left_out) | set(imports))
 
 
 @functools.cache
@@ -862,7 +875,7 @@ _BEFORE: dict[str, Callable[[ast.Module], bool]] = {"trd_spark.config": _config_
 def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ...] = BY_NAME,
                  run_control: tuple[str, ...] = _LEFT_OUT, session_only: tuple[str, ...] = SESSION_ONLY,
                  session_settings: tuple[str, ...] = SESSION_SETTINGS,
-                 runtime_settings: tuple[str, ...] = RUNTIME_SETTINGS) -> dict[str, str]:
+                 runtime_settings: tuple[str, ...] = RUNTIME_SETTINGS, unread: tuple[str, ...] = ()) -> dict[str, str]:
     """The code ``module``'s results depend on, as {name: digest}.
 
     Keys: every module of ``package`` that ``module`` imports directly or transitively
@@ -897,6 +910,12 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
     ``runtime_settings`` (default ``RUNTIME_SETTINGS``): ``module:name``s of ``by_name`` modules
     neither taken nor followed from the names taken (``_names_digest``'s ``cut``).
 
+    ``unread``: ``module:name``s of ``by_name`` modules not followed from the names taken (``cut``),
+    but taken where a module reached imports one by name: the settings models of the config sections
+    a stage neither declares nor may read (``stages.unread_settings``). ``Config`` names every
+    section's model as a field's type, so, followed, a key added to ``report`` (``ReportSettings``)
+    reran the pgs and phenotypes stages, which cannot read it (session 52).
+
     Raises ImportError when ``module`` itself cannot be found.
     """
     if _source(module) is None:
@@ -928,12 +947,14 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
             elif top and top not in sys.stdlib_module_names:
                 libraries.setdefault(top, set()).add(name)
 
+    def names_of(shared: str, entries: tuple[str, ...]) -> frozenset[str]:
+        return frozenset(n.partition(":")[2] for n in entries if n.startswith(f"{shared}:"))
+
     def cut_of(shared: str) -> frozenset[str]:
-        return frozenset(n.partition(":")[2] for n in runtime_settings if n.startswith(f"{shared}:"))
+        return names_of(shared, (*runtime_settings, *unread))
 
     def kept_of(shared: str) -> frozenset[str]:
-        return frozenset(taken[shared] - {n.partition(":")[2] for n in run_control if n.startswith(f"{shared}:")}
-                         - cut_of(shared))
+        return frozenset(taken[shared] - names_of(shared, run_control) - names_of(shared, runtime_settings))
 
     parts = module.split(".")
     todo = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]  # importing it runs its packages' __init__

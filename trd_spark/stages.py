@@ -56,7 +56,7 @@ from collections.abc import Callable, Mapping, Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast, get_args
 
 from pydantic import BaseModel
 
@@ -673,6 +673,35 @@ def config_slice(cfg: Config, spec: StageSpec) -> dict[str, Any]:
     return out
 
 
+def _config_models(annotation: Any) -> list[str]:
+    """Names of the models of ``trd_spark.config`` in a field's type (``list[Dataset]``,
+    ``TraitPanel | None``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation.__name__] if annotation.__module__ == Config.__module__ else []
+    return [name for arg in get_args(annotation) for name in _config_models(arg)]
+
+
+def unread_settings(spec: StageSpec) -> tuple[str, ...]:
+    """``config:<Model>`` of each settings model of a top-level config section (``report``:
+    ``ReportSettings``) that ``spec`` neither declares in its config (a key under it) nor may read
+    (``ConfigView``: a ``MESSAGE_KEYS`` key shapes messages only, its value in no slice), the
+    ``RUNTIME_KEYS`` aside (``provenance.RUNTIME_SETTINGS``). ``provenance.code_digests``' ``unread``:
+    ``Config`` names each such model as a field's type, and followed from it, a key added to
+    ``report`` (``max_pgs_excess_kurtosis``, session 52) or to ``phenotypes.trials``
+    (``quantified_liquid_quantity``, session 51) reran the pgs stage, hours of scoring at All of
+    Us scale, which cannot read either. A model a stage's code imports by name still counts."""
+    read = {key.partition(".")[0] for key in spec.config}
+    return tuple(f"{Config.__module__}:{name}" for field_name, info in Config.model_fields.items()
+                 if field_name not in read and field_name not in RUNTIME_KEYS
+                 for name in _config_models(info.annotation))
+
+
+def stage_code(spec: StageSpec) -> dict[str, str]:
+    """``provenance.code_digests`` of the stage's module, the settings models it cannot read left
+    out (``unread_settings``): the ``code`` of its fingerprint."""
+    return code_digests(spec.module, unread=unread_settings(spec))
+
+
 def _without(node: Any, key: str, exclude: tuple[str, ...]) -> Any:
     """``node`` (the value at dotted ``key``) without the excluded dotted keys below it. A
     list's items are under the list's key (``datasets.role``: every dataset's role), as
@@ -916,7 +945,7 @@ def declared_import(spec: StageSpec, module: str) -> Any:
     a name imported by string as one of the modules this file spells in its strings, so a
     module named otherwise (computed, or declared outside this file) would run code no
     fingerprint holds, and an edit to it would rerun nothing."""
-    if module not in code_digests(spec.module):
+    if module not in stage_code(spec):
         raise LookupError(f"stage {spec.name} imports {module} by name, which its code digest does not cover "
                           f"(provenance.code_digests): name the module as a string in stages.STAGE_SPECS")
     return importlib.import_module(module)
@@ -942,7 +971,7 @@ def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike, recorded: dict[s
 
     return {
         "config": _digest(config_slice(cfg, spec)),
-        "code": {**code_digests(spec.module), **java_digests(spec.module, _java_home, running=_running_java)},
+        "code": {**stage_code(spec), **java_digests(spec.module, _java_home, running=_running_java)},
         "upstream": upstream,
         "inputs": {key: one(key, path) for key, path in spec.external(cfg)},
     }
