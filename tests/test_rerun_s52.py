@@ -94,9 +94,9 @@ NEW_KEY = {
 
 
 @pytest.mark.parametrize(("section", "now", "before"), [
-    # phenotypes.omop takes ReportSettings by name (the default of small_count_threshold): it counts;
-    # cohort declares report.small_count_threshold.
-    ("report", ["phenotypes", "cohort", "report"], list(STAGES)),
+    # cohort declares report.small_count_threshold; phenotypes.omop takes the policy's T as
+    # config.MIN_SMALL_COUNT_THRESHOLD, not ReportSettings by name (before: phenotypes changed too).
+    ("report", ["cohort", "report"], list(STAGES)),
     # cohort declares phenotypes.gates, the report phenotypes: PhenotypeSettings is theirs whole.
     ("phenotypes.trials", ["phenotypes", "cohort", "report"], list(STAGES)),
 ])

@@ -40,7 +40,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from trd_spark.config import Config, OmopInput, ReportSettings, bigquery_project, local_path
+from trd_spark.config import MIN_SMALL_COUNT_THRESHOLD, Config, OmopInput, bigquery_project, local_path
 from trd_spark.errors import QUERY_INPUT_ERROR_TAG, VALUE_SHAPE_NOTE, InputDataError, value_shape
 from trd_spark.io import Fs, csv_columns_named_twice
 from trd_spark.logs import counted, record_count_label, record_count_text
@@ -59,8 +59,10 @@ _L, _I, _S, _D = T.LongType(), T.IntegerType(), T.StringType(), T.DateType()
 # them, 1 to T-1 as ``<T``: k records are held by 1..k persons (privacy round 6, session 37: "3
 # value(s) are not dates" put 1..3 persons in an error line). The phenotypes stage passes
 # ``report.small_count_threshold`` (``records_below``); another caller (a test, a tool) that
-# passes none gets the setting's default, the policy's T, never the exact count.
-DEFAULT_RECORDS_BELOW: int = ReportSettings.model_fields["small_count_threshold"].default
+# passes none gets the policy's T (the setting's default and lowest value), never the exact count.
+# The constant, not ``ReportSettings``' default: a model taken by name is followed into this
+# stage's code digest, so every key added to ``report`` reran the phenotypes stage (session 52).
+DEFAULT_RECORDS_BELOW: int = MIN_SMALL_COUNT_THRESHOLD
 
 # The columns we read from each table, with the type we cast them to.
 OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
