@@ -55,7 +55,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -570,29 +569,8 @@ def main() -> None:
             print(f"  DIFF crosses {b}", flush=True)
         print(f"SUMMARY crosses runs=8 disagreements={len(bad)}")
         return
-    seeds = R.parse_seeds(args.seeds)
-    runs = disagreements = 0
-    for seed in seeds:
-        t0 = time.perf_counter()
-        work = root / f"seed{seed}"
-        case = make_seed(hl, work, seed, args)
-        first: dict = {}
-        bad_seed = []
-        for route in args.routes:
-            runs += 1
-            try:
-                got = run_route(hl, spark, work, route, case)
-            except Exception as e:  # noqa: BLE001 - a route's error is a disagreement to report
-                bad_seed.append(f"{route}: error {type(e).__name__}: {str(e).splitlines()[0][:300]}")
-                continue
-            bad_seed += compare(route, got, case, first)
-        disagreements += len(bad_seed)
-        matched = {k: v["n_matched"] for k, v in case["oracle"].items()}
-        print(f"seed {seed}: {case['n_records']} records, opts {case['opts']}, oracle matched {matched}, "
-              f"{len(bad_seed)} disagreements, {time.perf_counter() - t0:.0f} s", flush=True)
-        for b in bad_seed:
-            print(f"  DIFF seed {seed} {b}", flush=True)
-    print(f"SUMMARY seeds={len(seeds)} runs={runs} disagreements={disagreements}")
+    R.run_seeds(R.parse_seeds(args.seeds), root, args.routes, lambda work, seed: make_seed(hl, work, seed, args),
+                lambda work, route, case: run_route(hl, spark, work, route, case), compare)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -698,23 +699,35 @@ def main() -> None:
                                         tmp_dir=str(root / "tmp")))
     import hail as hl
 
-    seeds = parse_seeds(args.seeds)
+    run_seeds(parse_seeds(args.seeds), root, args.routes,
+              lambda work, seed: make_seed(hl, work, seed, args.samples, args.records, args.extended, args.orders,
+                                           args.dosages, args.uncalled, args.more_files),
+              lambda work, route, case: run_route(hl, spark, work, route, case), compare)
+
+
+def run_seeds(seeds: list[int], root: Path, routes: list[str], make_case: Callable[[Path, int], dict],
+              run: Callable[[Path, str, dict], pd.DataFrame],
+              check: Callable[[str, pd.DataFrame, dict, dict], list[str]]) -> int:
+    """Each seed's case (``make_case(root / f"seed{seed}", seed)``, with ``oracle``, ``n_records``
+    and ``opts``) scored by every route (``run``) and checked (``check(route, got, case, first)``:
+    the disagreements, ``first`` the first route's scores); a route's error is a disagreement.
+    Prints one line per seed, each disagreement, and the ``SUMMARY`` line; returns the
+    disagreements. Shared by this script and diff_pgs_kinds.py."""
     runs = disagreements = 0
     for seed in seeds:
         t0 = time.perf_counter()
         work = root / f"seed{seed}"
-        case = make_seed(hl, work, seed, args.samples, args.records, args.extended, args.orders, args.dosages,
-                         args.uncalled, args.more_files)
+        case = make_case(work, seed)
         first: dict = {}
         bad_seed = []
-        for route in args.routes:
+        for route in routes:
             runs += 1
             try:
-                got = run_route(hl, spark, work, route, case)
+                got = run(work, route, case)
             except Exception as e:  # noqa: BLE001 - a route's error is a disagreement to report
                 bad_seed.append(f"{route}: error {type(e).__name__}: {str(e).splitlines()[0][:300]}")
                 continue
-            bad_seed += compare(route, got, case, first)
+            bad_seed += check(route, got, case, first)
         disagreements += len(bad_seed)
         matched = {k: v["n_matched"] for k, v in case["oracle"].items()}
         print(f"seed {seed}: {case['n_records']} records, opts {case['opts']}, oracle matched {matched}, "
@@ -722,6 +735,7 @@ def main() -> None:
         for b in bad_seed:
             print(f"  DIFF seed {seed} {b}", flush=True)
     print(f"SUMMARY seeds={len(seeds)} runs={runs} disagreements={disagreements}")
+    return disagreements
 
 
 if __name__ == "__main__":
