@@ -12,6 +12,7 @@ it writes.
 from __future__ import annotations
 
 import pytest
+from source_edits import source_edits
 
 from trd_spark.layout import STAGES
 from trd_spark.stages import STAGE_SPECS
@@ -23,32 +24,8 @@ def edited():
     in ``module``'s source as ``provenance`` reads it (the file is not touched; edits add up)."""
     from trd_spark import provenance
 
-    real = provenance._source  # noqa: SLF001
-    edits: list[tuple[str, str, str]] = []
-
-    def source(name: str):
-        found = real(name)
-        if found is None or not any(m == name for m, _, _ in edits):
-            return found
-        out = found[0]
-        for module, old, new in edits:
-            if module == name:
-                assert old in out, old
-                out = out.replace(old, new, 1)
-        return out, found[1]
-
-    def edit(module: str, old: str, new: str) -> dict[str, dict[str, str]]:
-        edits.append((module, old, new))
-        provenance.code_digests.cache_clear()
-        return {s: provenance.code_digests(STAGE_SPECS[s].module) for s in STAGES}
-
-    provenance.code_digests.cache_clear()
-    saved, provenance._source = provenance._source, source  # noqa: SLF001
-    try:
+    with source_edits(lambda: {s: provenance.code_digests(STAGE_SPECS[s].module) for s in STAGES}) as edit:
         yield edit
-    finally:
-        provenance._source = saved  # noqa: SLF001
-        provenance.code_digests.cache_clear()
 
 
 def _changed(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> list[str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from source_edits import source_edits
 
 from trd_spark import provenance
 from trd_spark.config import load_config
@@ -50,33 +51,9 @@ def stage_code_after():
     ``provenance.code_digests`` without ``unread``: the rule before session 52) after replacing
     ``old`` by ``new`` in ``module``'s source as ``provenance`` reads it (the file is not touched;
     edits add up)."""
-    real = provenance._source  # noqa: SLF001
-    edits: list[tuple[str, str, str]] = []
-
-    def source(name: str):
-        found = real(name)
-        if found is None or not any(m == name for m, _, _ in edits):
-            return found
-        out = found[0]
-        for module, old, new in edits:
-            if module == name:
-                assert old in out, old
-                out = out.replace(old, new, 1)
-        return out, found[1]
-
-    def edit(module: str, old: str, new: str) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
-        edits.append((module, old, new))
-        provenance.code_digests.cache_clear()
-        return ({s: stage_code(STAGE_SPECS[s]) for s in STAGES},
-                {s: provenance.code_digests(STAGE_SPECS[s].module) for s in STAGES})
-
-    provenance.code_digests.cache_clear()
-    saved, provenance._source = provenance._source, source  # noqa: SLF001
-    try:
+    with source_edits(lambda: ({s: stage_code(STAGE_SPECS[s]) for s in STAGES},
+                               {s: provenance.code_digests(STAGE_SPECS[s].module) for s in STAGES})) as edit:
         yield edit
-    finally:
-        provenance._source = saved  # noqa: SLF001
-        provenance.code_digests.cache_clear()
 
 
 def _changed(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> list[str]:
