@@ -501,32 +501,6 @@ def make_seed(hl, work: Path, seed: int, args) -> dict:
             "dosages": bool(args.multi_dosages), "liftover": bool(args.liftover)}
 
 
-def run_route(hl, spark, work: Path, route: str, case: dict) -> pd.DataFrame:
-    sys.path.insert(0, str(R.REPO / "tests"))
-    from test_field_cases_pgs import case_config, published_frame
-
-    from trd_spark.pgs import stage
-    from trd_spark.pgs.matching import variant_matches_pandas
-
-    fmt, rel, extra = KIND_ROUTES[route]
-    opts = case["opts"]
-    pgs = (f"  missing_genotypes: {'zero' if opts['zero'] else 'mean_impute'}\n"
-           f"  keep_ambiguous: {str(opts['keep_ambiguous']).lower()}\n  duplicate_variants: first\n{extra}")
-    if case.get("liftover"):
-        pgs += f"  liftover: {{chain_file: {work / 'h37.chain'}, min_match: 0.95}}\n"
-    tmp = work / f"run_{route}"
-    tmp.mkdir(exist_ok=True)
-    dosage = ", dosage_field: DS" if case.get("dosages") and fmt in ("vcf", "mt") else ""
-    cfg = case_config(tmp, str(work / rel), f"{work}/scores/*.txt", fmt=fmt, extra_pgs=pgs,
-                      extra_genotypes=f", sex_source: {{path: {work / 'sex.txt'}}}{dosage}")
-    files = stage.load_scoring_files(spark, cfg, "GRCh38")
-    matched = stage.match_dataset(hl, spark, cfg, "d", files)
-    variant_matches_pandas(matched.frame, "d").to_csv(tmp / "variant_matches.tsv", sep="\t", index=False)
-    got = published_frame(stage.scores_of_dataset(hl, spark, cfg, matched))
-    got.to_csv(tmp / "scores.tsv", sep="\t", index=False)
-    return got
-
-
 def compare(route: str, got: pd.DataFrame, case: dict, first: dict) -> list[str]:
     """diff_pgs_routes.compare; a split BGEN of dosages (8-bit) within its rounding."""
     if route == "split-bgen":
@@ -570,7 +544,7 @@ def main() -> None:
         print(f"SUMMARY crosses runs=8 disagreements={len(bad)}")
         return
     R.run_seeds(R.parse_seeds(args.seeds), root, args.routes, lambda work, seed: make_seed(hl, work, seed, args),
-                lambda work, route, case: run_route(hl, spark, work, route, case), compare)
+                lambda work, route, case: R.run_route(hl, spark, work, route, case, KIND_ROUTES), compare)
 
 
 if __name__ == "__main__":

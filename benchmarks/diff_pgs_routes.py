@@ -529,18 +529,24 @@ def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int, extende
             "dosages": with_dosages, "rsid": more_files}
 
 
-def run_route(hl, spark, work: Path, route: str, case: dict) -> pd.DataFrame:
+def run_route(hl, spark, work: Path, route: str, case: dict, routes: dict | None = None) -> pd.DataFrame:
+    """The published scores (``published_frame``) of one route (``routes``, default ``ROUTES``:
+    format, genotypes path, extra pgs settings) on a seed's case, through the stage's own
+    functions; the match log and scores kept in ``work/run_<route>``. The case's ``rsid``,
+    ``dosages`` and ``liftover`` (a ``work/h37.chain``) set the matching settings."""
     sys.path.insert(0, str(REPO / "tests"))
     from test_field_cases_pgs import case_config, published_frame
 
     from trd_spark.pgs import stage
     from trd_spark.pgs.matching import variant_matches_pandas
 
-    fmt, rel, extra = ROUTES[route]
+    fmt, rel, extra = (ROUTES if routes is None else routes)[route]
     opts = case["opts"]
     pgs = (f"  missing_genotypes: {'zero' if opts['zero'] else 'mean_impute'}\n"
            f"  keep_ambiguous: {str(opts['keep_ambiguous']).lower()}\n  duplicate_variants: first\n{extra}"
            + ("  match_rsid: true\n" if case.get("rsid") else ""))
+    if case.get("liftover"):
+        pgs += f"  liftover: {{chain_file: {work / 'h37.chain'}, min_match: 0.95}}\n"
     tmp = work / f"run_{route}"
     tmp.mkdir(exist_ok=True)
     dosage = ", dosage_field: DS" if case.get("dosages") and fmt in ("vcf", "mt") else ""
