@@ -68,12 +68,7 @@ def warn_covariates_without_values(what: str, results: pd.DataFrame) -> dict[str
     ``pca_features`` elements are empty or ``nan`` for the dataset's persons) is an input fault
     that each row's note alone would leave unseen among hundreds of rows. Returns dataset ->
     the covariates (sorted), only datasets with one. No count: names only."""
-    out = _noted_covariates(results, EMPTY_COVARIATE_NOTE)
-    for dataset, columns in out.items():
-        log.warning("%s: dataset %s: covariate(s) %s without a value for any person of a fit, dropped from those "
-                    "fits (their note says so); check the analysis frame's columns (a PC: the ancestry file's "
-                    "pca_features for the dataset's persons)", what, dataset, ", ".join(columns))
-    return out
+    return _warn_noted_covariates(what, results, EMPTY_COVARIATE_NOTE, "without a value for any person of a fit")
 
 
 def warn_collinear_covariates(what: str, results: pd.DataFrame) -> dict[str, list[str]]:
@@ -81,11 +76,18 @@ def warn_collinear_covariates(what: str, results: pd.DataFrame) -> dict[str, lis
     it (``covariates.COLLINEAR_NOTE``, ``aliased_columns``): a PC equal to another up to scale and
     shift is an input fault (the ancestry file's ``pca_features``), and the PGS estimates are those
     of the smaller design. Returns dataset -> the covariates (sorted). No count: names only."""
-    out = _noted_covariates(results, COLLINEAR_NOTE)
+    return _warn_noted_covariates(what, results, COLLINEAR_NOTE,
+                                  "a linear function of the covariates before them in a fit")
+
+
+def _warn_noted_covariates(what: str, results: pd.DataFrame, note_text: str, problem: str) -> dict[str, list[str]]:
+    """One WARNING per dataset naming the covariates its rows' notes drop under ``note_text``
+    (``problem`` says why); dataset -> those covariates (sorted)."""
+    out = _noted_covariates(results, note_text)
     for dataset, columns in out.items():
-        log.warning("%s: dataset %s: covariate(s) %s a linear function of the covariates before them in a fit, "
-                    "dropped from those fits (their note says so); check the analysis frame's columns (a PC: the "
-                    "ancestry file's pca_features for the dataset's persons)", what, dataset, ", ".join(columns))
+        log.warning("%s: dataset %s: covariate(s) %s %s, dropped from those fits (their note says so); check the "
+                    "analysis frame's columns (a PC: the ancestry file's pca_features for the dataset's persons)",
+                    what, dataset, ", ".join(columns), problem)
     return out
 
 
