@@ -25,7 +25,6 @@ REVIEWED = {
     ("trd_spark/pipeline.py", "persons"):
         "the toy data's size (toy_data.persons in the config): synthetic persons, no participant",
     ("trd_spark/toydata/draws.py", "len(self._rows)"): "toy data generator: synthetic persons",
-    ("trd_spark/toydata/generate.py", "MIN_PERSONS"): "toy data generator's minimum size (a constant)",
     ("trd_spark/pgs/pgen_engine.py", "str(e).splitlines()[0]"):
         "a library's read error after 'the samples:' (pandas' parser text), not a count",
     ("trd_spark/report/stage.py", "label"):

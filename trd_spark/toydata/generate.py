@@ -29,6 +29,7 @@ from trd_spark.errors import ConfigError
 from trd_spark.toydata import ancestry, omop
 from trd_spark.toydata.draws import PersonRng
 from trd_spark.toydata.genotypes import ScoreEffects, Sites, draw_sites, write_genotypes
+from trd_spark.toydata.limits import MAX_PERSONS, MAX_SEED, MAX_VARIANTS, MIN_PERSONS, MIN_SEED, MIN_VARIANTS
 from trd_spark.toydata.scores import SCORES, ScoreVariants, draw_score_variants, write_scoring_files
 
 # Planted log-ORs per SD of the true PGS for TRD vs non_MDD; trMDD and MDD_other get half.
@@ -40,7 +41,6 @@ TRMDD_FRACTION = 0.5
 ARRAY_SITE_SHARE = 0.60
 N_PCA_SITES = 300
 N_PCA_REFERENCE = 1000  # persons of the fixed reference panel the PCs are projected on
-MIN_PERSONS, MIN_VARIANTS = 50, 200
 PRIMARY_DEFINITION = "ad3"
 
 
@@ -171,11 +171,11 @@ def generate_toy_data(out_dir: str, persons: int = 3000, variants: int = 2000, s
     relatedness_flagged_samples}.tsv, truth.json and truth_persons.parquet (per person: dataset,
     status, dates, true standardised PGS). The returned dict is the content of truth.json.
     """
-    if persons < MIN_PERSONS:
-        raise ConfigError(f"need at least {MIN_PERSONS} persons, got {persons}", where="generate_toy_data(persons)")
-    if variants < MIN_VARIANTS:
-        raise ConfigError(f"need at least {MIN_VARIANTS} variants, got {variants}",
-                          where="generate_toy_data(variants)")
+    for what, value, least, most in (("persons", persons, MIN_PERSONS, MAX_PERSONS),
+                                     ("variants", variants, MIN_VARIANTS, MAX_VARIANTS),
+                                     ("seed", seed, MIN_SEED, MAX_SEED)):
+        if not least <= value <= most:  # toydata.limits: the CLI checks its options by them as it parses them
+            raise ConfigError(f"need {least:,} to {most:,}, got {value:,}", where=f"generate_toy_data({what})")
     out = Path(out_dir)
     # truth.json is what says the folder holds complete toy data (pipeline.ensure_toy_data generates
     # only without it): removed before anything else is, and written last, so a generation stopped
