@@ -59,6 +59,8 @@ from trd_spark.report.figures import (
 )
 from trd_spark.report.html import figure, html_table, render_page, warning
 from trd_spark.report.tables import (
+    DATASET_DISTINCT_VALUES,
+    DATASET_LARGEST_TIE,
     DISTINCT_VALUES,
     EXCESS_KURTOSIS,
     GATE_CELLS,
@@ -69,6 +71,8 @@ from trd_spark.report.tables import (
     QUANTILE_LEVELS,
     RESIDUAL_COLUMNS,
     SKEWNESS,
+    VALUE_MAX,
+    VALUE_MIN,
     ReleaseCounts,
     checked_hidden_counts,
     hidden_counts,
@@ -267,7 +271,8 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
     have = [p for p in pgs_ids if p in frame.columns]
     if not have:
         return pd.DataFrame(columns=["dataset", "ancestry", "pgs_id", "n", "mean", "sd", SKEWNESS, EXCESS_KURTOSIS,
-                                     *QUANTILE_LEVELS, DISTINCT_VALUES, LARGEST_TIE, *RESIDUAL_COLUMNS.values()])
+                                     *QUANTILE_LEVELS, DISTINCT_VALUES, LARGEST_TIE, *RESIDUAL_COLUMNS.values(),
+                                     DATASET_DISTINCT_VALUES, DATASET_LARGEST_TIE, VALUE_MIN, VALUE_MAX])
     stack = "stack({}, {}) as (pgs_id, value)".format(
         len(have), ", ".join(f"'{p}', cast(`{p}` as double)" for p in have))
     long = (frame.where(F.col("definition") == definition)
@@ -276,12 +281,18 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
     group = ["dataset", "ancestry", "pgs_id"]
     # The group's values (rounded) and their persons: the distinct values are its rows, the largest
     # tie its largest count.
-    values = (long.groupBy(*group, F.round("value", DISTINCT_DECIMALS).alias("rounded")).count()
-              .groupBy(*group).agg(F.count("*").alias(DISTINCT_VALUES), F.max("count").alias(LARGEST_TIE)))
+    rounded = long.groupBy(*group, F.round("value", DISTINCT_DECIMALS).alias("rounded")).count()
+    values = rounded.groupBy(*group).agg(F.count("*").alias(DISTINCT_VALUES), F.max("count").alias(LARGEST_TIE))
+    # The same over the dataset's persons, every group pooled (the fits' persons).
+    pooled = (rounded.groupBy("dataset", "pgs_id", "rounded").agg(F.sum("count").alias("count"))
+              .groupBy("dataset", "pgs_id").agg(F.count("*").alias(DATASET_DISTINCT_VALUES),
+                                                F.max("count").alias(DATASET_LARGEST_TIE)))
     agg = long.groupBy(*group).agg(
         F.count("*").alias("n"), F.mean("value").alias("mean"), F.stddev("value").alias("sd"),
         F.skewness("value").alias(SKEWNESS), F.kurtosis("value").alias(EXCESS_KURTOSIS),
-        F.percentile_approx("value", list(QUANTILE_LEVELS.values()), 10000).alias("q")).join(values, group)
+        F.min("value").alias(VALUE_MIN), F.max("value").alias(VALUE_MAX),
+        F.percentile_approx("value", list(QUANTILE_LEVELS.values()), 10000).alias("q")).join(values, group) \
+        .join(pooled, ["dataset", "pgs_id"])
     pdf = agg.toPandas()
     for i, name in enumerate(QUANTILE_LEVELS):
         pdf[name] = [float(q[i]) if q is not None else np.nan for q in pdf["q"]]

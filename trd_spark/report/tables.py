@@ -1757,8 +1757,22 @@ EXCESS_KURTOSIS = "excess_kurtosis"
 # exported. Keyed by the score's own column they stand beside.
 RESIDUAL_COLUMNS = {"n": "residual_n", "mean": "residual_mean", "sd": "residual_sd",
                     SKEWNESS: "residual_skewness", EXCESS_KURTOSIS: "residual_excess_kurtosis"}
+# pgs_distribution's internal columns: the distinct values and the largest tie of the dataset's
+# persons with the score, every group pooled (on every row of the dataset and score; the fits'
+# persons are the dataset's, whatever their group): read by ``few_valued_scores`` and
+# ``tie_heavy_scores`` in place of the groups of fewer than T persons, never exported.
+DATASET_DISTINCT_VALUES = "dataset_n_values"
+DATASET_LARGEST_TIE = "dataset_n_largest_tie"
+# pgs_distribution's internal columns: the group's lowest and highest score (Spark's ``min`` /
+# ``max``); read by ``outlying_groups``, never exported.
+VALUE_MIN = "value_min"
+VALUE_MAX = "value_max"
 # The internal columns of pgs_distribution, dropped before the export.
-INTERNAL_DIST_COLUMNS = (DISTINCT_VALUES, LARGEST_TIE, SKEWNESS, EXCESS_KURTOSIS, *RESIDUAL_COLUMNS.values())
+INTERNAL_DIST_COLUMNS = (DISTINCT_VALUES, LARGEST_TIE, SKEWNESS, EXCESS_KURTOSIS, *RESIDUAL_COLUMNS.values(),
+                         DATASET_DISTINCT_VALUES, DATASET_LARGEST_TIE, VALUE_MIN, VALUE_MAX)
+# Standard errors of a group's sum of squares (sqrt(2 (n - 1)) rest variances) one person's squared
+# distance from the group's median must exceed to hide the group's mean and sd (``outlying_groups``).
+OUTLIER_STANDARD_ERRORS = 2.0
 # Standard errors of a normal sample's excess kurtosis (sqrt(24 / n)) a group's must exceed, beside
 # report.max_pgs_excess_kurtosis, to flag its score (``kurtosis_bar``).
 KURTOSIS_STANDARD_ERRORS = 6.0
@@ -1777,18 +1791,16 @@ def few_valued_scores(dist: pd.DataFrame, threshold: int) -> pd.Series:
     z0^2 = k (N - 1) / (N (N - k)) for k carriers among the N standardised persons (N is a group's
     shown n under ``ancestry`` standardisation, about the sum of the groups' n under ``overall``),
     and any quantile of a group of few values is one of them. Every group of such a score loses
-    every statistic (mean, sd, quantiles), its n stays. Boolean Series on ``dist``'s index; all
-    False without the column (a table from before it)."""
+    every statistic (mean, sd, quantiles), its n stays. A group of fewer than ``threshold`` persons
+    (no statistic shown) is read only through the dataset's persons pooled (``_group_read``).
+    Boolean Series on ``dist``'s index; all False without the column (a table from before it)."""
     out = pd.Series(False, index=dist.index, dtype=bool)
     if DISTINCT_VALUES not in dist.columns or dist.empty:
         return out
     k = pd.to_numeric(dist[DISTINCT_VALUES], errors="coerce")
     n = pd.to_numeric(dist["n"], errors="coerce")
-    few = (k < threshold) & (k < n)
-    for _, idx in dist.groupby(["dataset", "pgs_id"], sort=False).groups.items():
-        if few[idx].any():
-            out[idx] = True
-    return out
+    few = (k < threshold) & (k < n) & _group_read(n, dist, threshold)
+    return _flag_scores(dist, few, lambda n_all, k_all, tie: (k_all < threshold) & (k_all < n_all))
 
 
 def tie_heavy_scores(dist: pd.DataFrame, threshold: int) -> pd.Series:
@@ -1812,16 +1824,49 @@ def tie_heavy_scores(dist: pd.DataFrame, threshold: int) -> pd.Series:
     of 19 to 22 variants one matches, the true one, so each variant's carriers in EAS, 1 or 0, are
     known; tests/test_privacy_s51.py). A polygenic score has no such tie. Every group of such a
     score loses every statistic, as a few-valued score's; its n stays (and its fits' estimates:
-    ``carrier_count_scores``). Boolean Series on ``dist``'s index; all False without the column
-    (a table from before it)."""
+    ``carrier_count_scores``). A group of fewer than ``threshold`` persons (no statistic shown) is
+    read only through the dataset's persons pooled (``_group_read``). Boolean Series on ``dist``'s
+    index; all False without the column (a table from before it)."""
     out = pd.Series(False, index=dist.index, dtype=bool)
     if LARGEST_TIE not in dist.columns or dist.empty:
         return out
     tie = pd.to_numeric(dist[LARGEST_TIE], errors="coerce")
     n = pd.to_numeric(dist["n"], errors="coerce")
-    heavy = (tie > 1) & ((n - tie < threshold) | (2 * tie >= n))
+    heavy = (tie > 1) & ((n - tie < threshold) | (2 * tie >= n)) & _group_read(n, dist, threshold)
+    return _flag_scores(dist, heavy, lambda n_all, k_all, t: (t > 1) & ((n_all - t < threshold) | (2 * t >= n_all)))
+
+
+def _group_read(n: pd.Series, dist: pd.DataFrame, threshold: int) -> pd.Series:
+    """Which groups of ``dist`` ``few_valued_scores`` and ``tie_heavy_scores`` read on their own:
+    those of ``threshold`` or more persons when the table has the dataset's pooled columns
+    (``DATASET_DISTINCT_VALUES``, ``DATASET_LARGEST_TIE``), every group without them (a table
+    from before them, or compare-releases' one row per dataset). Why not the smaller ones: such a
+    group's n reads ``<T`` and every statistic of it is hidden (``suppress_release``), its mean and
+    sd are no sum the shown groups complete (``moment_complements`` hides the largest shown
+    group's), so its values reach the export only through the fits, whose persons are the
+    dataset's: the pooled rule reads those (a one-variant score in a dataset of three groups of
+    15 persons: 2 values pooled, flagged). Read on its own, a tie of two persons in a group of
+    fewer than T (k < T values: ``few_valued_scores``) hid every estimate of the score in the
+    dataset, a polygenic one's too (session 53 privacy10)."""
+    if DATASET_DISTINCT_VALUES in dist.columns and DATASET_LARGEST_TIE in dist.columns:
+        return n >= threshold
+    return pd.Series(True, index=dist.index, dtype=bool)
+
+
+def _flag_scores(dist: pd.DataFrame, groups: pd.Series, pooled_rule) -> pd.Series:
+    """Every row of a (dataset, pgs_id) of ``dist`` with a group flagged in ``groups`` or, where
+    the table has the pooled columns, whose dataset's persons pooled meet ``pooled_rule``
+    (n, distinct values, largest tie -> bool)."""
+    out = pd.Series(False, index=dist.index, dtype=bool)
+    pooled = DATASET_DISTINCT_VALUES in dist.columns and DATASET_LARGEST_TIE in dist.columns
     for _, idx in dist.groupby(["dataset", "pgs_id"], sort=False).groups.items():
-        if heavy[idx].any():
+        flag = bool(groups[idx].any())
+        if pooled and not flag:
+            n_all = float(pd.to_numeric(dist.loc[idx, "n"], errors="coerce").fillna(0).sum())
+            k_all = pd.to_numeric(dist.loc[idx, DATASET_DISTINCT_VALUES], errors="coerce").max()
+            tie = pd.to_numeric(dist.loc[idx, DATASET_LARGEST_TIE], errors="coerce").max()
+            flag = bool(pd.notna(k_all) and pd.notna(tie) and pooled_rule(n_all, k_all, tie))
+        if flag:
             out[idx] = True
     return out
 
@@ -1926,6 +1971,44 @@ def carrier_count_scores(dist: pd.DataFrame | None, threshold: int,
     flagged = (few_valued_scores(dist, threshold) | tie_heavy_scores(dist, threshold)
                | heavy_tailed_scores(dist, kurtosis_limit))
     return out | {(str(ds), str(p)) for ds, p in zip(dist.loc[flagged, "dataset"], dist.loc[flagged, "pgs_id"])}
+
+
+def outlying_groups(dist: pd.DataFrame) -> pd.Series:
+    """Rows of ``dist`` (pgs_distribution with ``VALUE_MIN``, ``VALUE_MAX`` and its p25 / p50 / p75,
+    before suppression) whose mean and sd count persons far out: a person whose squared distance
+    from the group's median exceeds ``OUTLIER_STANDARD_ERRORS`` x sqrt(2 (n - 1)) variances of the
+    group's bulk, the scale being the smaller of the group's own robust SD ((p75 - p25) / 1.349)
+    and that of the largest group of its dataset and score (the own one alone misses a group a
+    quarter or more of whose persons sit far out: its quartiles are theirs). Why: the carriers of
+    a rare variant of large weight but small variance share (the score's excess kurtosis under
+    ``report.max_pgs_excess_kurtosis``, the group's under its 6-error bar) sit d SD out in a small
+    group, and (n - 1) sd^2 = (n - 1) r^2 + d^2 c (1 - c / n): with d from the weights and r^2, the
+    bulk's variance, from the weights and public allele frequencies, c reads to sqrt(2 (n - 1)) / d^2
+    (the sampling error of the bulk's sum of squares), and the mean adds c d / n: 1 carrier at 5 SD
+    in a group of 30 read exactly in 37 of 60 simulations, 3 at 6 SD in 33, where the kurtosis bars
+    flagged 25% and 0% (``tests/test_privacy10_s53.py``). Such a group's mean and sd are hidden
+    (its quantiles stay: a person shifts one by one rank; its n stays), and so are the largest
+    shown group's (``moment_complements``), the scores' n x mean adding up to 0. A normal group of
+    20 persons trips the bar in about 12% of samples, of 30 in 4%, of 50 in 2%, of 100 or more in
+    none of 400: the cost, the group's two moments. All False without the columns."""
+    out = pd.Series(False, index=dist.index, dtype=bool)
+    need = (VALUE_MIN, VALUE_MAX, "p25", "p50", "p75", "n")
+    if dist.empty or not all(c in dist.columns for c in need):
+        return out
+    num = {c: pd.to_numeric(dist[c], errors="coerce") for c in need}
+    scale = (num["p75"] - num["p25"]) / 1.349
+    for _, idx in dist.groupby(["dataset", "pgs_id"], sort=False).groups.items():
+        n = num["n"][idx]
+        if not n.notna().any():
+            continue
+        largest = scale[n.idxmax()]
+        own = scale[idx]
+        s = own.where(own.isna() | ~(own > largest), largest) if pd.notna(largest) and largest > 0 else own
+        s = s.where(s > 0)
+        far = pd.concat([num[VALUE_MAX][idx] - num["p50"][idx], num["p50"][idx] - num[VALUE_MIN][idx]], axis=1).max(axis=1)
+        bar = OUTLIER_STANDARD_ERRORS * (2.0 * (n - 1).clip(lower=1)) ** 0.5
+        out[idx] = ((far / s) ** 2 > bar).fillna(False).astype(bool)
+    return out
 
 
 def moment_complements(dist: pd.DataFrame, hidden: list[bool]) -> pd.Series:
@@ -2100,6 +2183,7 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         few_valued = pd.Series([(str(ds), str(p)) in carriers for ds, p in
                                 zip(rc.pgs_distribution["dataset"], rc.pgs_distribution["pgs_id"])],
                                index=rc.pgs_distribution.index, dtype=bool)
+        outlying = outlying_groups(rc.pgs_distribution)
         dist = rc.pgs_distribution.drop(columns=list(INTERNAL_DIST_COLUMNS), errors="ignore")
         labels = [shown(("dist", ds, a, p), n) for ds, a, p, n in
                   zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"])]
@@ -2115,7 +2199,10 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         # those of a score with fewer than ``threshold`` persons off a group's tie, or a tie of half
         # a group (tie_heavy_scores), and of a score with persons beyond BEYOND_SD (rc.beyond_sd).
         dist.loc[few_valued, stats] = float("nan")
-        dist.loc[moment_complements(dist, small), moments] = float("nan")
+        # A group whose mean and sd count a person far out (outlying_groups) shows neither, nor,
+        # as for a hidden group, does the largest shown group of its dataset and score.
+        dist.loc[outlying, moments] = float("nan")
+        dist.loc[moment_complements(dist, [a or b for a, b in zip(small, outlying)]), moments] = float("nan")
         # A quantile is one person's score (percentile_approx returns a value of the group): the
         # 5th percentile of 25 persons was the second-lowest score. Shown only with at least
         # ``threshold`` persons strictly below and above it (``quantile_shown``).
