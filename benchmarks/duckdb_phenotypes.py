@@ -361,22 +361,30 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
         # a value of blanks alone is empty only when they are spaces, as the chain's check reads it; other
         # Unicode blanks, which DuckDB's trim() took away ('2019-01-10' and a no-break space), are no date
         v = f"trim({c}, {_SPARK_BLANKS})"
-        # the written date: yyyy-m[m]-d[d] before the end or a time, as the chain's cast reads it
-        # ('2019-1-5 10:00:00', whose first ten characters are no date), or before a zone designator
-        # alone (XML Schema's xs:date '2019-01-05+05:30': a day, no instant). Other non-empty text
+        # the written date: yyyy-m[m]-d[d] alone, before a time of day, or before a UTC offset
+        # alone (XML Schema's xs:date '2019-01-05+05:30': a day, no instant), as the chain reads it
+        # ('2019-1-5 10:00:00', whose first ten characters are no date). Other non-empty text
         # ('2019/01/05', '20190105', '2019-03') is no date, as in the chain (check_text_values; a
         # datetime partner: datetime_fallback): an error naming table, column and the value's shape
         # (field case round 32: DuckDB's cast read slashes and a zoned date the chain refused).
-        full = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}($|[T ]|(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)\s*$)"
+        # The time and the offset must be in range (docs/phenotypes.md "Values that are no date", session 53): hours
+        # 00-23 or 24:00 (its seconds and fraction zero), minutes and seconds 00-59, an offset within
+        # +-18:00 (java.time's range); '2019-11-20 25:00:00' or '2019-11-20+25:00' is no date, where
+        # this reader took the ten characters before the time.
+        time = r"(([01]?[0-9]|2[0-3])(:[0-5][0-9](:[0-5][0-9]([.,][0-9]*)?)?)?|24(:00(:00([.,]0*)?)?)?)"
+        offset = r"(Z|z|[+-](0[0-9]|1[0-7])(:?[0-5][0-9])?|[+-]18(:?00)?)"
+        full = rf"^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}({offset}|[T ]{time})?$"
         shape = f"regexp_replace(regexp_replace({v}, '[0-9]', '#', 'g'), '[A-Za-z]', 'a', 'g')"
         no_date = f"error(concat({_q(f'{table}.{c}: value(s) are not dates (yyyy-mm-dd), e.g. ')}, {shape}))"
         # person.birth_datetime '1990' / '1990-03' (a masked export): empty, as the chain's
         # PARTIAL_DATE_AS_EMPTY reads it (year and month of birth give the date); elsewhere no date
         partial = (f"regexp_matches({v}, {_q(r'^[0-9]{4}(-(0?[1-9]|1[0-2]))?$')})"
                    if (table, c) == ("person", "birth_datetime") else "FALSE")
+        # a day the calendar lacks ('2019-02-30', '2019-13-01') is the same error, not DuckDB's
+        # conversion error naming no table
+        day = f"TRY_CAST(regexp_extract({v}, '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}') AS DATE)"
         written = f"CASE WHEN {c} IS NULL OR trim({c}, ' ') = '' OR {partial} THEN NULL " \
-                  f"WHEN regexp_matches({v}, {_q(full)}) " \
-                  f"THEN CAST(regexp_extract({v}, '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}') AS DATE) " \
+                  f"WHEN regexp_matches({v}, {_q(full)}) AND {day} IS NOT NULL THEN {day} " \
                   f"ELSE {no_date} END"
         zoned = f"regexp_matches({v}, {_q(_ZONED)})"
         # DuckDB's TIMESTAMPTZ cast reads Z, +hh:mm and zone names; a lower-case z after a digit or
@@ -404,8 +412,13 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
                    f"{_q(f'{table}.{c}: value(s) are date-times with the time-zone abbreviation ')}, {abbreviation}, "
                    f"{_q(', which names several time zones: export a UTC offset or an IANA zone name')}))")
         # Text the zone pattern matches that is no instant ('2019-01-05 3 PM': a letter after the
-        # hour) is no date, with or without omop.time_zone, as in the chain (check_text_values).
-        not_instant = f"TRY_CAST({text} AS TIMESTAMPTZ) IS NULL"
+        # hour) is no date, with or without omop.time_zone, as in the chain (check_text_values);
+        # so is a UTC offset beyond +-18:00, which DuckDB's cast reads ('+25:00': a day earlier)
+        # where the chain's (java.time's) refuses it.
+        beyond = r"[+-](1[89]|[2-9][0-9])(:?[0-9]{2})?(\[[^\]]*\])?$"
+        in_range = r"[+-]18(:?00)?(\[[^\]]*\])?$"
+        not_instant = (f"(TRY_CAST({text} AS TIMESTAMPTZ) IS NULL OR (regexp_matches({v}, {_q(beyond)}) "
+                       f"AND NOT regexp_matches({v}, {_q(in_range)})))")
         if time_zone is None:
             return f"CASE {refused} WHEN {zoned} AND {not_instant} THEN {no_date} " \
                    f"WHEN {zoned} THEN error({_q(f'{table}.{c}: zoned date-time text needs omop.time_zone')}) " \

@@ -95,14 +95,17 @@ def release_outside_root(cfg: Config) -> str | None:
 
 
 def check_inputs(cfg: Config, stages: list[str]) -> None:
-    """Raise ConfigError naming the first missing input path (key and path) the stages declare,
-    then InputDataError (exit 3) naming the first local VCF of the pgs stage that is cut short
-    (``check_vcf_inputs``), then the scoring files against the trait panel (``check_panel``:
-    a WARNING, or with ``pgs.strict_panel`` a ConfigError). Inputs under toy data not generated yet (``toy_data_pending``) are
-    left for the check after their generation. Reads no output and writes nothing: ``run``
-    calls it before it creates the release's folder or its log. First, a ``spark.extra_conf``
-    key of ``stages.SKIPPING_SPARK_CONF`` set true is one ConfigError naming it: Spark's file
-    reads would skip an unreadable or vanished part file and drop its records with no count."""
+    """Raise ConfigError naming the first missing input path (key and path) the stages declare, then
+    InputDataError (exit 3) naming the first local VCF of the pgs stage that is cut short
+    (``check_vcf_inputs``), then the scoring files against the trait panel (``check_panel``: a
+    WARNING, or with ``pgs.strict_panel`` a ConfigError), then InputDataError naming the first local
+    OMOP table of the phenotypes stage without a required column or with a column Spark would cast
+    silently (``phenotypes.omop_preflight.check_omop_schemas``). Inputs under toy data not generated
+    yet (``toy_data_pending``) are left for the check after their generation. Reads no output and
+    writes nothing: ``run`` calls it before it creates the release's folder or its log. First, a
+    ``spark.extra_conf`` key of ``stages.SKIPPING_SPARK_CONF`` set true is one ConfigError naming
+    it: Spark's file reads would skip an unreadable or vanished part file and drop its records with
+    no count."""
     for key in SKIPPING_SPARK_CONF:
         if _is_true(cfg.spark.extra_conf.get(key, "")):
             raise ConfigError(f"spark.extra_conf.{key}: true is refused: Spark's file reads (the OMOP tables, the "
@@ -121,6 +124,12 @@ def check_inputs(cfg: Config, stages: list[str]) -> None:
     if "pgs" in stages and pending is None:
         check_vcf_inputs(cfg)
         check_panel(cfg)
+    if "phenotypes" in stages and pending is None:
+        # A local OMOP table's missing column or silently cast type, from its footer or header
+        # (no Spark): found once Spark had started, ~1.5 min in on a loaded machine (session 53)
+        from trd_spark.phenotypes.omop_preflight import check_omop_schemas
+
+        check_omop_schemas(cfg)
 
 
 def check_audit_roots(cfg: Config, stages: list[str], fs: ListingFs, *, uris: bool = False) -> None:

@@ -328,6 +328,36 @@ LEGACY_ZONE_ADVICE = ("which names several time zones or offsets (Java and DuckD
                       "UTC offset (+01:00) or an IANA zone name (Europe/London)")
 
 
+# The one rule for a date or date-time written as text, in every date column and datetime
+# partner of every table (``valid_date_text``; docs/phenotypes.md "Values that are no date"): a whole date the
+# calendar has (yyyy-m[m]-d[d]), alone, followed by a UTC offset (xs:date, ``_DATE_ZONE``), or
+# followed by 'T' or a blank and a time of day, naive or with a zone that makes it an instant.
+# Spark's date cast reads the date before a 'T' or blank and ignores what follows ('2019-11-20
+# 25:00:00', '2019-11-20T24:30', '2019-11-20 soon' were read as 2019-11-20, silently: session 53);
+# so the time and offset are checked here, in range: hours 00-23, or 24:00 (ISO 8601's end of
+# the day, its seconds and fraction zero), minutes and seconds 00-59 (no leap second: java.time
+# and DuckDB refuse 60 too), an offset within -18:00..+18:00 (java.time's ZoneOffset range; a
+# zoned date-time's offset is checked by Spark's own parser, ``zoned_text_instant``).
+_TIME_TEXT = r"(([01]?[0-9]|2[0-3])(:[0-5][0-9](:[0-5][0-9]([.,][0-9]*)?)?)?|24(:00(:00([.,]0*)?)?)?)"
+_DATE_OFFSET_TEXT = r"(Z|z|[+-](0[0-9]|1[0-7])(:?[0-5][0-9])?|[+-]18(:?00)?)"
+# Blanks Spark's cast trims (Java's Character.isWhitespace: \s and the separators 0x1C-0x1F)
+_CAST_BLANKS = r"[\s\x1c-\x1f]*"
+_NAIVE_DATE_TEXT = (rf"^{_CAST_BLANKS}[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}({_DATE_OFFSET_TEXT}|[T ]{_TIME_TEXT})?"
+                    rf"{_CAST_BLANKS}$")
+
+
+def valid_date_text(col: Column) -> Column:
+    """True where text ``col`` is a date or date-time the chain reads (the rule above
+    ``_TIME_TEXT``): its written date is a day of the calendar (``written_date``) and it is a date
+    alone, with an offset in range, or with a time of day in range (``_NAIVE_DATE_TEXT``), or a
+    date-time with a zone Spark's parser reads as an instant (``has_zone``, ``zoned_text_instant``:
+    a time, offset or zone out of range gives none). False for any other text (a blank one too),
+    null for null. The DuckDB twin (benchmarks/duckdb_phenotypes.py ``_as_date``) applies the same
+    rule, written out apart."""
+    return written_date(col).isNotNull() & (
+        col.rlike(_NAIVE_DATE_TEXT) | (has_zone(col) & zoned_text_instant(col).isNotNull()))
+
+
 def written_date(col: Column) -> Column:
     """Text ``col`` -> its written date by Spark's date cast (null where it reads none), a date
     alone followed by a zone designator (``_DATE_ZONE``) read as the date before it."""
@@ -575,9 +605,10 @@ def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, tim
     or blank partner leaves the date empty. Failing the query, only when such a row is read, naming table and
     columns (one eager check would scan every table whose datetimes are instants, e.g. every BigQuery CDR
     table, although their dates are filled): an instant (time-zone-aware timestamp, zoned ISO text) without
-    ``omop.time_zone``; text of a year or a year-month alone, or any other text that gives no date
-    ('03/15/2019', '2019-02-30'), as in a date column (``check_text_values``; read as empty, a death known to
-    the month was no death at all and follow-up ran on to the cutoff, silently)."""
+    ``omop.time_zone``; text of a year or a year-month alone, or any other text that is no date
+    (``valid_date_text``: '03/15/2019', '2019-02-30', '2019-11-20 25:00:00'), as in a date column
+    (``check_text_values``; read as empty, a death known to the month was no death at all and
+    follow-up ran on to the cutoff, silently)."""
     col, source = F.col(partner), df.schema[partner].dataType
     instant = isinstance(source, T.TimestampType) or (nanos == NANOS_UTC and isinstance(source, T.LongType))
     if not isinstance(source, T.StringType):
@@ -588,14 +619,14 @@ def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, tim
     if time_zone is None:
         # zoned text that is no instant ('2019-01-05 3 PM') gives no date: the no_date error below
         date = F.when(has_zone(col) & zoned_text_instant(col).isNotNull(), _needs_zone_error(table, name, partner, where)) \
-            .when(~has_zone(col) & is_full_date_text(col), written_date(col))
+            .when(~has_zone(col) & valid_date_text(col), written_date(col))
     else:
-        text = F.when((written_date(F.trim(col)).isNotNull() & is_full_date_text(col))
-                      | (has_zone(col) & zoned_text_instant(col).isNotNull()), col)
+        text = F.when(valid_date_text(col), col)
         date = to_omop_date(text, source, table, partner, time_zone=time_zone, session_zone=session_zone, where=where)
     no_day = F.trim(col).cast(_D).isNotNull() & ~is_full_date_text(col)  # '2019', '2019-03'
-    # Any other text that gives no date ('03/15/2019', '2019-02-30', a word): in the date column
-    # it is check_text_values' error; read as empty here, the row lost its date silently.
+    # Any other text that gives no date ('03/15/2019', '2019-02-30', a word, a time or offset out
+    # of range: valid_date_text): in the date column it is check_text_values' error; read as empty
+    # here, the row lost its date silently (a time out of range: the written date, silently).
     no_date = (F.trim(col) != "") & date.isNull()
     # a legacy zone abbreviation (_LEGACY_ZONE_IDS: no instant, so no date): its own text, naming it
     abbreviation = legacy_zone(col)
@@ -634,8 +665,9 @@ PARTIAL_DATE_AS_EMPTY = frozenset({("person", "birth_datetime")})
 def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.DataType]], *, where: str,
                       time_zone: str | None = None, records_below: int = DEFAULT_RECORDS_BELOW) -> None:
     """Raise ``InputDataError`` naming the first text column with a non-empty value that does
-    not parse as its declared type (a date: yyyy-mm-dd[T...], with a zone only when it parses
-    as an instant, never a year or year-month alone, which Spark would read as the 1st (in a
+    not parse as its declared type (a date: ``valid_date_text``, yyyy-mm-dd alone or with a time
+    of day, offset or zone in range, with a zone only when it parses as an instant, never a
+    year or year-month alone, which Spark would read as the 1st (in a
     ``PARTIAL_DATE_AS_EMPTY`` column: read as empty, one WARNING with its shape); a
     number: digits, e.g. not "90 days"; an integer: a whole number, not "30.5", which Spark's
     cast reads as 30), and, when ``time_zone`` is None,
@@ -648,21 +680,22 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
     '2014-03-24T12:00:00+00:00' reads '####-##-##T##:##:##+##:##', so no participant's date
     reaches stderr or the run log; identifier columns are named, no value shown).
     """
-    def is_bad(c: str, t: T.DataType) -> Column:
-        value = F.trim(F.col(c))
-        bad = F.col(c).isNotNull() & (value != "") & (written_date(value) if t == _D else value.cast(t)).isNull()
-        if isinstance(t, T.IntegralType):  # '30.5' and '.5' cast to 30 and 0; '30.0' is 30
-            return bad | (F.col(c).isNotNull() & ~value.cast(t).cast(_EXACT).eqNullSafe(value.cast(_EXACT)))
-        if t != _D:
-            return bad
-        partial = F.col(c).isNotNull() & (value != "") & ~is_full_date_text(F.col(c))  # '2019', '2019-03'
-        if (table, c) in PARTIAL_DATE_AS_EMPTY:  # read as empty (warned below), not an error
-            partial = F.lit(False)
-        return bad | partial | (has_zone(F.col(c)) & zoned_text_instant(F.col(c)).isNull())
-
     def is_partial(c: str) -> Column:
         value = F.trim(F.col(c))
         return F.col(c).isNotNull() & (value != "") & ~is_full_date_text(F.col(c)) & value.cast(_D).isNotNull()
+
+    def is_bad(c: str, t: T.DataType) -> Column:
+        value = F.trim(F.col(c))
+        filled = F.col(c).isNotNull() & (value != "")
+        if t == _D:  # the one rule of date text (valid_date_text): no date, a year alone, a time out of range
+            bad = filled & ~valid_date_text(F.col(c))
+            if (table, c) in PARTIAL_DATE_AS_EMPTY:  # '1970', '1970-03': read as empty (warned below)
+                bad = bad & ~is_partial(c)
+            return bad
+        bad = filled & value.cast(t).isNull()
+        if isinstance(t, T.IntegralType):  # '30.5' and '.5' cast to 30 and 0; '30.0' is 30
+            return bad | (F.col(c).isNotNull() & ~value.cast(t).cast(_EXACT).eqNullSafe(value.cast(_EXACT)))
+        return bad
 
     bad = {c: is_bad(c, t) for c, t in columns}
     as_empty = {c: is_partial(c) for c, t in columns if t == _D and (table, c) in PARTIAL_DATE_AS_EMPTY}
@@ -712,8 +745,10 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
             example = "" if c.endswith("_id") else f", e.g. {shape!r} ({VALUE_SHAPE_NOTE})"
             # Written as a date, yet no date: its shape alone ('####-##-##') read as a good date to a
             # new user (session 52); the part that is wrong is said, the value still not shown.
-            if t == _D and example and _DATE_SHAPE.fullmatch(shape):
-                example += ": a date or time out of range (such as 2021-02-30, 2021-13-01 or 25:00)"
+            if t == _D and example and (written := _DATE_SHAPE.fullmatch(shape)):
+                example += (": a date, time or UTC offset out of range (such as 2021-02-30, 2021-13-01, 25:00 or "
+                            "+25:00)" if written.group("zone") else
+                            ": a date or time out of range (such as 2021-02-30, 2021-13-01 or 25:00)")
             # A column read under another name (``_sex_column``) is found, and named, by the file's.
             named = df.schema[c].metadata.get(FILE_COLUMN, c)
             at = located(bad[c], bad[c] if named == c else is_bad(named, t))
@@ -728,8 +763,9 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
                         value_shape(row[f"p_{c}"]), VALUE_SHAPE_NOTE)
 
 
-# The shape (``errors.value_shape``) of a date written yyyy-mm-dd, optionally with a time.
-_DATE_SHAPE = re.compile(r"####-##-##([T ]##:##(:##(\.#+)?)?)?")
+# The shape (``errors.value_shape``) of a date written yyyy-mm-dd, optionally with a time and
+# a UTC offset (its group ``zone``).
+_DATE_SHAPE = re.compile(r"####-##-##([T ]##(:##(:##([.,]#*)?)?)?)?(?P<zone> ?(Z|UTC|GMT)?[+-]##(:?##)?| ?(Z|UTC|GMT))?")
 
 
 # RFC 4180 CSV, as PostgreSQL COPY, BigQuery, pandas and R write it: a quoted field may hold a
