@@ -11,7 +11,8 @@ config, and returns one row per person and definition with the PHENOTYPES decisi
 
 Rules covered: MDD and exclusions (an implausible year of birth first), controls, exposure ends (verbatim end, end date, days_supply
 x (1 + refills) unless that course exceeds max_days_supply, an administration record's own day
-(``ADMINISTRATION_DRUG_TYPE_IDS``), default; negative days_supply no exposure,
+(``ADMINISTRATION_DRUG_TYPE_IDS``), a mail-order prescription's mail_order_days_supply
+(``MAIL_ORDER_DRUG_TYPE_IDS``), default; negative days_supply no exposure,
 nor an augmentation or somatic drug event), the per-ingredient minimum daily dose (quantity x drug_strength
 amount / days_supply; of the trials' and the augmentation agents' ingredients), ignored ingredients and minimum trial days, episodes, adequacy, the
 three TRD rules with procedure, device, observation and drug somatic events (a set read in the table of
@@ -56,6 +57,9 @@ NOT_A_DIAGNOSIS_STATUS_IDS = (32892, 32899, 4033240, 4188893)
 # for the same reason: 32818 "EHR administration record", 38000180 "Inpatient administration" and the
 # "Physician administered drug" types 38000179, 43542356, 43542357, 43542358, 581373.
 ADMINISTRATION_DRUG_TYPE_IDS = (32818, 38000179, 38000180, 43542356, 43542357, 43542358, 581373)
+# drug_type_concept_id of a mail-order prescription (docs/phenotypes.md "When an exposure ends"), written out
+# likewise: 38000176 "Prescription dispensed through mail order" (OHDSI Themis: no end, no days_supply: start + 89).
+MAIL_ORDER_DRUG_TYPE_IDS = (38000176,)
 # drug_strength units of a computable daily dose (docs/phenotypes.md "Exposures"), written out likewise: UCUM
 # 8576 milligram (the minimum's unit), 8587 milliliter (a liquid's quantity).
 MILLIGRAM, MILLILITER = 8576, 8587
@@ -708,6 +712,8 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
 
     # A dose given (drug_type_concept_id of an administration) without an end or days_supply is its own day.
     administration = ", ".join(str(i) for i in sorted(ADMINISTRATION_DRUG_TYPE_IDS))
+    # A mail-order prescription without an end or days_supply: mail_order_days_supply days (OHDSI Themis: start + 89).
+    mail_order = ", ".join(str(i) for i in sorted(MAIL_ORDER_DRUG_TYPE_IDS))
 
     x(f"""CREATE TEMP TABLE drugs AS
         SELECT e.person_id, e.drug_concept_id AS concept_id, e.drug_exposure_start_date AS start_date,
@@ -716,7 +722,9 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
                {drug_col('refills', tr.use_refills, 'INTEGER')} AS refills,
                CAST({drug_col('quantity', True, 'DOUBLE')} AS DOUBLE) AS quantity,
                COALESCE(CAST({drug_col('drug_type_concept_id', True, 'BIGINT')} AS BIGINT) IN ({administration}), FALSE)
-                 AS administration
+                 AS administration,
+               COALESCE(CAST({drug_col('drug_type_concept_id', True, 'BIGINT')} AS BIGINT) IN ({mail_order}), FALSE)
+                 AS mail_order
         FROM {src['drug_exposure']} e JOIN persons p ON p.person_id = e.person_id
         WHERE e.drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include')
           AND e.drug_exposure_start_date >= make_date(p.year_of_birth, 1, 1)
@@ -854,6 +862,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
                             THEN start_date + CAST(CAST(days_supply AS BIGINT) * (CAST(refills AS BIGINT) + 1) - 1 AS INTEGER)
                           WHEN days_supply BETWEEN 1 AND {mx} THEN start_date + CAST(days_supply - 1 AS INTEGER)
                           WHEN administration THEN start_date
+                          WHEN mail_order THEN start_date + {tr.mail_order_days_supply - 1}
                           ELSE start_date + {tr.default_days_supply - 1} END) AS end_date
           FROM dosed
           WHERE NOT (min_dose IS NOT NULL AND daily_dose IS NOT NULL AND daily_dose < min_dose)
@@ -994,7 +1003,7 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     {n_persons_ehr_rows_after_cutoff_only}}`` (persons whose every row in the EHR tables is dated after
     the cutoff: the stage's notes.ehr_evidence under any_record, whatever the rule here);
     and ``{"drug_records": {n_end_before_start, n_negative_days_supply, n_zero_days_supply,
-    n_refill_course_over_max, n_negative_refills, n_administration_one_day,
+    n_refill_course_over_max, n_negative_refills, n_administration_one_day, n_mail_order_default,
     n_verbatim_end_not_after_start}}`` over the same drug records (``stage.drug_record_quirk_columns``).
     ``{"observation_condition_records": {n_condition_concept_in_observation,
     n_persons_condition_concept_in_observation}}``: the observation records whose observation_concept_id
@@ -1126,6 +1135,14 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
     one_day = (f"{kind} AND {start} IS NOT NULL AND NOT COALESCE(days_supply < 0, FALSE) "
                f"AND NOT COALESCE(days_supply BETWEEN 1 AND {mx}, FALSE) AND NOT {usable_end('drug_exposure_end_date')}"
                + (f" AND NOT {usable_end('verbatim_end_date')}" if tr.use_verbatim_end_date else ""))
+    # a mail-order prescription (not an administration) without a usable end or days_supply: its own length
+    mail = (f"COALESCE(CAST(drug_type_concept_id AS BIGINT) IN "
+            f"({', '.join(str(i) for i in sorted(MAIL_ORDER_DRUG_TYPE_IDS))}), FALSE)"
+            if "drug_type_concept_id" in cols else "FALSE")
+    mail_default = (f"{mail} AND NOT {kind} AND {start} IS NOT NULL AND NOT COALESCE(days_supply < 0, FALSE) "
+                    f"AND NOT COALESCE(days_supply BETWEEN 1 AND {mx}, FALSE) "
+                    f"AND NOT {usable_end('drug_exposure_end_date')}"
+                    + (f" AND NOT {usable_end('verbatim_end_date')}" if tr.use_verbatim_end_date else ""))
     # a verbatim end the exposure rule cannot take (not after the start), counted when the rule reads it
     verbatim_before = (f"verbatim_end_date <= {start}" if tr.use_verbatim_end_date and "verbatim_end_date" in cols
                        else "FALSE")
@@ -1136,12 +1153,14 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
                                 AND CAST(days_supply AS BIGINT) * ({refills} + 1) > {tr.max_days_supply}),
                COUNT(*) FILTER ({refills} < 0),
                COUNT(*) FILTER ({one_day}),
+               COUNT(*) FILTER ({mail_default}),
                COUNT(*) FILTER ({verbatim_before})
         FROM {src['drug_exposure']}
         WHERE drug_concept_id IN (SELECT concept_id FROM members
                                   WHERE kind = 'include' AND domain = 'drug' AND set_name IN ({sets}))""").fetchone()
     out["drug_records"] = dict(zip(("n_end_before_start", "n_negative_days_supply", "n_zero_days_supply",
                                     "n_refill_course_over_max", "n_negative_refills", "n_administration_one_day",
+                                    "n_mail_order_default",
                                     "n_verbatim_end_not_after_start"),
                                    map(int, row)))
     return out

@@ -558,6 +558,10 @@ class TrialSettings(_Strict):
     """``phenotypes.trials``: how antidepressant exposures become adequate trials."""
     concept_set: str = "antidepressants"
     default_days_supply: int = Field(30, ge=1)
+    # The length of a mail-order prescription (drug_type_concept_id 38000176) with no usable end date and no
+    # days_supply: OHDSI Themis' drug_exposure_end_date convention (start + 89 days; a written prescription's
+    # start + 29 is default_days_supply). phenotypes.trials.exposure_end_expr.
+    mail_order_days_supply: int = Field(90, ge=1)
     persistence_gap_days: int = Field(30, ge=0)
     min_trial_days: int = Field(42, ge=1)
     # Trials may start this many days before the MDD index and still count.

@@ -97,6 +97,15 @@ NOT_A_DIAGNOSIS_STATUS_IDS: frozenset[int] = PRELIMINARY_DIAGNOSIS_STATUS_IDS | 
 ADMINISTRATION_DRUG_TYPE_IDS: frozenset[int] = frozenset({32818, 38000179, 38000180, 43542356, 43542357, 43542358,
                                                           581373})
 
+# OMOP drug_exposure.drug_type_concept_id of a prescription dispensed through a mail-order pharmacy: 38000176
+# (Drug Type vocabulary; e.g. OHDSI ETL-LambdaBuilder's Optum claims: MAIL_IND 'Y' -> 38000176, else 38000175
+# dispensed in pharmacy). OHDSI Themis' ratified drug_exposure_end_date convention (Themis #57, CDM #156): with
+# no end date and no days_supply, a mail-order prescription ends at start + 89 days (a written one at start + 29,
+# an administration record on its start). Such a record covers ``trials.mail_order_days_supply`` days, not the
+# default order length (phenotypes.trials.exposure_end_expr; session 53: a 90-day mail-order fill without a
+# days_supply made a 30-day exposure, no adequate trial).
+MAIL_ORDER_DRUG_TYPE_IDS: frozenset[int] = frozenset({38000176})
+
 # OMOP drug_strength units (UCUM vocabulary) of a daily dose the minimum-dose rule computes
 # (phenotypes.stage.strength_per_unit_exprs; field case round 43): 8576 milligram, the unit of
 # trials.ingredient_min_daily_dose, and 8587 milliliter, the unit of drug_exposure.quantity for a

@@ -90,6 +90,7 @@ from trd_spark.phenotypes.trials import (
     exposure_record_counts,
     implausible_record_counts,
     is_exposure_expr,
+    mail_order_default_expr,
     min_dose_record_counts,
     refill_course_over_max_expr,
 )
@@ -696,6 +697,7 @@ def derive_trials(cfg: Config, followup_drugs: DataFrame, ingredients: DataFrame
     exposures = derive_ingredient_exposures(
         followup_drugs, ingredients, t.default_days_supply,
         use_verbatim_end_date=t.use_verbatim_end_date, use_refills=t.use_refills, max_days_supply=t.max_days_supply,
+        mail_order_days_supply=t.mail_order_days_supply,
     )
     return derive_antidepressant_trials(exposures, mdd, t)
 
@@ -1091,7 +1093,9 @@ def drug_record_quirk_columns(max_days_supply: int, *, use_verbatim_end_date: bo
     ``trials.use_refills``, as ``refills`` is not read otherwise; n_administration_one_day (an
     administration record, ``vocabulary.ADMINISTRATION_DRUG_TYPE_IDS``, with no usable end or
     days_supply: its own day, not the default length, ``trials.administration_one_day_expr``;
-    ``use_verbatim_end_date``: ``trials.use_verbatim_end_date``) and n_verbatim_end_not_after_start
+    ``use_verbatim_end_date``: ``trials.use_verbatim_end_date``), n_mail_order_default (a mail-order
+    prescription, ``vocabulary.MAIL_ORDER_DRUG_TYPE_IDS``, with no usable end or days_supply:
+    ``trials.mail_order_days_supply`` days, ``trials.mail_order_default_expr``) and n_verbatim_end_not_after_start
     (a verbatim_end_date on or before the start: the rule takes one only after it, so the end comes
     from the end date, days_supply or the default; 0 unless ``use_verbatim_end_date``, which alone
     reads it; uncounted before session 36). Over the study drug records of
@@ -1110,6 +1114,7 @@ def drug_record_quirk_columns(max_days_supply: int, *, use_verbatim_end_date: bo
         n(refill_course_over_max_expr(max_days_supply), "n_refill_course_over_max"),
         n(F.col("refills") < 0, "n_negative_refills"),
         n(administration_one_day_expr(use_verbatim_end_date, max_days_supply), "n_administration_one_day"),
+        n(mail_order_default_expr(use_verbatim_end_date, max_days_supply), "n_mail_order_default"),
         # read only when used (trials.exposure_end_expr takes a verbatim end AFTER the start)
         n(F.col("verbatim_end_date") <= start if use_verbatim_end_date else F.lit(False),
           "n_verbatim_end_not_after_start"),
@@ -1125,6 +1130,9 @@ DRUG_RECORD_QUIRK_TEXT = {
     "n_refill_course_over_max": "refill course (days_supply x (1 + refills)) over trials.max_days_supply: "
                                 "refills not used, the record's own days_supply is",
     "n_negative_refills": "refills negative (not allowed by the CDM, e.g. a reversal): read as no refills",
+    "n_mail_order_default": "a mail-order prescription (drug_type_concept_id 38000176) without an end or days_supply: "
+                            "trials.mail_order_days_supply days (OHDSI Themis: start + 89), not "
+                            "trials.default_days_supply",
     "n_administration_one_day": "an administration record (a dose given, drug_type_concept_id) without an end or "
                                 "days_supply: its own day, not trials.default_days_supply",
     "n_verbatim_end_not_after_start": "verbatim_end_date on or before the start (no exposure length): not used, the "

@@ -21,7 +21,15 @@ so an exposure's end is:
    (OHDSI/Era-Constructor, circe-be drugExposure.sql: COALESCE(end, start + days_supply, start +
    1), exclusive); read as a default-length order, 13 daily ward doses made a 42-day adequate trial
    (counted by the stage: notes.quirks.drug_records.n_administration_one_day);
-4. else start + ``default_days_supply`` - 1 (days_supply missing or 0: OHDSI's "unknown", the
+4. else, for a mail-order prescription (``drug_type_concept_id`` in
+   ``vocabulary.MAIL_ORDER_DRUG_TYPE_IDS``), start + ``mail_order_days_supply`` - 1 (default 90 days):
+   OHDSI Themis' ratified drug_exposure_end_date convention (Themis #57) ends a mail-order prescription
+   without an end or a days_supply at start + 89 and a written one at start + 29 (rule 5); read as a
+   default-length order, a 90-day mail-order fill made no adequate trial (counted by the stage:
+   notes.quirks.drug_records.n_mail_order_default). The same convention's quantity rule (quantity / an
+   assumed daily dose of 1 for solid products) is not applied: a quantity may count tablets, mL or
+   boxes and the daily dose is unknown (docs/phenotypes.md "When an exposure ends");
+5. else start + ``default_days_supply`` - 1 (days_supply missing or 0: OHDSI's "unknown", the
    value many EHR ETLs write when the source has none).
 
 Implausible values are not used (and are counted by the stage, gate
@@ -65,7 +73,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from trd_spark.config import TrialSettings
-from trd_spark.vocabulary import ADMINISTRATION_DRUG_TYPE_IDS
+from trd_spark.vocabulary import ADMINISTRATION_DRUG_TYPE_IDS, MAIL_ORDER_DRUG_TYPE_IDS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -80,12 +88,16 @@ def exposure_end_expr(
     refills: Column | None = None,
     max_days_supply: int | None = None,
     administration: Column | None = None,
+    mail_order: Column | None = None,
+    mail_order_days_supply: int = 90,
 ) -> Column:
     """Effective end date of one exposure (inclusive); see the module docstring.
 
     ``verbatim_end`` / ``refills`` None: that rule is off. ``max_days_supply`` None: no
     plausibility limit. ``administration`` (boolean, ``administration_expr``; None: none is):
-    where true, the start instead of the default length (rule 3).
+    where true, the start instead of the default length (rule 3). ``mail_order`` (boolean,
+    ``mail_order_expr``; None: none is): where true (and not an administration), start +
+    ``mail_order_days_supply`` - 1 instead of the default length (rule 4).
     """
     supply = days_supply
     if refills is not None:
@@ -104,6 +116,8 @@ def exposure_end_expr(
     out = out.when(plausible_end(end), end).when(plausible_supply, F.date_add(start, supply - 1))
     if administration is not None:
         out = out.when(administration, start)
+    if mail_order is not None:
+        out = out.when(mail_order, F.date_add(start, F.lit(mail_order_days_supply - 1)))
     return out.otherwise(F.date_add(start, F.lit(default_days_supply - 1)))
 
 
@@ -111,6 +125,29 @@ def administration_expr(drug_type_concept_id: Column) -> Column:
     """True for a drug record of an administration type (``vocabulary.ADMINISTRATION_DRUG_TYPE_IDS``),
     false otherwise (null-safe: a record without a type is no administration)."""
     return F.coalesce(drug_type_concept_id.isin(sorted(ADMINISTRATION_DRUG_TYPE_IDS)), F.lit(False))
+
+
+def mail_order_expr(drug_type_concept_id: Column) -> Column:
+    """True for a drug record of a mail-order type (``vocabulary.MAIL_ORDER_DRUG_TYPE_IDS``), false otherwise
+    (null-safe: a record without a type is none)."""
+    return F.coalesce(drug_type_concept_id.isin(sorted(MAIL_ORDER_DRUG_TYPE_IDS)), F.lit(False))
+
+
+def mail_order_default_expr(use_verbatim_end_date: bool, max_days_supply: int | None) -> Column:
+    """True for a drug_exposure row (its columns) whose end ``exposure_end_expr`` takes from rule 4: a
+    mail-order prescription with no usable end (verbatim, when used, or the end date) and no usable
+    days_supply, read as ``trials.mail_order_days_supply`` days where another order has the default length.
+    Null-safe (false); a negative days_supply is no exposure (false). For the stage's count
+    (notes.quirks.drug_records.n_mail_order_default)."""
+    def end(mail_order: Column | None) -> Column:
+        # lengths 2 and 3 tell rule 4 from the default (refills change neither)
+        return exposure_end_expr(F.col("drug_exposure_start_date"), F.col("drug_exposure_end_date"),
+                                 F.col("days_supply"), 2, F.col("verbatim_end_date") if use_verbatim_end_date else None,
+                                 None, max_days_supply, administration_expr(F.col("drug_type_concept_id")),
+                                 mail_order, 3)
+
+    changed = end(mail_order_expr(F.col("drug_type_concept_id"))) != end(None)
+    return F.coalesce(changed & is_exposure_expr(F.col("days_supply")), F.lit(False))
 
 
 def administration_one_day_expr(use_verbatim_end_date: bool, max_days_supply: int | None) -> Column:
@@ -240,6 +277,7 @@ def derive_ingredient_exposures(
     use_verbatim_end_date: bool = True,
     use_refills: bool = False,
     max_days_supply: int | None = None,
+    mail_order_days_supply: int = 90,
 ) -> DataFrame:
     """Exposures mapped to ingredients, one row per (person_id, ingredient_concept_id, exposure_start_date).
 
@@ -265,6 +303,8 @@ def derive_ingredient_exposures(
                 F.col("refills") if use_refills else None,
                 max_days_supply,
                 administration_expr(F.col("drug_type_concept_id")),
+                mail_order_expr(F.col("drug_type_concept_id")),
+                mail_order_days_supply,
             ).alias("exposure_end_date"),
         )
         # One shuffle for the person's whole exposure timeline: every grouping and window
