@@ -254,6 +254,61 @@ def _omop_scaling(work: Path, sizes: list[int], per_person: int) -> int:
     return 0
 
 
+def page_cache_share(paths: list[Path]) -> float | None:
+    """The share of the pages of the files ``paths`` held in the page cache now (mincore(2) over
+    a read-only shared mapping of each, through libc by ctypes; nothing is read), or None where
+    that cannot be told (no libc, a failed call, no bytes). Measurement only: whether a first
+    score phase read its genotypes from memory or from the disk (issue 16, session 53 hail16:
+    the 10k x 100k MatrixTable's 310 MB of entry files read in 0.37 s evicted, 0.17 s cached,
+    under load; little CPU either way: a first phase's CPU excess is its workers' first use of
+    their memory, benchmarks/RESULTS.md)."""
+    import ctypes
+    import ctypes.util
+    import mmap
+
+    import numpy as np
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    except OSError:
+        return None
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    failed = ctypes.c_void_p(-1).value
+    total = resident = 0
+    for path in paths:
+        size = os.path.getsize(path)
+        if not size:
+            continue
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+            if addr is None or addr == failed:
+                return None
+            try:
+                pages = -(-size // mmap.PAGESIZE)
+                vec = ctypes.create_string_buffer(pages)
+                if libc.mincore(addr, size, vec) != 0:
+                    return None
+                resident += int((np.frombuffer(vec.raw, np.uint8, pages) & 1).sum())
+                total += pages
+            finally:
+                libc.munmap(addr, size)
+        finally:
+            os.close(fd)
+    return resident / total if total else None
+
+
+def _entry_parts(work: Path, samples: int, variants: int, scores: int) -> list[Path]:
+    """The entry part files of pgs_vs_plink2.py's MatrixTable of that size (seed 7, its default;
+    none before it is written): what a ``hail-mt`` score phase reads, and nothing before it in
+    that run (plink2 reads the .bed, the match the MatrixTable's rows files)."""
+    return sorted((work / f"s{samples}_v{variants}_k{scores}_seed7" / "geno.mt" / "entries" / "rows" / "parts")
+                  .glob("part-*"))
+
+
 def _native_run(work: Path, engine: str, samples: int, variants: int, scores: int, cores: int,
                 warm: bool = False, repeats: int = 2) -> dict:
     """One benchmarks/pgs_vs_plink2.py run (``--engines engine``) in a child process; its
@@ -266,14 +321,19 @@ def _native_run(work: Path, engine: str, samples: int, variants: int, scores: in
              "--engines", engine, "--work-dir", str(work)]
     cmd = ([sys.executable, __file__, "--score-twice", "--repeats", str(max(2, repeats)), *bench] if warm
            else [sys.executable, str(REPO / "benchmarks" / "pgs_vs_plink2.py"), *bench])
+    # The MatrixTable's entry files in the page cache as the run starts: as its first score phase
+    # finds them (nothing else in the run reads them); its warm phases find them read.
+    cached = page_cache_share(_entry_parts(work, samples, variants, scores)) if engine == "hail-mt" else None
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"{engine} run failed ({samples} samples, local[{cores}]): {out.stderr[-2000:]}")
     r = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("phases="))[len("phases="):])
+    r["entries_cached"] = cached
     print(f"  {engine} local[{cores}] {samples:>6} samples x {variants} variants x {scores} scores: score phase "
           f"{r['score']:.1f}s (plink2 {r['plink2']:.1f}s; run {time.perf_counter() - t0:.0f}s, load average "
-          f"{os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+          f"{os.getloadavg()[0]:.1f}" + (f"; entry files {cached:.0%} in the page cache at the start" if cached is not None
+                                         else "") + ")", file=sys.stderr, flush=True)
     if "score_build" in r:  # pgs_vs_plink2.py's split of the phase (wall s; CPU s by process)
         p = r.get("native_pass") or {}
         engine_s = ", ".join(f"{k[:-2]} {p[k]:.1f}" for k in ("prepare_s", "job_s")
@@ -584,6 +644,13 @@ def _native_scaling(work: Path, engines: list[str], sizes: list[int], native_var
         if split:
             lines.append(f"(information, not the goal: the score phase's Spark jobs and driver / JVM / workers "
                          f"CPU-s by samples: {split})")
+        # Whether each size's first phase read the MatrixTable's entries from the page cache or the
+        # disk (the warm phases read them cached): a cold first phase is dearer (page_cache_share).
+        resident = {n: r2[n].get("entries_cached") for n in sizes}
+        if any(v is not None for v in resident.values()):
+            lines.append("(information, not the goal: the entry files in the page cache as each size's run started, "
+                         "i.e. as its first phase found them: " + ", ".join(
+                             f"{n}: {'n/a' if v is None else f'{v:.0%}'}" for n, v in resident.items()) + ")")
         # The parse and match with the background warm-up beside them (stage.native_warm_up):
         # a warm-up moves CPU out of the score phase into this one; the whole run is the sum.
         before = "; ".join(f"{n}: {r2[n]['match']:.1f}s, CPU-s " + " / ".join(
