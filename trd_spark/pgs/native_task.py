@@ -2,7 +2,7 @@
 imports, and nothing else.
 
 Kept apart from ``pgen_engine`` (the driver's side: variant lists, weights, the job, the rows)
-so that a worker imports numpy, pgenlib, scipy.sparse, threadpoolctl, ``mt_entries`` and the
+so that a worker imports numpy, pgenlib, scipy.sparse / scipy.linalg, threadpoolctl, ``mt_entries`` and the
 standard library only: no pandas, pydantic, ``trd_spark.config``/``io`` or pyspark.sql, which
 ``pgen_engine`` pulls in. Spark pickles a task's function and its ``Task``/``TaskRows`` by
 reference to this module, so unpickling them imports it; with the task code in ``pgen_engine``
@@ -381,68 +381,131 @@ def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, al
     the first block is read, so that opening the genotypes, the block buffer and the first
     block's read overlap the driver's build. A task has at least one row.
     """
-    from scipy import sparse
+    from scipy.linalg.blas import dgemm
     from threadpoolctl import threadpool_limits
 
     rows = min(rows_per_block, len(task.variant_idx))
+    # The missing calls' sparse products are made over batches of blocks (``_MissingCalls``), so
+    # at most this many rows per product (whether float32 is exact for their n_vars sums).
+    batch_rows = MISSING_BATCH_ROWS + rows
 
-    def sums_of(weighed: Task) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    def sums_of(weighed: Task) -> tuple[np.ndarray, np.ndarray, bool]:
         k = weighed.slope.shape[1]
-        # The k x n sums; sample-major missing vars (the layout the sparse product of the missing
-        # calls returns); each block's product, written here (one k x n array per task, not one
-        # per block: at 20k samples a block's product is 10 MB of fresh pages) and then added;
+        # The k x n sums (each block's product added in place by dgemm: no k x n product per block);
+        # sample-major missing vars (the layout the sparse product of the missing calls returns);
         # whether the missing calls' n_vars are summed in float32, when that is exact (integers
-        # below 2**24: a block's rows x the largest n_vars): half the memory traffic of float64.
+        # below 2**24: a batch's rows x the largest n_vars): half the memory traffic of float64.
         return (np.zeros((k, n_samples), dtype=np.float64), np.zeros((n_samples, k), dtype=np.float64),
-                np.empty((k, n_samples), dtype=np.float64), rows * int(weighed.n_vars.max(initial=0)) < 2**24)
+                batch_rows * int(weighed.n_vars.max(initial=0)) < 2**24)
 
     if later is None or not rows:
         task = task if later is None else later()
-        score, missing_vars, product, exact32 = sums_of(task)
+        score, missing_vars, exact32 = sums_of(task)
     dose_buffer = _block_buffer(rows, n_samples)
     chunk = cache_rows(n_samples)
     uncalled = _UncalledRows(task, n_samples)  # rows no sample has a call on
     sites: _SiteSums | None = None  # sums over a site's rows (``Task.site_group``), made at the first block
     split = None if task.sum_group is None else _SplitSiteCheck(task, files)  # a split site's alt copies
+    missing: _MissingCalls | None = None  # made once the weights are there (a gated task's after its first block)
     with threadpool_limits(limits=1, user_api="blas"), \
             _block_reader(files, n_samples, allele_idx_offsets, task.variant_idx) as read:
         for lo in range(0, len(task.variant_idx), rows_per_block):
             hi = min(lo + rows_per_block, len(task.variant_idx))
             dose = dose_buffer[:hi - lo]
             # Read and fix the missing calls a few rows at a time (``cache_rows``: while they are in
-            # the core's cache; over the whole block each pass went to memory), then one product.
+            # the core's cache), then one product.
             mis_r, mis_j = _fill_missing_calls(read, task, lo, hi, chunk, dose, impute)
             uncalled.add(lo, hi, mis_r)
             if split is not None:
                 split.add(lo, dose, mis_r, mis_j)
             if later is not None and lo == 0:  # a gated task's first block read: now its weights
                 task = later()
-                score, missing_vars, product, exact32 = sums_of(task)
-            if mis_r.size:
-                # Per sample, the sum over its missing calls of the rows' n_vars (and, for zero,
-                # -offset: a zeroed call drops its offset too): one sparse product, as the
-                # missing calls are few (~1% in array data, none in imputed dosages).
-                n_missing = np.bincount(mis_r, minlength=hi - lo)
-                indptr = np.r_[0, np.cumsum(n_missing)]
-                dtype = np.float32 if exact32 else np.float64
-                indicator = sparse.csr_matrix((np.ones(mis_r.size, dtype=dtype), mis_j, indptr),
-                                              shape=(hi - lo, n_samples))
-                missing_vars += indicator.T @ task.n_vars[lo:hi].astype(dtype)
-                if not impute:
-                    assert task.offset is not None  # shipped for zero
-                    score -= (indicator.T.astype(np.float64) @ task.offset[lo:hi]).T
-            score += np.matmul(task.slope[lo:hi].T, dose, out=product)
+                score, missing_vars, exact32 = sums_of(task)
+            if missing is None:
+                missing = _MissingCalls(task, score, missing_vars, impute, np.float32 if exact32 else np.float64)
+            missing.add(lo, hi, mis_r, mis_j)
+            # score (k x n) += slope[lo:hi].T @ dose, as (n x k, its Fortran-order view) += dose.T @ slope
+            # (dgemm with beta 1: OpenBLAS adds the product into the sums as it makes it).
+            _add_product(dgemm, score, dose, task.slope[lo:hi])
             if task.dominant is not None or task.recessive is not None:
                 _add_dosage_models(score, task, lo, dose, mis_r, mis_j)
             if task.site_group is not None:
                 sites = sites or _SiteSums(task)
                 sites.add(score, lo, dose, mis_r, mis_j, impute)
+    if missing is not None:
+        missing.flush()
     for i, start in enumerate(range(0, n_samples, sample_slice)):
         stop = min(start + sample_slice, n_samples)
         yield i, (score[:, start:stop].copy(), missing_vars[start:stop].T.copy())
     counted = uncalled.counted(task)
     if counted is not None:
         yield UNCALLED_SLICE, counted
+
+
+# Rows, at least, whose missing calls ``_MissingCalls`` gathers before it makes their sparse product
+# (fewer: at most ``MISSING_BATCH_CALLS`` calls). Its product is an n x k dense array added to the
+# task's missing vars: made per block, a block of a few hundred rows paid that pass over n x k
+# (10 MB at 20k samples x 61 scores) for every block.
+MISSING_BATCH_ROWS = 4096
+MISSING_BATCH_CALLS = 2**20
+
+
+class _MissingCalls:
+    """A task's missing calls (``_fill_missing_calls``' rows and samples, block after block) turned
+    into their sums: per sample the n_vars of its missing calls added to ``missing_vars`` (n x k)
+    and, for ``zero`` (``impute`` False), their offsets taken from ``score`` (k x n: a zeroed call
+    drops its offset too), by one sparse product over a batch of consecutive blocks (``add``;
+    ``flush`` at the task's end): at least ``MISSING_BATCH_ROWS`` rows unless the batch holds
+    ``MISSING_BATCH_CALLS`` calls (the missing calls are few: ~1% in array data, none in imputed
+    dosages). ``dtype``: the products' (float32 where a batch's n_vars sums are exact in it)."""
+
+    def __init__(self, task: Task, score: np.ndarray, missing_vars: np.ndarray, impute: bool,
+                 dtype: type[np.floating]) -> None:
+        self.task, self.score, self.missing_vars, self.impute, self.dtype = task, score, missing_vars, impute, dtype
+        self.lo = self.hi = 0  # the batch's rows
+        self.rows: list[np.ndarray] = []  # its missing calls' rows (from ``lo``) and samples, block by block
+        self.samples: list[np.ndarray] = []
+        self.calls = 0
+
+    def add(self, lo: int, hi: int, mis_r: np.ndarray, mis_j: np.ndarray) -> None:
+        """The block of rows ``lo..hi`` (the next after the batch's) and its missing calls (rows
+        from ``lo``, samples; row-major order); the batch's product made once it is large enough."""
+        if self.hi != lo:
+            raise ValueError(f"block {lo}..{hi} does not follow the missing calls' rows {self.lo}..{self.hi}")
+        if mis_r.size:
+            self.rows.append(mis_r + (lo - self.lo))
+            self.samples.append(mis_j)
+            self.calls += mis_r.size
+        self.hi = hi
+        if self.hi - self.lo >= MISSING_BATCH_ROWS or self.calls >= MISSING_BATCH_CALLS:
+            self.flush()
+
+    def flush(self) -> None:
+        """The batch's sparse product added to the sums; the next batch starts after it."""
+        if self.calls:
+            from scipy import sparse
+
+            task, lo, hi, n = self.task, self.lo, self.hi, self.score.shape[1]
+            rows = np.concatenate(self.rows)
+            indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=hi - lo))]
+            indicator = sparse.csr_matrix((np.ones(rows.size, dtype=self.dtype), np.concatenate(self.samples), indptr),
+                                          shape=(hi - lo, n))
+            self.missing_vars += indicator.T @ task.n_vars[lo:hi].astype(self.dtype)
+            if not self.impute:
+                assert task.offset is not None  # shipped for zero
+                self.score -= (indicator.T.astype(np.float64) @ task.offset[lo:hi]).T
+        self.lo, self.rows, self.samples, self.calls = self.hi, [], [], 0
+
+
+def _add_product(dgemm: Callable[..., np.ndarray], score: np.ndarray, dose: np.ndarray, slope: np.ndarray) -> None:
+    """``score`` (k x n float64, C order) += ``slope``.T (k x b) @ ``dose`` (b x n), in place: BLAS
+    dgemm (``dgemm``: scipy's) with beta 1 on their Fortran-order views (n x k += (n x b) @ (b x k)),
+    so that no k x n product is written and then added (per block of a few hundred rows, that
+    pass cost as much as a quarter of the product). Where the views are not as BLAS takes them
+    in place (a copy made by the wrapper), the result is copied back: never a sum left unadded."""
+    out = dgemm(1.0, dose.T, slope.T, beta=1.0, c=score.T, trans_b=1, overwrite_c=1)
+    if not np.shares_memory(out, score):
+        np.copyto(score.T, out)
 
 
 # The key of a task's item of uncalled rows among its per-slice partials (``_UncalledRows.counted``):
@@ -890,6 +953,7 @@ def worker_ready(_: int) -> int:
     """A warm-up task: import what ``_score_task`` imports (the worker keeps the modules for
     the tasks after it: Spark reuses its Python workers)."""
     import pgenlib  # noqa: F401
+    import scipy.linalg.blas  # noqa: F401 - _score_task's dgemm (scipy.linalg: ~0.05 CPU-s to import)
     import scipy.sparse  # noqa: F401
     import threadpoolctl  # noqa: F401
 
