@@ -668,6 +668,27 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
           o.last_obs IS NOT NULL AS has_period
         FROM p LEFT JOIN o USING (person_id) LEFT JOIN dd USING (person_id)""")
 
+    # Spans of continuous observation (docs/phenotypes.md "Time at risk"): the usable periods, each
+    # from its earlier date (no start: 1 January of the birth year) to its last day, merged where one
+    # starts on or before the day after the latest earlier end (gaps-and-islands).
+    x(f"""CREATE TEMP TABLE spans AS
+        WITH op AS (
+          SELECT x.person_id,
+                 CASE WHEN x.observation_period_start_date IS NULL THEN make_date(p.year_of_birth, 1, 1)
+                      ELSE LEAST(x.observation_period_start_date, x.observation_period_end_date) END AS s,
+                 GREATEST(x.observation_period_start_date, COALESCE(x.observation_period_end_date, {cutoff})) AS e
+          FROM {src['observation_period']} x JOIN persons p ON p.person_id = x.person_id
+          WHERE (x.observation_period_start_date IS NOT NULL OR x.observation_period_end_date IS NOT NULL)
+            AND NOT COALESCE(CASE WHEN x.observation_period_start_date IS NOT NULL THEN
+                                 LEAST(x.observation_period_start_date, x.observation_period_end_date) END > {cutoff},
+                             FALSE)),
+        u AS (SELECT * FROM op JOIN persons p USING (person_id) WHERE year(op.e) >= p.year_of_birth),
+        g AS (SELECT person_id, s, e, MAX(e) OVER (PARTITION BY person_id ORDER BY s, e
+                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_e FROM u),
+        h AS (SELECT *, SUM(CASE WHEN prev_e IS NULL OR s > prev_e + 1 THEN 1 ELSE 0 END)
+                          OVER (PARTITION BY person_id ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS span FROM g)
+        SELECT person_id, MIN(s) AS span_start, MAX(e) AS span_end FROM h GROUP BY person_id, span""")
+
     # Controls are clean over the whole record: study condition codes at any date (or none).
     x(f"""CREATE TEMP TABLE cond_ever AS
         SELECT e.person_id, e.condition_concept_id AS concept_id FROM {src['condition_occurrence']} e
@@ -937,12 +958,18 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     return f"""
         WITH o AS ({' UNION ALL '.join(onsets)}),
         n AS (SELECT person_id, COUNT(DISTINCT ing) AS n FROM trials WHERE adequate GROUP BY person_id),
+        -- the Cox time at risk ends with the first observation span ending on/after the index
+        -- (phenotypes.cox_time_at_risk: index_period), else (followup, or no span) with follow-up
+        ip AS (SELECT m.person_id, MIN(s.span_end) AS period_end FROM mdd m
+               JOIN spans s ON s.person_id = m.person_id AND s.span_end >= m.index_date
+               WHERE {'TRUE' if ph.cox_time_at_risk == 'index_period' else 'FALSE'} GROUP BY 1),
         j AS (
           SELECT o.person_id, o.definition, m.mdd_status, m.reason, m.index_date, m.end_date,
                  COALESCE(n.n, 0) AS n_trials,
                  m.mdd_status = 'MDD' AND o.onset IS NOT NULL AND o.onset <= m.end_date AS trd,
-                 CASE WHEN m.mdd_status = 'MDD' AND o.onset <= m.end_date THEN o.onset END AS onset
-          FROM o JOIN mdd m USING (person_id) LEFT JOIN n USING (person_id))
+                 CASE WHEN m.mdd_status = 'MDD' AND o.onset <= m.end_date THEN o.onset END AS onset,
+                 LEAST(m.end_date, COALESCE(ip.period_end, m.end_date)) AS risk_end
+          FROM o JOIN mdd m USING (person_id) LEFT JOIN n USING (person_id) LEFT JOIN ip USING (person_id))
         SELECT person_id, definition,
           CASE WHEN mdd_status <> 'MDD' THEN mdd_status WHEN trd THEN 'TRD'
                WHEN n_trials >= 1 AND date_diff('day', index_date, end_date) >= {ph.trmdd_min_followup_days} THEN 'trMDD'
@@ -953,9 +980,9 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
           CASE WHEN mdd_status = 'MDD' THEN index_date END AS mdd_index_date,
           onset AS trd_onset_date,
           end_date AS followup_end_date,
-          CASE WHEN mdd_status = 'MDD' THEN GREATEST(date_diff('day', index_date, COALESCE(onset, end_date)), 1) END
-            AS time_to_trd_days,
-          CASE WHEN mdd_status = 'MDD' THEN CAST(trd AS INTEGER) END AS trd_event,
+          CASE WHEN mdd_status = 'MDD' THEN GREATEST(date_diff('day', index_date,
+                 CASE WHEN trd AND onset <= risk_end THEN onset ELSE risk_end END), 1) END AS time_to_trd_days,
+          CASE WHEN mdd_status = 'MDD' THEN CAST(trd AND onset <= risk_end AS INTEGER) END AS trd_event,
           CASE WHEN mdd_status = 'MDD' THEN n_trials END AS n_adequate_trials
         FROM j""", src
 

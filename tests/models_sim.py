@@ -108,7 +108,8 @@ def publish_cohort_inputs(spark, cfg, scores: list[tuple], person_ids, phenotype
     """Publish the cohort stage's upstream tables for ``cfg``: the pgs stage's ``scores`` from rows
     (dataset, person_id, pgs_id, score_sum), each with allele_count 2, score_avg score_sum / 2,
     n_missing 0, n_matched 1; the phenotypes stage's ``persons`` (female, born 1960, observed from
-    2020-01-01, age 60) for ``person_ids`` and its ``phenotypes`` rows as given (schemas.PHENOTYPES)."""
+    2020-01-01, age 60) for ``person_ids`` and its ``phenotypes`` rows as given (schemas.PHENOTYPES; a row
+    without at_risk_end_date, the shape before session 53, gets its followup_end_date there when MDD)."""
     import datetime as dt
 
     from trd_spark.layout import publish_stage
@@ -124,7 +125,12 @@ def publish_cohort_inputs(spark, cfg, scores: list[tuple], person_ids, phenotype
     with publish_stage(spark, cfg, "phenotypes") as w:
         w.write_table("persons", spark.createDataFrame([(int(i), "female", 1960, d, d, True, 60.0) for i in person_ids],
                                                        PERSONS.struct))
-        w.write_table("phenotypes", spark.createDataFrame(phenotypes, PHENOTYPES.struct))
+        # Rows written before session 53 lack at_risk_end_date (after followup_end_date): the end of
+        # follow-up for an MDD row (one with a time), as phenotypes.cox_time_at_risk: followup makes it.
+        at = PHENOTYPES.names.index("at_risk_end_date")
+        rows = [r if len(r) == len(PHENOTYPES.names) else (*r[:at], r[at - 1] if r[at] is not None else None, *r[at:])
+                for r in phenotypes]
+        w.write_table("phenotypes", spark.createDataFrame(rows, PHENOTYPES.struct))
 
 
 def grid_config(n_pcs: int = 2, **models):

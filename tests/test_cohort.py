@@ -42,9 +42,11 @@ def inputs(spark):
     sex = {1: "female", 2: "male", 3: "other"}
     phenotypes = spark.createDataFrame(
         [row + (sex[row[0]], 55.5 if row[2] in ("TRD", "trMDD") else None, 60.0) for row in [
-            (1, "ad3", "TRD", None, d, d, d, 100, 1, 3), (2, "ad3", "excluded", "bipolar", None, None, d, None, None, 0),
-            (1, "somatic", "trMDD", None, d, None, d, 400, 0, 1), (3, "ad3", "non_MDD", None, None, None, d, None, None, 0),
-            (2, "somatic", "non_MDD", None, None, None, d, None, None, 0)]],
+            (1, "ad3", "TRD", None, d, d, d, d, 100, 1, 3), (2, "ad3", "excluded", "bipolar", None, None, d, None, None,
+                                                                  None, 0),
+            (1, "somatic", "trMDD", None, d, None, d, d, 400, 0, 1),
+            (3, "ad3", "non_MDD", None, None, None, d, None, None, None, 0),
+            (2, "somatic", "non_MDD", None, None, None, d, None, None, None, 0)]],
         PHENOTYPES.struct,
     )
     return scores, ancestry, flagged, persons, phenotypes

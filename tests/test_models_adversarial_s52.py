@@ -68,16 +68,20 @@ def test_an_mdd_person_without_a_time_is_refused_not_left_out(frame, status, val
     check_analysis_frame(f, covariate_columns(grid_config()))
 
 
-@pytest.mark.parametrize(("status", "event", "new"), [("TRD", 1.0, 0.0), ("trMDD", 0.0, 1.0), ("MDD_other", 0.0, np.nan)],
-                         ids=["trd_censored", "trmdd_event", "event_nan"])
+@pytest.mark.parametrize(("status", "event", "new"), [("TRD", 1.0, np.nan), ("trMDD", 0.0, 1.0), ("MDD_other", 0.0, np.nan)],
+                         ids=["trd_nan", "trmdd_event", "event_nan"])
 def test_an_event_that_disagrees_with_the_status_is_refused(frame, status, event, new):
-    """Before session 52 a TRD person with trd_event 0 was censored in the Cox fit and a case of
-    the TRD contrasts (a trMDD person with 1: an event and a control), the tables disagreeing
-    without a word. The phenotype stage makes status TRD and the event 1 from one rule."""
+    """Before session 52 a trMDD person with trd_event 1 was an event in the Cox fit and a control of
+    the TRD contrasts, the tables disagreeing without a word. The phenotype stage makes the status and
+    the event from one rule. A TRD person's event 0 is allowed since session 53 (an onset after the
+    end of the Cox time at risk, ``phenotypes.cox_time_at_risk``; tests/test_cox_s53.py)."""
     f = frame.copy()
     f.loc[_first(f, status, event), EVENT] = new
-    with pytest.raises(ModelError, match=r"analysis_frame\.trd_event.*1 for every TRD person"):
+    with pytest.raises(ModelError, match=r"analysis_frame\.trd_event.*0 or 1 for every TRD person"):
         _cox_check(f)
+    censored = frame.copy()
+    censored.loc[_first(censored, "TRD", 1.0), EVENT] = 0.0
+    _cox_check(censored)
 
 
 @pytest.mark.parametrize("value", [2, np.nan], ids=["two", "nan"])
@@ -129,7 +133,7 @@ def test_the_spark_path_refuses_the_same_frames(spark, frame):
 
     cfg = grid_config()
     bad = frame.copy()
-    bad.loc[_first(bad, "TRD", 1.0), EVENT] = 0.0
+    bad.loc[_first(bad, "trMDD", 0.0), EVENT] = 1.0
     bad.loc[_first(bad, "trMDD"), DURATION] = np.nan  # null in Spark (models_sim.to_spark)
     with pytest.raises(ModelError, match=r"analysis_frame\.time_to_trd_days"):
         cox_grid_spark(to_spark(spark, bad), cfg)

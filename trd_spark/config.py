@@ -669,6 +669,10 @@ class PhenotypeSettings(_Strict):
     trd_definitions: list[TrdDefinition] = Field(min_length=1)
     primary_definition: str
     trmdd_min_followup_days: int = Field(180, ge=0)
+    # The Cox model's time at risk (docs/phenotypes.md "Time at risk"): ``index_period`` ends it
+    # at the end of the observation span holding the MDD index (OHDSI's continuous observation),
+    # ``followup`` at the end of follow-up (gaps between observation periods counted at risk).
+    cox_time_at_risk: Literal["index_period", "followup"] = "index_period"
     gates: DataGates = DataGates()
 
     @model_validator(mode="after")

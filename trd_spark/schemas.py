@@ -147,9 +147,12 @@ PHENOTYPES = _s(
     ("exclusion_reason", S, "why status is excluded/MDD_other (null otherwise)"),
     ("mdd_index_date", Dt, "first MDD diagnosis (null if not MDD)"),
     ("trd_onset_date", Dt, "date the definition is met (null if not TRD)"),
-    ("followup_end_date", Dt, "end of observation (censoring date)"),
-    ("time_to_trd_days", I, "days from MDD index to TRD onset or censoring (MDD only)"),
-    ("trd_event", I, "1 if TRD onset observed, 0 if censored (MDD only)"),
+    ("followup_end_date", Dt, "end of observation (status rules: TRD onset, trMDD follow-up)"),
+    ("at_risk_end_date", Dt, "MDD only: the Cox time at risk's end (phenotypes.cox_time_at_risk; index_period: end "
+                             "of the index's observation span, capped at followup_end_date)"),
+    ("time_to_trd_days", I, "days from MDD index to TRD onset (on/before at_risk_end_date) or censoring at "
+                            "at_risk_end_date (MDD only)"),
+    ("trd_event", I, "1 if TRD onset on/before at_risk_end_date, 0 if censored (MDD only)"),
     ("n_adequate_trials", I, "adequate antidepressant trials (distinct ingredients; MDD only)"),
     ("sex_at_birth", S, "male | female | other (as in persons)"),
     ("age_at_index", D, "age in years at the MDD index (MDD only)"),
@@ -344,7 +347,8 @@ META = _s(
     ("pgs_id", S, "score identifier"),
     ("trait", S, "trait (trait panel)"),
     ("domain", S, "domain (trait panel)"),
-    ("k", I, "datasets with a converged fit (the studies pooled)"),
+    ("k", I, "datasets with a converged fit with a finite estimate, standard error > 0 and p (the studies pooled; "
+              "a converged fit without one is left out with a WARNING naming dataset and PGS, and named in `note`)"),
     ("beta", D, "pooled log OR per SD"),
     ("se", D, "its standard error"),
     ("odds_ratio", D, "exp(beta)"),
@@ -361,8 +365,9 @@ META = _s(
                 "not estimable, as Q and I^2)"),
     ("datasets", S, "the datasets pooled, comma-separated"),
     ("note", S, "\"includes a fit estimated among the persons at one value of a 0/1 covariate: <datasets> (its "
-                "note)\" when a pooled fit is at its limit (one sex without a case, control or event), else empty; in "
-                "export/ also why a row's estimates are hidden (`vocabulary.HiddenEstimatesNote`)"),
+                "note)\" when a pooled fit is at its limit (one sex without a case, control or event); \"left out "
+                "(converged, but a non-finite estimate, standard error or p): <datasets>\" (joined by '; '); else "
+                "empty; in export/ also why a row's estimates are hidden (`vocabulary.HiddenEstimatesNote`)"),
 )
 CONSISTENCY = _s(
     "consistency",

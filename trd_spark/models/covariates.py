@@ -103,11 +103,14 @@ def check_status_values(counts: dict[str, dict[str, int]], *, sex: bool, cox: bo
       codes female 1, male 0 and leaves other sexes out: ``cohort.frame.derive_analysis_frame``);
       a null was left out of every fit as a missing value, noted only, and a 2 fitted as a number;
     - ``cox``: every MDD person (TRD, trMDD, MDD_other) has a COX_DURATION of 0 or more days
-      (``phenotypes.trd``: onset or censoring minus the MDD index, at least 1) and a COX_EVENT of 1
-      when TRD, 0 otherwise (the same rule makes both). A null or negative time was left out of every
-      Cox fit, noted only ("persons with a negative time_to_trd_days left out"), and a TRD person
-      with the event 0 (or a trMDD person with 1) was a censored person (an event) in the Cox model
-      but a case (a control) in the logistic models, the tables disagreeing without a word.
+      (``phenotypes.trd``: onset or censoring minus the MDD index, at least 1) and a COX_EVENT of 0
+      or 1 when TRD, 0 otherwise (the same rule makes both). A null or negative time was left out of
+      every Cox fit, noted only ("persons with a negative time_to_trd_days left out"), and a trMDD
+      person with the event 1 was an event in the Cox model but a control in the logistic models.
+      A TRD person's 0 is the design since session 53: an onset after the end of the Cox time at
+      risk (``phenotypes.cox_time_at_risk: index_period``, the index's observation period followed
+      by a gap) is censored there, the person still a case of the logistic models (counted in the
+      phenotype stage's ``notes.cox_time_at_risk``).
     Such a frame was built otherwise (an older release's phenotypes, a hand-made frame): run the
     phenotype and cohort stages again. No count in the message (session 52 models)."""
     def bad(key: str, statuses: Iterable[str]) -> bool:
@@ -124,11 +127,12 @@ def check_status_values(counts: dict[str, dict[str, int]], *, sex: bool, cox: bo
                          "the analysis frame (the phenotype stage gives every MDD person one of at least 1: run the "
                          "phenotype and cohort stages again)", where=f"cohort/analysis_frame.{COX_DURATION}")
     trd = [s for s in MDD_STATUSES if s == Status.TRD]
-    if bad("event_1", trd) or bad("event_0", [s for s in MDD_STATUSES if s not in trd]):
-        raise ModelError(f"{COX_EVENT} must be 1 for every TRD person and 0 for every trMDD and MDD_other person "
-                         "(the phenotype stage's rule; else the Cox and logistic models would count one person "
-                         "differently): run the phenotype and cohort stages again",
-                         where=f"cohort/analysis_frame.{COX_EVENT}")
+    trd_not_0_or_1 = any(c["event_1"] + c["event_0"] < c["n"] for s, c in counts.items() if s in trd)
+    if trd_not_0_or_1 or bad("event_0", [s for s in MDD_STATUSES if s not in trd]):
+        raise ModelError(f"{COX_EVENT} must be 0 or 1 for every TRD person (0: the onset falls after the end of "
+                         "the Cox time at risk) and 0 for every trMDD and MDD_other person (the phenotype stage's "
+                         "rule; else the Cox and logistic models would count one person differently): run the "
+                         "phenotype and cohort stages again", where=f"cohort/analysis_frame.{COX_EVENT}")
 
 
 def is_constant(values: pd.Series) -> bool:

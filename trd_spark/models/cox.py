@@ -124,9 +124,9 @@ def fit_cox(
 
     row = cph.summary.loc[pgs_col]
     beta, se, p = float(row["coef"]), float(row["se(coef)"]), float(row["p"])
-    if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
+    if not (np.isfinite(beta) and np.isfinite(se) and se > 0 and np.isfinite(p)):
         return _failed(n, n_events, ModelFailure.NON_FINITE_ESTIMATE,
-                       join_notes(*notes, "non-finite estimate or standard error"))
+                       join_notes(*notes, "non-finite estimate, standard error or p"))
     ph_statistic, ph_p = np.nan, np.nan
     try:
         transform = _PH_TRANSFORMS.get(ph_time_transform, ph_time_transform)

@@ -150,9 +150,9 @@ def fit_logistic(
         return _failed(n, n_cases, reason, join_notes(*notes, note))
 
     beta, se, p = float(res.params[1]), float(res.bse[1]), float(res.pvalues[1])
-    if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
+    if not (np.isfinite(beta) and np.isfinite(se) and se > 0 and np.isfinite(p)):
         return _failed(n, n_cases, ModelFailure.NON_FINITE_ESTIMATE,
-                       join_notes(*notes, "non-finite estimate or standard error"))
+                       join_notes(*notes, "non-finite estimate, standard error or p"))
     return {
         "n": n, "n_cases": n_cases, "beta": beta, "se": se, "odds_ratio": float(np.exp(beta)),
         "ci_low": float(np.exp(beta - Z95 * se)), "ci_high": float(np.exp(beta + Z95 * se)),

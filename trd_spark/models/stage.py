@@ -19,7 +19,13 @@ from trd_spark.errors import InputDataError, ModelError
 from trd_spark.io import to_tsv
 from trd_spark.models.covariates import COLLINEAR_NOTE, EMPTY_COVARIATE_NOTE
 from trd_spark.models.distributed import cox_grid_spark, km_curves_spark, logistic_grid_spark, persons_on_more_rows
-from trd_spark.models.synthesis import consistency_table, difference_table, meta_table, replication_table
+from trd_spark.models.synthesis import (
+    consistency_table,
+    difference_table,
+    meta_table,
+    replication_table,
+    warn_unusable,
+)
 from trd_spark.schemas import (
     CONSISTENCY,
     COX_RESULTS,
@@ -144,6 +150,8 @@ def run(ctx: StageContext) -> dict[str, int]:
     warn_covariates_without_values("logistic", logistic)
     warn_collinear_covariates("logistic", logistic)
     tables: dict[str, tuple[pd.DataFrame, TableSchema]] = {"logistic": (logistic, LOGISTIC_RESULTS)}
+    # A converged fit without a usable estimate is left out of the tables built on the fits.
+    n_unusable = warn_unusable(logistic, "logistic")
     meta = meta_table(logistic, cfg)
     tables.update({
         "difference": (difference_table(logistic), DIFFERENCE),
@@ -165,6 +173,7 @@ def run(ctx: StageContext) -> dict[str, int]:
             written[name] = writer.write_pandas(name, table, schema)
         writer.write_text("logistic.tsv", to_tsv(logistic))
         writer.notes["logistic_failed"] = int((~logistic["converged"].astype(bool)).sum())
+        writer.notes["logistic_converged_unusable"] = n_unusable
         if "cox" in tables:
             cox = tables["cox"][0]
             writer.write_text("cox.tsv", to_tsv(cox))

@@ -6,6 +6,7 @@ Pure pandas functions on the logistic table (LOGISTIC_RESULTS_COLUMNS); failed f
 
 from __future__ import annotations
 
+import logging
 from itertools import combinations
 
 import numpy as np
@@ -21,11 +22,40 @@ from trd_spark.models.multiple_testing import CORRECTION_FAMILIES, adjust_within
 from trd_spark.schemas import CONSISTENCY, DIFFERENCE, META, REPLICATION
 from trd_spark.vocabulary import ALL_DEFINITIONS, Contrast
 
+log = logging.getLogger(__name__)
+
+# A meta row's note naming the datasets whose converged fit was left out (``usable_estimate``).
+META_UNUSABLE_NOTE = "left out (converged, but a non-finite estimate, standard error or p)"
+
+
+def usable_estimate(results: pd.DataFrame) -> pd.Series:
+    """Boolean per row of a results table (beta, se, p, converged): converged with a finite
+    beta, a finite se > 0 and a finite p. A row converged but otherwise (an infinite or zero se, a
+    NaN beta or p: a fitter's fault or a table read back from elsewhere) is no estimate: pooled, an
+    infinite se weighs 0 but counted in ``k``; tested, z = beta / inf = 0 reads p = 1."""
+    r = results
+    beta, se = r["beta"].astype(float), r["se"].astype(float)
+    p = r["p"].astype(float) if "p" in r.columns else pd.Series(0.0, index=r.index)
+    return (r["converged"].fillna(False).astype(bool) & np.isfinite(beta) & np.isfinite(se) & (se > 0)
+            & np.isfinite(p))
+
 
 def _ok(results: pd.DataFrame) -> pd.DataFrame:
-    """Converged rows with a finite beta and positive se."""
-    r = results
-    return r[r["converged"].astype(bool) & np.isfinite(r["beta"].astype(float)) & (r["se"].astype(float) > 0)]
+    """The rows of ``usable_estimate``."""
+    return results[usable_estimate(results)]
+
+
+def warn_unusable(results: pd.DataFrame, table: str) -> int:
+    """One WARNING naming each (dataset, definition, contrast, pgs_id) whose converged fit
+    ``usable_estimate`` rejects, with their count (no person, no person count); returns the count."""
+    bad = results[results["converged"].fillna(False).astype(bool) & ~usable_estimate(results)]
+    if len(bad):
+        cols = [c for c in ("dataset", "definition", "contrast", "pgs_id") if c in bad.columns]
+        names = "; ".join("/".join(str(v) for v in row) for row in bad[cols].itertuples(index=False))
+        log.warning("models: %s: %d converged fit(s) with a non-finite estimate, standard error or p left out of "
+                    "the meta-analysis, difference and replication tables (%s): %s",
+                    table, len(bad), "/".join(cols), names)
+    return len(bad)
 
 
 def two_sided_p(z: npt.ArrayLike) -> np.ndarray:
@@ -55,7 +85,7 @@ def difference_table(logistic: pd.DataFrame) -> pd.DataFrame:
     parts = {}
     for contrast, tag in pick.items():
         sub = logistic[logistic["contrast"] == contrast]
-        ok = sub["converged"].astype(bool)
+        ok = usable_estimate(sub)
         parts[tag] = pd.DataFrame({
             **{k: sub[k] for k in [*key, "trait", "domain"]},
             f"beta_{tag}": sub["beta"].where(ok).astype(float), f"se_{tag}": sub["se"].where(ok).astype(float),
@@ -105,7 +135,7 @@ def replication_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     for ds in replications:
         rep = logistic[logistic["dataset"] == ds][[*key, "beta", "se", "p", "converged", "note"]]
         joined = disc.merge(rep, on=key, how="left").assign(dataset=ds)
-        ok = joined["converged"].fillna(False).astype(bool) & np.isfinite(joined["beta"].astype(float))
+        ok = usable_estimate(joined)
         for c in ("beta", "se", "p"):
             joined[c] = joined[c].astype(float).where(ok)
         same = np.sign(joined["beta"]) == np.sign(joined["beta_discovery"])
@@ -113,9 +143,12 @@ def replication_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
         joined["replicated"] = ok & same & (joined["p"] < m.replication_alpha)
         fit_note = joined["note"].fillna("").astype(str)
         limit = ok & fit_note.str.contains(LIMIT_NOTE, regex=False)  # ``covariates.empty_cell``
+        unusable = joined["converged"].fillna(False).astype(bool) & ~ok
         joined["note"] = np.where(ok, np.where(limit, "replication fit: " + fit_note, ""),
                                   np.where(joined["converged"].isna(), "not fitted in this dataset",
-                                           "replication fit failed: " + fit_note))
+                                           np.where(unusable, "replication fit: non-finite estimate, standard "
+                                                              "error or p (not used)",
+                                                    "replication fit failed: " + fit_note)))
         rows.append(joined)
     if not rows:
         return pd.DataFrame(columns=REPLICATION.names)
@@ -177,6 +210,8 @@ def meta_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     methods = ["fixed", "random"] if cfg.models.meta_random_effects else ["fixed"]
     key = ["definition", "contrast", "pgs_id"]
     ok = _ok(logistic)
+    converged = logistic[logistic["converged"].fillna(False).astype(bool)]
+    unusable = converged[~usable_estimate(converged)]
     labels = logistic.drop_duplicates(key)[[*key, "trait", "domain"]]
     rows = []
     for method in methods:
@@ -188,12 +223,16 @@ def meta_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
             # only) pools other persons in that dataset: said, as a difference or replication row
             # built on such a fit says it. Text only: the dataset names are in ``datasets``.
             limit = fits.loc[fits["note"].fillna("").astype(str).str.contains(LIMIT_NOTE, regex=False), "dataset"]
+            left_out = sorted(unusable.loc[(unusable["definition"] == definition) & (unusable["contrast"] == contrast)
+                                           & (unusable["pgs_id"] == pgs_id), "dataset"].astype(str))
+            notes = [f"{META_LIMIT_NOTE}: {', '.join(limit)} (its note)"] if len(limit) else []
+            notes += [f"{META_UNUSABLE_NOTE}: {', '.join(left_out)}"] if left_out else []
             rows.append({
                 "method": method, "definition": definition, "contrast": contrast, "pgs_id": pgs_id,
                 "trait": g["trait"].iloc[0], "domain": g["domain"].iloc[0], **res,
                 "odds_ratio": np.exp(res["beta"]), "ci_low": np.exp(res["beta"] - Z95 * res["se"]),
                 "ci_high": np.exp(res["beta"] + Z95 * res["se"]), "datasets": ",".join(fits["dataset"]),
-                "note": (f"{META_LIMIT_NOTE}: {', '.join(limit)} (its note)" if len(limit) else ""),
+                "note": "; ".join(notes),
             })
     if not rows:
         return pd.DataFrame(columns=META.names)

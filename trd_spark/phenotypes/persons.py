@@ -435,3 +435,74 @@ def observation_period_overlaps(observation_period: DataFrame) -> DataFrame:
         F.sum(F.when(F.col("k") > 0, 1).otherwise(0)).cast("long").alias("n_persons_with_overlap"),
         F.coalesce(F.sum("o"), F.lit(0)).cast("long").alias("n_open_periods"),
     )
+
+
+def observation_spans(observation_period: DataFrame, person: DataFrame, data_cutoff_date: dt.date) -> DataFrame:
+    """Each person's spans of continuous observation: person_id, span_start, span_end (dates).
+
+    The periods ``derive_persons`` uses (not undated, first day not after the cutoff, last day in
+    or after the birth year; ``person``: person_id, year_of_birth), each from its first day (the
+    earlier of its dates; no start date: 1 January of the birth year, when follow-up starts) to its
+    last (``period_last_date_expr``: an open period runs to the cutoff), merged where they overlap
+    or touch (a period starting on or before the day after the latest earlier end continues the
+    span). The latest ``span_end`` is PERSONS' last observation date. Persons without a usable
+    period have no row. Source of the rule: OMOP CDM ``observation_period`` ("spans of time for
+    which a person is expected to have clinical events recorded"; OHDSI's "continuous observation").
+    """
+    cutoff = F.lit(data_cutoff_date).cast("date")
+    start = F.col("observation_period_start_date")
+    births = person.dropDuplicates(["person_id"]).select(
+        "person_id", F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"))
+    periods = (
+        observation_period.where(~period_after_cutoff_expr(cutoff) & ~period_undated_expr())
+        .withColumn("_end", period_last_date_expr(cutoff))
+        .join(births, "person_id")
+        .where(F.col("_end") >= F.col("_birth"))
+        # least() skips a null: without this when() a start-less period would begin on its end day
+        .select("person_id", F.when(start.isNull(), F.col("_birth"))
+                .otherwise(F.least(start, F.col("observation_period_end_date"))).alias("_start"), "_end")
+    )
+    order = Window.partitionBy("person_id").orderBy("_start", "_end")
+    prev_end = F.max("_end").over(order.rowsBetween(Window.unboundedPreceding, -1))
+    new_span = F.coalesce(F.col("_start") > F.date_add(prev_end, 1), F.lit(True)).cast("int")
+    spans = periods.withColumn("_span", F.sum(new_span).over(order.rowsBetween(Window.unboundedPreceding, 0)))
+    return spans.groupBy("person_id", "_span").agg(F.min("_start").alias("span_start"),
+                                                    F.max("_end").alias("span_end")).drop("_span")
+
+
+def index_periods(spans: DataFrame, index: DataFrame) -> DataFrame:
+    """The observation span of each MDD index: person_id, index_period_end_date (date), index_in_period
+    (boolean); one row per person of ``index`` (person_id, mdd_index_date not null).
+
+    The span of the index is the first span (``observation_spans``) ending on or after the index:
+    the one containing it, or, when the index lies before the first span or between two (records
+    outside observation periods count, docs/phenotypes.md), the next one (``index_in_period``
+    false). A person without such a span (no usable period) has a null end: followed to the end
+    of follow-up, as PERSONS follows such a person.
+    """
+    joined = index.select("person_id", "mdd_index_date").join(spans, "person_id", "left")
+    after = F.col("span_end") >= F.col("mdd_index_date")
+    return joined.groupBy("person_id", "mdd_index_date").agg(
+        F.min(F.when(after, F.struct("span_end", "span_start"))).alias("_span"),
+        F.min("span_start").alias("_first"),
+    ).select(
+        "person_id",
+        F.col("_span.span_end").alias("index_period_end_date"),
+        F.coalesce(F.col("_span.span_start") <= F.col("mdd_index_date"), F.lit(False)).alias("index_in_period"),
+        F.coalesce(F.col("_first") > F.col("mdd_index_date"), F.lit(False)).alias("index_before_first_period"),
+    )
+
+
+def index_period_count_columns() -> list[Column]:
+    """One-row aggregates over ``index_periods``: n_mdd_index_before_first_period (the index before
+    the first observation span's start), n_mdd_index_between_periods (in a gap between two spans),
+    n_mdd_index_no_period (no usable period: followed to the end of follow-up). Persons, long."""
+    outside = F.col("index_period_end_date").isNotNull() & ~F.col("index_in_period")
+    return [
+        F.sum(F.when(outside & F.col("index_before_first_period"), 1).otherwise(0)).cast("long")
+        .alias("n_mdd_index_before_first_period"),
+        F.sum(F.when(outside & ~F.col("index_before_first_period"), 1).otherwise(0)).cast("long")
+        .alias("n_mdd_index_between_periods"),
+        F.sum(F.when(F.col("index_period_end_date").isNull(), 1).otherwise(0)).cast("long")
+        .alias("n_mdd_index_no_period"),
+    ]

@@ -71,16 +71,21 @@ from trd_spark.phenotypes.persons import (
     birth_implausible_expr,
     derive_persons,
     followup_date_counts,
+    index_period_count_columns,
+    index_periods,
     observation_period_overlaps,
+    observation_spans,
     restrict_to_followup,
 )
 from trd_spark.phenotypes.shrink import earlier_release, shrink_warnings, shrunk_tables, table_rows
 from trd_spark.phenotypes.trd import (
+    TIME_AT_RISK_COUNTS,
     augmentation_onset_expr,
     derive_phenotypes,
     person_treatment,
     sequence_onset_expr,
     somatic_onset_expr,
+    time_at_risk_columns,
 )
 from trd_spark.phenotypes.trials import (
     administration_one_day_expr,
@@ -104,6 +109,7 @@ from trd_spark.vocabulary import (
     PLAUSIBLE_BIRTH_YEAR_LOW,
     PRELIMINARY_DIAGNOSIS_STATUS_IDS,
     ExclusionReason,
+    Status,
     excluded_step,
 )
 
@@ -704,12 +710,13 @@ def derive_trials(cfg: Config, followup_drugs: DataFrame, ingredients: DataFrame
 
 def derive_definition_phenotypes(
     cfg: Config, followup: dict[str, DataFrame], mdd: DataFrame, trials: DataFrame, sets: dict[str, frozenset[int]],
-    augmentation_doses: DataFrame | None = None,
+    augmentation_doses: DataFrame | None = None, periods: DataFrame | None = None,
 ) -> DataFrame:
     """PHENOTYPES for every configured TRD definition (``trd.derive_phenotypes``): the onsets
     are column expressions over ONE per-person frame (``trd.person_treatment``); ``sets``:
     ``concept_set_ids``; ``augmentation_doses``: ``augmentation_ingredients`` (None: any dose of an
-    agent is an augmentation exposure)."""
+    agent is an augmentation exposure); ``periods``: ``mdd_index_periods`` (None: the Cox time at
+    risk runs to the end of follow-up, ``phenotypes.cox_time_at_risk: followup``)."""
     ph = cfg.phenotypes
     drugs = followup["drug"]
     augmentation, somatic, onsets = {}, {}, {}
@@ -727,7 +734,19 @@ def derive_definition_phenotypes(
             onsets[d.name] = somatic_onset_expr(d.name)
     ranks = [d.n_trials for d in ph.trd_definitions if d.rule != "somatic"]
     treatment = person_treatment(trials, ranks, augmentation, somatic)
-    return derive_phenotypes(mdd, treatment, onsets, trmdd_min_followup_days=ph.trmdd_min_followup_days)
+    return derive_phenotypes(mdd, treatment, onsets, trmdd_min_followup_days=ph.trmdd_min_followup_days,
+                             periods=periods)
+
+
+def mdd_index_periods(cfg: Config, observation_period: DataFrame, persons: DataFrame, mdd: DataFrame
+                      ) -> DataFrame | None:
+    """``persons.index_periods`` of the MDD persons (``mdd``: ``derive_mdd`` rows), over the
+    observation spans of ``observation_period`` (``persons.observation_spans``; ``persons``: PERSONS);
+    None under ``phenotypes.cox_time_at_risk: followup`` (no span is read)."""
+    if cfg.phenotypes.cox_time_at_risk != "index_period":
+        return None
+    spans = observation_spans(observation_period, persons, cfg.omop.data_cutoff_date)
+    return index_periods(spans, mdd.where(F.col("mdd_status") == Status.MDD))
 
 
 def derive_phenotype_tables(
@@ -751,7 +770,8 @@ def derive_phenotype_tables(
     ingredients = trial_ingredients(persons.sparkSession, omop, cfg, vocab)
     trials = derive_trials(cfg, followup["drug"], ingredients, mdd)
     doses = augmentation_ingredients(persons.sparkSession, omop, cfg, vocab)
-    phenotypes = derive_definition_phenotypes(cfg, followup, mdd, trials, sets, doses)
+    periods = mdd_index_periods(cfg, omop["observation_period"], persons, mdd)
+    phenotypes = derive_definition_phenotypes(cfg, followup, mdd, trials, sets, doses, periods)
     return PhenotypeTables(
         study_events=events, persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes, ingredients=ingredients,
         augmentation_ingredients=doses,
@@ -1910,6 +1930,44 @@ def logged_record_counts(layout: Layout, fs: FsLike, records_below: int) -> tupl
     return every, own
 
 
+def time_at_risk_notes(cfg: Config, per_definition: Mapping[str, object], periods: Mapping[str, object] | None
+                       ) -> dict[str, object]:
+    """The manifest's ``notes.cox_time_at_risk``: the rule (``phenotypes.cox_time_at_risk``), the
+    MDD indexes outside every observation span (``persons.index_period_count_columns``; absent under
+    ``followup``) and per definition ``trd.time_at_risk_columns``' counts (``per_definition``:
+    ``<definition>:<count>`` -> value). Exact counts: the manifest, not a log line."""
+    notes: dict[str, object] = {"rule": cfg.phenotypes.cox_time_at_risk}
+    if periods is not None:
+        notes.update({k: int(v or 0) for k, v in periods.items()})  # type: ignore[call-overload]
+    notes["definitions"] = {d.name: {k: int(per_definition.get(f"{d.name}:{k}") or 0)  # type: ignore[call-overload]
+                                     for k in TIME_AT_RISK_COUNTS} for d in cfg.phenotypes.trd_definitions}
+    return notes
+
+
+def time_at_risk_log_lines(notes: Mapping[str, object], persons_below: int) -> list[tuple[int, str]]:
+    """(level, text) lines of ``time_at_risk_notes``: per definition the persons whose Cox time at
+    risk ends before their follow-up and the TRD onsets censored (persons: ``count_text``; the
+    person-days are in the manifest only: a total over fewer than T persons would tell of them), and
+    a WARNING for MDD indexes before the first observation span or between two."""
+    lines: list[tuple[int, str]] = []
+    definitions = notes["definitions"]
+    assert isinstance(definitions, dict)
+    for name, c in definitions.items():
+        if notes["rule"] == "index_period":
+            lines.append((logging.INFO, f"{name}: Cox time at risk ends with the index's observation period for "
+                          f"{count_text(c['n_at_risk_shortened'], persons_below=persons_below)} MDD person(s) (an "
+                          f"observation gap follows); {count_text(c['n_events_censored'], persons_below=persons_below)}"
+                          " TRD onset(s) after it are censored there (notes.cox_time_at_risk)"))
+    before, between = (int(notes.get(k) or 0)  # type: ignore[call-overload]
+                       for k in ("n_mdd_index_before_first_period", "n_mdd_index_between_periods"))
+    if before or between:
+        lines.append((logging.WARNING, "MDD index outside every observation period: "
+                      f"{count_text(before, persons_below=persons_below)} person(s) before their first period, "
+                      f"{count_text(between, persons_below=persons_below)} between two (records outside observation "
+                      "periods count; their Cox time at risk runs to the end of the next period)"))
+    return lines
+
+
 def run(ctx: StageContext) -> None:
     """Read OMOP (cfg.omop), derive and publish persons, antidepressant_trials, phenotypes, cohort_flow."""
     spark, cfg = ctx.spark, ctx.cfg
@@ -2031,9 +2089,22 @@ def run(ctx: StageContext) -> None:
                         ANTIDEPRESSANT_TRIALS)
         trials = read_back(spark, out.table_path("antidepressant_trials"), ANTIDEPRESSANT_TRIALS.struct)
         definitions = [d.name for d in cfg.phenotypes.trd_definitions]
-        n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, followup, mdd, trials, sets, doses).observe(
-            definitions_obs, *definition_flow_columns(definitions)), PHENOTYPES)
+        # The MDD indexes' observation spans (the Cox time at risk), written once; counted as written.
+        periods, period_obs = mdd_index_periods(cfg, omop["observation_period"], persons, mdd), Observation()
+        if periods is not None:
+            periods = _materialize(periods, f"{work}/index_periods.parquet", [(period_obs, index_period_count_columns())])
+        risk_obs = Observation()
+        n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, followup, mdd, trials, sets, doses, periods)
+                            .observe(definitions_obs, *definition_flow_columns(definitions))
+                            .observe(risk_obs, *time_at_risk_columns(definitions)), PHENOTYPES)
         phenotypes = read_back(spark, out.table_path("phenotypes"), PHENOTYPES.struct)
+        at_risk = time_at_risk_notes(
+            cfg, observed(risk_obs, spark, lambda: phenotypes.agg(*time_at_risk_columns(definitions)).collect()[0].asDict()),
+            None if periods is None else observed(
+                period_obs, spark, lambda: periods.agg(*index_period_count_columns()).collect()[0].asDict()))
+        out.notes["cox_time_at_risk"] = at_risk
+        for level, line in time_at_risk_log_lines(at_risk, threshold):
+            log.log(level, "phenotypes: %s", line)
         # Fallbacks (io.observed): the same aggregates over the written files.
         shared = observed(shared_obs, spark, lambda: mdd.agg(*shared_columns).collect()[0].asDict())
         per_definition = observed(definitions_obs, spark, lambda: phenotypes.agg(

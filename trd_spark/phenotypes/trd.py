@@ -169,6 +169,7 @@ def derive_phenotypes(
     onsets: dict[str, Column],
     *,
     trmdd_min_followup_days: int,
+    periods: DataFrame | None = None,
 ) -> DataFrame:
     """PHENOTYPES rows: every person of ``mdd`` exactly once per definition of ``onsets``.
 
@@ -183,7 +184,13 @@ def derive_phenotypes(
     - MDD persons: ``TRD`` when the onset is on/before followup_end_date; else ``trMDD``
       when they have >= 1 adequate trial and followup_end - index >= trmdd_min_followup_days;
       else ``MDD_other`` with reason ``no_adequate_trial`` or ``short_followup``.
-    - time_to_trd_days = onset - index (TRD) or followup_end - index (censored).
+    - at_risk_end_date (the Cox model's censoring date; config ``phenotypes.cox_time_at_risk``):
+      ``periods`` (``persons.index_periods``: person_id, index_period_end_date) given
+      (``index_period``): the end of the index's observation span, capped at followup_end_date
+      (no span: followup_end_date); None (``followup``): followup_end_date.
+    - time_to_trd_days = onset - index when the onset is on/before at_risk_end_date (trd_event 1),
+      else at_risk_end - index (censored, trd_event 0: a TRD person whose onset falls after the
+      index's observation span is censored at its end; the status stays TRD).
       Prevalent-TRD rule: a time of 0 days (onset or censoring on the index date, or an
       onset before the index allowed by ``pre_index_window_days``) is set to 1 day, so every
       duration is positive for the Cox model and such persons count as events at day 1.
@@ -198,9 +205,13 @@ def derive_phenotypes(
     # One row per person and definition (inline: the struct's fields become the columns).
     per_definition = F.inline(F.array(*[
         F.struct(F.lit(name).alias("definition"), onset.alias("trd_onset_date")) for name, onset in onsets.items()]))
+    if periods is not None:
+        mdd = mdd.join(periods.select("person_id", "index_period_end_date"), "person_id", "left")
+    else:
+        mdd = mdd.withColumn("index_period_end_date", F.lit(None).cast("date"))
     df = mdd.join(F.broadcast(treatment), "person_id", "left").select(
         "person_id", "mdd_status", "exclusion_reason", "mdd_index_date", "followup_end_date", "sex_at_birth", "birth_date",
-        "n_adequate_trials", per_definition,
+        "n_adequate_trials", "index_period_end_date", per_definition,
     )
     is_mdd = F.col("mdd_status") == Status.MDD
     n_trials = F.coalesce(F.col("n_adequate_trials"), F.lit(0))
@@ -221,7 +232,10 @@ def derive_phenotypes(
         .otherwise(F.lit(ExclusionReason.SHORT_FOLLOWUP))
     )
     onset_date = F.when(is_trd, F.col("trd_onset_date"))
-    end = F.coalesce(onset_date, F.col("followup_end_date"))
+    # least() skips a null: no span of the index (or ``followup``) -> the end of follow-up
+    at_risk_end = F.when(is_mdd, F.least(F.col("followup_end_date"), F.col("index_period_end_date")))
+    is_event = is_trd & (F.col("trd_onset_date") <= at_risk_end)
+    end = F.coalesce(F.when(is_event, F.col("trd_onset_date")), at_risk_end)
     time = F.when(is_mdd, F.greatest(F.datediff(end, F.col("mdd_index_date")), F.lit(1)))
 
     def years(date_col: str) -> Column:
@@ -235,10 +249,33 @@ def derive_phenotypes(
         F.when(is_mdd, F.col("mdd_index_date")).alias("mdd_index_date"),
         onset_date.alias("trd_onset_date"),
         "followup_end_date",
+        at_risk_end.alias("at_risk_end_date"),
         time.cast("int").alias("time_to_trd_days"),
-        F.when(is_mdd, is_trd.cast("int")).alias("trd_event"),
+        F.when(is_mdd, is_event.cast("int")).alias("trd_event"),
         F.when(is_mdd, n_trials).cast("int").alias("n_adequate_trials"),
         "sex_at_birth",
         F.when(is_mdd, years("mdd_index_date")).alias("age_at_index"),
         years("followup_end_date").alias("age_at_followup_end"),
     )
+
+
+def time_at_risk_columns(definitions: list[str]) -> list[Column]:
+    """One-row aggregates over PHENOTYPES (observable while it is written, ``io.observed``), per
+    definition ``<definition>:<count>``: n_at_risk_shortened (MDD persons whose at_risk_end_date
+    is before their followup_end_date: observation gap after the index's span), n_events_censored
+    (TRD persons whose onset falls after at_risk_end_date: censored in the Cox model, trd_event 0),
+    days_not_at_risk (the days ``time_to_trd_days`` no longer counts: the time to the onset or to
+    followup_end_date minus time_to_trd_days, summed over MDD persons). Long."""
+    is_mdd = F.col("time_to_trd_days").isNotNull()
+    to_followup_end = F.greatest(F.datediff(F.coalesce(F.col("trd_onset_date"), F.col("followup_end_date")),
+                                            F.col("mdd_index_date")), F.lit(1))
+    counts = {
+        "n_at_risk_shortened": F.when(is_mdd & (F.col("at_risk_end_date") < F.col("followup_end_date")), 1),
+        "n_events_censored": F.when((F.col("status") == Status.TRD) & (F.col("trd_event") == 0), 1),
+        "days_not_at_risk": F.when(is_mdd, to_followup_end - F.col("time_to_trd_days")),
+    }
+    return [F.coalesce(F.sum(F.when(F.col("definition") == d, v)), F.lit(0)).cast("long").alias(f"{d}:{name}")
+            for d in definitions for name, v in counts.items()]
+
+
+TIME_AT_RISK_COUNTS = ("n_at_risk_shortened", "n_events_censored", "days_not_at_risk")
