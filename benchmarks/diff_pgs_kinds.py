@@ -37,6 +37,23 @@ offsets, a gap no record lies in), read with ``pgs.liftover``; the second a harm
 (``#HmPOS_build=GRCh38`` with ``hm_chr``/``hm_pos``, its ``chr_position`` the GRCh37 place).
 Oracle: the same matches as the GRCh38 file (diff_pgs_routes.py's plink2 sums).
 
+``--liftover-minus`` (session 53): as ``--liftover`` with the second half of the chr1 and chrX
+records moved into GRCh38 regions a negative-strand chain block reaches (``h37.chain`` gains
+``MINUS_BLOCKS``: GRCh37 x = a - y, the region inverted), and the scoring rows of
+diff_pgs_routes.py's ``extended`` draw (SNVs also written with one more base). A row there is
+written as a GRCh37 file has it: single-base alleles complemented at x, an equal-length pair
+(``AG/CG``) reverse-complemented at its last base's place x - (L - 1), an indel (or a multi-base
+allele without other allele) reverse-complemented and anchored on its left, on a made-up base.
+Oracle: the GRCh38 matches (plink2's sums) without the indel rows on the inverted blocks, which
+docs/pgs.md counts as ``liftover_failed`` (their GRCh38 anchor base is not in the file).
+
+``--mito`` (session 53): diff_pgs_routes.py's target plus records on chrM (SNVs, A/T and C/G
+SNVs, multi-allelic SNVs, deletions), each sample's call haploid (``1``, ``.``) or, for a share of
+samples per record, diploid-coded (``0/1``, ``1/1``, ``1/2``, ``./.``: callers that write every
+contig diploid). Oracle: plink2 --score on the .pgen of the same calls (chrM haploid for everyone:
+a ``0/1`` is half a copy on the haploid scale, w/2; docs/pgs.md "Dosage policy"); the BGEN's 8-bit
+rounding of those half copies within 1/255 x sum |w| of the chrM rows. Default routes.
+
 ``--crosses``: the field cases' ID and duplicate kinds in the VDS and BGEN shapes, each on both
 engines, the expected outcome one error (``crosses``): sample-ids-leading-zeros as a VDS (its
 columns) and as a BGEN (IDs embedded, and only in its ``.sample``: plink2's export with its sample
@@ -45,6 +62,7 @@ block stripped), duplicate-genotype-rows' two chunks as one VDS (a variant-data 
     .venv/bin/python benchmarks/diff_pgs_kinds.py --models --seeds 1-5
     .venv/bin/python benchmarks/diff_pgs_kinds.py --vds --seeds 1-5
     .venv/bin/python benchmarks/diff_pgs_kinds.py --multi-dosages --seeds 1-5
+    .venv/bin/python benchmarks/diff_pgs_kinds.py --liftover-minus --seeds 1-20 --routes pgen vcf
 
 Prints one line per seed and route that disagrees, then ``SUMMARY seeds=N runs=R
 disagreements=D``. One Spark/Hail session for every seed.
@@ -75,6 +93,12 @@ VDS_ROUTES = ["vds", "vds-hail-pass"]
 MULTI_DOSAGE_ROUTES = ["vcf", "mt", "split-vcf", "split-pgen", "split-bgen"]
 MODELS = ("additive", "dominant", "recessive")
 LIFT_SHIFT = {"1": 12_345, "X": 7_000}  # the made-up chain: GRCh37 position = GRCh38 position + shift
+# --liftover-minus: contig -> (GRCh38 region (first, last), 1-based; GRCh37 x = a - y there, a
+# negative-strand block; GRCh38 records moved there by ``shift``).
+MINUS_BLOCKS = {"1": ((7_000_001, 8_000_000), 28_000_001, 7_000_000),
+                "X": ((8_000_001, 9_000_000), 39_000_001, 5_000_000)}
+GRCH37_SIZE = {"1": 249_250_621, "X": 155_270_560}
+GRCH38_SIZE = {"1": 248_956_422, "X": 156_040_895}
 
 
 # --- dominant / recessive rows --------------------------------------------------------------------
@@ -349,11 +373,80 @@ def write_chain(path: Path) -> None:
                     f"10000000\n\n")
 
 
-def write_lifted_files(work: Path, pgs_id: str, rows: list[tuple], harmonised: bool) -> None:
-    """The scoring file on GRCh37 positions (``harmonised``: hm_chr/hm_pos on GRCh38 beside them)."""
+def write_minus_chain(path: Path) -> None:
+    """``write_chain``'s blocks and one negative-strand block per contig of ``MINUS_BLOCKS``
+    (UCSC chain: q coordinates of a ``-`` block count from the q contig's end, 0-based)."""
+    write_chain(path)
+    text = path.read_text()
+    for k, (c, ((first, last), a, _)) in enumerate(MINUS_BLOCKS.items()):
+        n = last - first + 1
+        t_start = a - last - 1  # 0-based GRCh37 start: x = a - y, x of y = last is the block's first
+        q_size = GRCH38_SIZE[c]
+        text += (f"chain 1000 {c} {GRCH37_SIZE[c]} + {t_start} {t_start + n} chr{c} {q_size} - "
+                 f"{q_size - last} {q_size - first + 1} {3 + k}\n{n}\n\n")
+    path.write_text(text)
+
+
+def minus_block(c: str, p: int) -> tuple[int, int] | None:
+    """(a, shift) of the negative-strand block holding GRCh38 ``c:p`` (``MINUS_BLOCKS``), or None."""
+    block = MINUS_BLOCKS.get(c)
+    return (block[1], block[2]) if block and block[0][0] <= p <= block[0][1] else None
+
+
+COMPLEMENT_ANY_CASE = str.maketrans("ACGTacgt", "TGCAtgca")  # the "lower" rows keep their case
+
+
+def _rc(a: str) -> str:
+    return a.translate(COMPLEMENT_ANY_CASE)[::-1]
+
+
+def to_grch37(row: tuple, rng: np.random.Generator) -> tuple[tuple, bool]:
+    """A GRCh38 scoring row written as a GRCh37 file has it (module docstring, ``--liftover-minus``),
+    and whether it should lift over to its GRCh38 match (False: an indel row on a negative-strand
+    block, ``liftover_failed``)."""
+    c, p, e, o, w = row
+    block = minus_block(c, p)
+    if block is None:
+        return (c, p + LIFT_SHIFT.get(c, 0), e, o, w), True
+    a, _ = block
+    if len(e) == 1 and len(o) <= 1:
+        return (c, a - p, e.translate(COMPLEMENT_ANY_CASE), o.translate(COMPLEMENT_ANY_CASE), w), True
+    if o and len(e) == len(o):
+        return (c, a - (p + len(e) - 1), _rc(e), _rc(o), w), True
+    # VCF-style alleles sharing their first base (the anchor): the reference span is the
+    # shorter allele's length for an insertion and the longer's for a deletion; the fuzzer's
+    # rows are one or the other, so the span is the length of the allele that is a prefix
+    # of the other or else the longer one.
+    short, long_ = sorted([e, o or e], key=len)
+    span = len(short) if long_.upper().startswith(short.upper()) else len(long_)
+    base = "ACGT"[int(rng.integers(4))]
+    e37 = base + _rc(e)[:-1]
+    o37 = base + _rc(o)[:-1] if o else ""
+    return (c, a - (p + span - 1) - 1, e37, o37, w), False
+
+
+def winning_rows(rows: list[tuple], matches: list[tuple]) -> list[int]:
+    """The row index of each oracle match (``model_matches``' walk: the next row of equal weight)."""
+    out, i = [], 0
+    for _, _, w in matches:
+        while rows[i][4] != w:
+            i += 1
+        out.append(i)
+        i += 1
+    return out
+
+
+def write_lifted_files(work: Path, pgs_id: str, rows: list[tuple], harmonised: bool,
+                       rows37: list[tuple] | None = None) -> None:
+    """The scoring file on GRCh37 positions (``harmonised``: hm_chr/hm_pos on GRCh38 beside them);
+    ``rows37``: the rows as written on GRCh37 (``to_grch37``), else shifted by ``LIFT_SHIFT``."""
     def p37(c: str, p: int) -> int:
         return p + LIFT_SHIFT.get(c, 0)
-    if harmonised:
+    if rows37 is not None:
+        body = "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows37)
+        head = ""
+        cols = "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight"
+    elif harmonised:
         body = "".join(f"{c}\t{p37(c, p)}\t{e}\t{o}\t{w}\t{c}\t{p}\n" for c, p, e, o, w in rows)
         head = "#HmPOS_build=GRCh38\n"
         cols = "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\thm_chr\thm_pos"
@@ -364,6 +457,39 @@ def write_lifted_files(work: Path, pgs_id: str, rows: list[tuple], harmonised: b
     (work / "scores" / f"{pgs_id}.txt").write_text(
         f"###PGS CATALOG SCORING FILE\n#format_version=2.0\n#pgs_id={pgs_id}\n#genome_build=GRCh37\n{head}"
         f"#variants_number={len(rows)}\n{cols}\n{body}")
+
+
+# --- chrM ---------------------------------------------------------------------------------------
+
+def add_mito(rng: np.random.Generator, records: list[dict], calls: np.ndarray, n: int
+             ) -> tuple[list[dict], np.ndarray]:
+    """``n`` chrM records (module docstring, ``--mito``) after ``records``, with their calls:
+    per record a share of samples (0-40%) diploid-coded, the others haploid (second allele -2)."""
+    n_samples = calls.shape[1]
+    new_r, new_c = [], []
+    pos = 100
+    for _ in range(n):
+        pos += int(rng.integers(50, 600))
+        ref = "ACGT"[int(rng.integers(4))]
+        kind = str(rng.choice(["snv", "snv", "palindromic", "multi", "del"]))
+        if kind == "palindromic":
+            alts = [R._flip(ref)]
+        elif kind == "snv":
+            alts = [str(rng.choice([b for b in "ACGT" if b not in (ref, R._flip(ref))]))]
+        elif kind == "del":
+            ref, alts = ref + "ACGT"[int(rng.integers(4))], [ref]
+        else:
+            alts = [str(a) for a in rng.choice([b for b in "ACGT" if b != ref], int(rng.integers(2, 4)), replace=False)]
+        new_r.append({"chrom": "chrM", "pos": pos, "id": f"v{len(records) + len(new_r)}", "ref": ref, "alts": alts,
+                      "kind": kind})
+        k = 1 + len(alts)
+        c = rng.choice(k, size=(n_samples, 2), p=rng.dirichlet(np.ones(k)))
+        diploid = rng.random(n_samples) < rng.choice([0.0, 0.1, 0.4])
+        c[~diploid, 1] = -2
+        c[rng.random(n_samples) < rng.choice([0.0, 0.05, 0.2])] = -1
+        c[(c[:, 0] == -1) & ~diploid, 1] = -2
+        new_c.append(c)
+    return records + new_r, np.concatenate([calls, np.array(new_c, dtype=np.int64)]) if new_c else calls
 
 
 # --- crosses of the ID / duplicate kinds ------------------------------------------------------------
@@ -442,6 +568,16 @@ def make_seed(hl, work: Path, seed: int, args) -> dict:
         keep = [r for r in range(len(records)) if carried[r]]
         records = [{**records[r], "id": f"v{i}"} for i, r in enumerate(keep)]
         calls = calls[keep]
+    if args.mito:
+        records, calls = add_mito(rng, records, calls, max(4, args.records // 6))
+    if args.liftover_minus:
+        # The second half of each contig's records (by position) into its negative-strand block.
+        for contig, (_, _, shift) in MINUS_BLOCKS.items():
+            pos = [rec["pos"] for rec in records if rec["chrom"] == f"chr{contig}"]
+            cut = float(np.median(pos)) if pos else 0.0
+            for rec in records:
+                if rec["chrom"] == f"chr{contig}" and rec["pos"] > cut:
+                    rec["pos"] += shift
     (work / "sex.txt").write_text("#IID\tSEX\n" + "".join(f"{s}\t{1 if m else 2}\n"
                                                           for s, m in zip(samples, male, strict=True)))
     common = ["--update-sex", str(work / "sex.txt"), "--split-par", "hg38", "--vcf-half-call", "missing"]
@@ -471,11 +607,22 @@ def make_seed(hl, work: Path, seed: int, args) -> dict:
     (work / "scores").mkdir()
     if args.liftover:
         write_chain(work / "h37.chain")
+    if args.liftover_minus:
+        write_minus_chain(work / "h37.chain")
     oracle = {}
     for k in range(2):
         pgs_id = f"PGS98{seed % 1000:03d}{k}"
-        rows, matches = R.scoring_rows(rng, records, opts["keep_ambiguous"])
+        rows, matches = R.scoring_rows(rng, records, opts["keep_ambiguous"], extended=bool(args.liftover_minus))
         path = work / "scores" / f"{pgs_id}.txt"
+        if args.liftover_minus:
+            lifted = [to_grch37(row, rng) for row in rows]
+            keep = [lifted[i][1] for i in winning_rows(rows, matches)]
+            matches = [m for m, k in zip(matches, keep, strict=True) if k]
+            write_lifted_files(work, pgs_id, rows, harmonised=False, rows37=[r for r, _ in lifted])
+            sums, allele_ct = R.plink2_sums(work, pgs_id, matches, opts["zero"])
+            oracle[pgs_id] = {"n_matched": len(matches), "sums": sums, "allele_ct": allele_ct,
+                              "n_missing": R.missing_counts(calls, samples, matches, records, male)}
+            continue
         if args.models:
             models = model_of_rows(rng, rows)
             write_model_file(path, pgs_id, rows, models, odds_ratios=k == 1)
@@ -497,8 +644,11 @@ def make_seed(hl, work: Path, seed: int, args) -> dict:
         sums, allele_ct = R.plink2_sums(work, pgs_id, matches, opts["zero"])
         oracle[pgs_id] = {"n_matched": len(matches), "sums": sums, "allele_ct": allele_ct,
                           "n_missing": R.missing_counts(calls, samples, matches, records, male)}
+        if args.mito:  # the BGEN's 8-bit P of a diploid-coded chrM het (0.5 copies on the haploid scale)
+            on_m = {rec["id"] for rec in records if rec["chrom"] == "chrM"}
+            oracle[pgs_id]["bgen_slack"] = R.BGEN_DOSAGE_ERROR * sum(abs(w) for v, _, w in matches if v in on_m)
     return {"opts": opts, "oracle": oracle, "samples": samples, "n_records": len(records),
-            "dosages": bool(args.multi_dosages), "liftover": bool(args.liftover)}
+            "dosages": bool(args.multi_dosages), "liftover": bool(args.liftover or args.liftover_minus)}
 
 
 def compare(route: str, got: pd.DataFrame, case: dict, first: dict) -> list[str]:
@@ -521,11 +671,15 @@ def main() -> None:
     mode.add_argument("--vds", action="store_true", help="the calls as a VDS too (local alleles, reference blocks)")
     mode.add_argument("--multi-dosages", action="store_true", help="DS per alt at multi-allelic records (numpy)")
     mode.add_argument("--liftover", action="store_true", help="GRCh37 scoring files through a chain / hm_pos")
+    mode.add_argument("--liftover-minus", action="store_true",
+                      help="GRCh37 files through a chain with negative-strand blocks (rows complemented there)")
+    mode.add_argument("--mito", action="store_true", help="records on chrM, haploid or diploid-coded calls")
     mode.add_argument("--crosses", action="store_true", help="leading-zero IDs and duplicate rows in a VDS / BGEN")
     args = ap.parse_args()
     if args.routes is None:
         args.routes = (MULTI_DOSAGE_ROUTES if args.multi_dosages else VDS_ROUTES if args.vds
-                       else R.DEFAULT_ROUTES + VDS_ROUTES if args.models else ["vcf", "pgen", "bed"])
+                       else R.DEFAULT_ROUTES + VDS_ROUTES if args.models else R.DEFAULT_ROUTES if args.mito
+                       else ["vcf", "pgen", "bed"])
     if not shutil.which("plink2"):
         sys.exit("plink2 is not on PATH")
     from trd_spark.config import SparkSettings

@@ -97,7 +97,7 @@ DEFAULT_ROUTES = ["vcf", "vcf-hail-pass", "mt", "pgen", "bed", "bed-hail-pass", 
 X_START = 3_000_000  # chrX outside GRCh38's PAR1 (ends 2,781,479)
 PAR_START = 100_000  # chrX inside PAR1 (10,001-2,781,479): diploid for everyone (plink2 --split-par hg38)
 Y_START = 3_000_000  # chrY outside its PAR1: males haploid, others uncalled
-CONTIG_ORDER = {"chr1": 0, "chrX": 1, "chrY": 2}
+CONTIG_ORDER = {"chr1": 0, "chrX": 1, "chrY": 2, "chrM": 3}  # chrM: diff_pgs_kinds.py --mito
 
 
 def _flip(a: str) -> str:
@@ -225,7 +225,7 @@ def write_vcf(path: Path, records: list[dict], calls: np.ndarray, samples: list[
     """The VCF; ``ds`` (records x samples, nan: ``.``): FORMAT GT:DS on the records with some DS;
     ``order``: the records in this order (else sorted by contig and position)."""
     head = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=248956422>", "##contig=<ID=chrX,length=156040895>",
-            "##contig=<ID=chrY,length=57227415>",
+            "##contig=<ID=chrY,length=57227415>", "##contig=<ID=chrM,length=16569>",
             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
             *(['##FORMAT=<ID=DS,Number=A,Type=Float,Description="Dosage">'] if ds is not None else []),
             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples)]
@@ -263,7 +263,7 @@ def check_contigs(path: Path, records: list[dict], record_id) -> None:
     table = pd.read_csv(path, sep="\t", comment=None, header=None, dtype=str,
                         skiprows=sum(1 for line in path.open() if line.startswith("#")))
     ids = table[1] if path.suffix == ".bim" else table[2]
-    want = {"chr1": "1", "chrX": "X", "chrY": "Y"}
+    want = {"chr1": "1", "chrX": "X", "chrY": "Y", "chrM": "MT"}
     for contig, vid in zip(table[0], ids, strict=True):
         rec = records[int(record_id(vid).removeprefix("v"))]
         expected = "PAR1" if rec["chrom"] == "chrX" and rec["pos"] < X_START else want[rec["chrom"]]
@@ -608,7 +608,7 @@ def compare(route: str, got: pd.DataFrame, case: dict, first: dict) -> list[str]
 class _Lengths:
     """Stands for Hail's reference in ``--match-only`` (the contigs the target uses)."""
 
-    lengths = {"chr1": 248_956_422, "chrX": 156_040_895, "chrY": 57_227_415}
+    lengths = {"chr1": 248_956_422, "chrX": 156_040_895, "chrY": 57_227_415, "chrM": 16_569}
 
     @classmethod
     def get_reference(cls, _name: str) -> type[_Lengths]:

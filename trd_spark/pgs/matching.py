@@ -23,7 +23,9 @@ For each score variant, at its locus, the first rule that holds wins:
 
 Positions: a scoring file on another build (``positions_build``) is lifted over with Hail's
 ``hl.liftover`` and the chain file in ``pgs.liftover`` (registered once per session); on a
-negative-strand chain block its alleles are reverse-complemented before matching. rsID-only
+negative-strand chain block its alleles are reverse-complemented before matching, an
+equal-length pair placed at its last base's lift, an indel there ``liftover_failed``
+(``negative_strand_span``). rsID-only
 files (``positions_from == "rsid"``) get their locus from the genotype row with the same rsID
 (``rsid`` row field, ``genotypes.read_genotypes(keep_rsid=True)``); an rsID on several loci is
 not_found.
@@ -284,15 +286,52 @@ def score_variants_table(
         ht = ht.annotate(_src=hl.or_missing(ht.positions_build == build, locus_on(build)))
         ht = ht.annotate(_lift=hl.liftover(ht._src, reference_genome, min_match=liftover.min_match,
                                            include_strand=True))
-        lifted = hl.is_defined(ht._lift)
+        # On a negative-strand block a row's alleles run the other way: see negative_strand_span.
+        span, placeable = negative_strand_span(hl, ht.effect_allele, ht.other_allele)
+        ht = ht.annotate(_neg=hl.or_else(ht._lift.is_negative_strand, False), _span=span, _placeable=placeable)
+        end = hl.or_missing(ht._neg & (ht._span > 1)
+                            & hl.is_valid_locus(ht._src.contig, ht._src.position + ht._span - 1, build),
+                            hl.locus(ht._src.contig, ht._src.position + ht._span - 1, build))
+        ht = ht.annotate(_end=hl.liftover(end, reference_genome, min_match=liftover.min_match, include_strand=True))
+        neg, span, placeable = ht._neg, ht._span, ht._placeable
+        # The last base lifts to the first's place minus span - 1, on the same block's strand.
+        whole = (span == 1) | (hl.is_defined(ht._end) & hl.or_else(ht._end.is_negative_strand, False)
+                               & (ht._end.result.contig == ht._lift.result.contig)
+                               & (ht._end.result.position == ht._lift.result.position - (span - 1)))
+        lifted = hl.is_defined(ht._lift) & (~neg | (placeable & whole))
+        result = hl.if_else(neg & (span > 1), ht._end.result, ht._lift.result)
         ht = ht.annotate(
-            locus=hl.if_else(lifted, ht._lift.result, ht.locus),
-            chrom=hl.if_else(ht.positions_build == build, hl.or_missing(lifted, ht._lift.result.contig), ht.chrom),
-            pos=hl.if_else(ht.positions_build == build, hl.or_missing(lifted, ht._lift.result.position), ht.pos),
-            lift_negative_strand=hl.or_else(ht._lift.is_negative_strand, False),
+            locus=hl.if_else(lifted, result, ht.locus),
+            chrom=hl.if_else(ht.positions_build == build, hl.or_missing(lifted, result.contig), ht.chrom),
+            pos=hl.if_else(ht.positions_build == build, hl.or_missing(lifted, result.position), ht.pos),
+            lift_negative_strand=lifted & neg,
             liftover_failed=ht.liftover_failed | (hl.is_defined(ht._src) & ~lifted),
-        ).drop("_src", "_lift")
+        ).drop("_src", "_lift", "_end", "_neg", "_span", "_placeable")
     return ht
+
+
+def negative_strand_span(hl: hl_types, effect_allele, other_allele) -> tuple:
+    """(span, placeable) Hail expressions for a score row lifted onto a negative-strand chain
+    block, where its alleles are reverse-complemented and the bases it covers run backwards:
+    ``span`` is the number of reference bases its alleles cover (the effect allele's length
+    when both alleles have it; 1 otherwise), ``placeable`` whether its place on the target is
+    known from the file alone.
+
+    - Single-base alleles (SNVs, or an effect allele alone): the lifted base, complemented.
+    - An equal-length pair (``AG/CG``: an SNV written with one more base, or an MNV) covers
+      ``span`` bases, whose last one lifts to the pair's first place on the target: placed
+      there (without this an ``AG/CG`` row landed one base right of its variant, session 53
+      helper pgsfuzz's diff_pgs_kinds.py ``--liftover-minus``).
+    - Alleles of different lengths (an indel) or a multi-base effect allele without other
+      allele: not placeable. Their shared anchor base (VCF's first base) ends up last after
+      the reverse complement, and the target file anchors the same indel on the base before
+      it, which the scoring file does not give; repeats left-align it further still. Such a
+      row is ``liftover_failed``. pgsc_calc lifts positions only (pgscatalog's liftover, via
+      pyliftover) and compares the file's alleles as written."""
+    le = hl.len(effect_allele)
+    lo = hl.len(hl.or_else(other_allele, ""))
+    equal = (lo == le) | ((lo == 0) & (le == 1))
+    return hl.if_else(equal, le, 1), equal
 
 
 SITE_COLUMNS = ("chrom", "pos", "effect_allele", "other_allele", "rsid", "positions_build", "by_rsid")
