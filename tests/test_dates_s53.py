@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -154,8 +155,9 @@ def test_the_rule_of_date_text_in_the_chain_and_the_twin(spark):
 def test_a_time_out_of_range_in_a_date_column_is_one_error(spark, tmp_path, table, column, kind):
     """One row of OUT_OF_RANGE text per value in a date column of three tables (CSV and Parquet):
     one InputDataError naming table and column ("value(s) are not dates", a count, the
-    '####-##-##' shape and what is out of range), never the value. Before: read as 2019-11-20
-    with no word (the date cast reads the day before a time and ignores the rest)."""
+    '####-##-##' shape and what is out of range, the CSV line or the row in the Parquet file),
+    never the value. Before: read as 2019-11-20 with no word (the date cast reads the day before a
+    time and ignores the rest); a Parquet person table's error gave neither a count nor a row."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from test_phenotypes_support import toy_config
@@ -185,7 +187,8 @@ def test_a_time_out_of_range_in_a_date_column_is_one_error(spark, tmp_path, tabl
     assert f"OMOP table {table} column {column}: " in text and "are not dates (yyyy-mm-dd), e.g. '####-##-##" in text, text
     assert "out of range (such as 2021-02-30, 2021-13-01" in text, text
     assert ("<20 value(s)" in text) == (table != "person"), text  # the person table's rows are persons: no count
-    assert kind != "csv" or f"{table}.csv:2: " in text, text
+    # its line (CSV), or its row in its Parquet file (a person table's error has no count to go by)
+    assert f"{table}.csv:2: " in text if kind == "csv" else re.search(rf" \(row [1-6] of \S+/{table}\.parquet\)$", text), text
     assert not any(v in text for v in OUT_OF_RANGE), text
 
 

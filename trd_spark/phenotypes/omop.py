@@ -675,10 +675,11 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
     the zone, as for a time-zone-aware timestamp).
 
     The error shows the count as ``logs.record_count_text`` writes it (1 to T-1 as ``<T``, T =
-    ``records_below``; none for ``PERSON_ROW_TABLES``), the file and line of the first offending
-    row (CSV; its row in its file for Parquet) and the shape of one offending value (``errors.value_shape``:
-    '2014-03-24T12:00:00+00:00' reads '####-##-##T##:##:##+##:##', so no participant's date
-    reaches stderr or the run log; identifier columns are named, no value shown).
+    ``records_below``; none for ``PERSON_ROW_TABLES``), the file and line of the first offending row
+    (CSV; for Parquet its row in its file after the message, ``row_of``) and the shape of one
+    offending value (``errors.value_shape``: '2014-03-24T12:00:00+00:00' reads
+    '####-##-##T##:##:##+##:##', so no participant's date reaches stderr or the run log; identifier
+    columns are named, no value shown).
     """
     def is_partial(c: str) -> Column:
         value = F.trim(F.col(c))
@@ -724,6 +725,14 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
         file = df.where(cond).select(F.input_file_name().alias("f")).first()
         return _csv_line_of_first(df.sparkSession, file["f"] if file else None, in_file, where=where)
 
+    def row_of(cond: Column) -> str:
+        """``' (row N of <file>)'``, the position of the first row read with ``cond`` in its
+        Parquet file (``_row_position``): a table read from Parquet has no line, and one whose
+        rows are persons (``PERSON_ROW_TABLES``) no count either; '' for CSV (its line is in
+        ``where``) and BigQuery. Error path only."""
+        hit = df.where(cond).select(_row_position(df).alias("r")).first()
+        return hit["r"] if hit else ""
+
     for c, t in columns:
         if c in zoned and row[f"z_{c}"]:
             raise InputDataError(
@@ -754,7 +763,8 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
             at = located(bad[c], bad[c] if named == c else is_bad(named, t))
             shown = c if named == c else f"{named} (read as {c})"
             raise InputDataError(
-                f"OMOP table {table} column {shown}: {count(row[f'n_{c}'])}value(s) are not {what}{example}", where=at)
+                f"OMOP table {table} column {shown}: {count(row[f'n_{c}'])}value(s) are not {what}{example}"
+                f"{row_of(bad[c])}", where=at)
     for c in as_empty:
         if row[f"p_{c}"] is not None:
             # No count: the rows are persons (PARTIAL_DATE_AS_EMPTY holds person columns only).
