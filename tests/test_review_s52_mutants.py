@@ -90,7 +90,7 @@ judged by reading the module's case and assertions (runs cut for time); "new": a
   g2   placed not cut                              read: killed by PGSK (as g1)
   g3   offset sums: flagged rows one off           killed: FIX16
   g4   offset sums: the running sum not carried    survived FIX16 (its 9,000 x 5 rows are one chunk of
-                                                   26,214, not "several"); FLAT39
+                                                   26,214, not "several"); killed: FLAT39
   g5   header check removed                        read: killed by NEWP
   g6   header names: this file's columns only      survived NEWP; new
   g7   header names: not stripped                  survived NEWP; new
@@ -128,18 +128,19 @@ judged by reading the module's case and assertions (runs cut for time); "new": a
   r11  every module followed whole                 killed: LEFTDIG
   r12  statement imports without top imports       survived LEFTDIG; low (a function's import through a
                                                    top-level alias: none in the package)
-  r13  runtime names kept                          survived LEFTDIG; RER43
+  r13  runtime names kept                          survived LEFTDIG; killed: RER43
   r14  own definitions undefined                   killed: RERUN
-  d1   twin: CR not trimmed                        OMOPKQ
-  d2   twin: a fraction read whole                 OMOPKQ
-  d3   twin: spaces only trimmed                   OMOPKQ
+  d1   twin: CR not trimmed                        read: killed by OMOPKQ ('2019-01-10\\r')
+  d2   twin: a fraction read whole                 read: killed by OMOPKQ (month_of_birth 2.5)
+  d3   twin: spaces only trimmed                   read: killed by OMOPKQ (the tab cases)
 
-104 written: 57 run against the modules (51 of 89c7a7e's session 52 modules, plus g4 on FLAT39 and r13 on
-RER43), 47 judged by reading (the runs took 0.5-10 min at load 24-63). The 10 tests below kill the meaningful
-survivors (m2 m13 m19 m20 k2, p2 p3 p5 p6 p11-p14 p18 p20 p24 p26 p28 p30, g6 g7 g9, o3, r5 r8); shown
-failing on their mutants in a worktree of 89c7a7e so far: m13 m19 m20 k2 p2 p3 p5 p18 (the others' runs:
-benchmarks/RESULTS.md, "Session 53 review52"). Equivalent: k3 c1 x2 r6. Low, left: k9 k10 p19 (medium)
-p21 p23 o1 o4 r10 r12. No survivor showed a bug in the code: each was a gap in the tests.
+104 written: 47 run against session 52's modules, 17 killed, 30 survived (g4 and r13 then killed by
+the older FLAT39 and RER43); 57 judged by reading (a run took 0.5-17 min at load 24-75). The 10 tests
+below kill the 25 meaningful survivors (m2 m13 m19 m20 k2, p2 p3 p5 p6 p11-p14 p18 p20 p24 p26 p28 p30,
+g6 g7 g9, o3, r5 r8), each shown failing on its mutant in a worktree of 89c7a7e (at the assertion its
+docstring names) and passing on HEAD. Equivalent: k3 c1 x2 r6. Low, left: k9 k10 p21 p23 o1 o4 r10
+r12; medium, left: p19 (a compare_releases run needs two complete releases). No survivor showed a bug
+in the code: each was a gap in the tests.
 """
 
 from __future__ import annotations
