@@ -92,6 +92,27 @@ def add_administration_rows(omop_dir: Path, n: int = 200, doses: int = 14) -> No
         "drug_type_concept_id": pa.array([38000180] * len(take), pa.int64())})
 
 
+def add_mail_order_rows(omop_dir: Path, n: int = 200) -> None:
+    """The generator writes no mail-order prescription (drug_type_concept_id 38000176, end = start, no
+    days_supply): for ``n`` antidepressant product rows with a positive days_supply (from the 1001st), one such
+    fill of that product 365 days after its start, which the rules read as trials.mail_order_days_supply (90)
+    days, not the default 30 (OHDSI Themis' end-date convention; session 53 trials)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    drugs = pq.read_table(omop_dir / "drug_exposure.parquet")
+    products = pc.greater_equal(drugs["drug_concept_id"], voc.PRODUCT_BASE)
+    # rows after those add_administration_rows takes, and a year on: the two rules' rows do not merge
+    rows = drugs.filter(pc.and_(products, pc.greater(pc.fill_null(drugs["days_supply"], 0), 0))).slice(1000, n)
+    day = pc.add(rows["drug_exposure_start_date"].cast(pa.int32()), pa.scalar(365, pa.int32())).cast(pa.date32())
+    _append(omop_dir / "drug_exposure.parquet", {
+        "drug_exposure_id": pa.array(range(42_000_000_000, 42_000_000_000 + rows.num_rows), pa.int64()),
+        "person_id": rows["person_id"], "drug_concept_id": rows["drug_concept_id"],
+        "drug_exposure_start_date": day, "drug_exposure_end_date": day,
+        "drug_type_concept_id": pa.array([38000176] * rows.num_rows, pa.int64())})
+
+
 @pytest.fixture(scope="module")
 def outputs(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("pheno_duckdb")
@@ -99,6 +120,7 @@ def outputs(spark, tmp_path_factory):
     add_unusable_death_rows(base / "omop")
     add_negative_days_supply_rows(base / "omop")
     add_administration_rows(base / "omop")
+    add_mail_order_rows(base / "omop")
     cfg = toy_config(path=str(base / "omop"))
     # Non-default trial rules, so that both implementations exercise them too (refills are off
     # by default); the minimum daily doses sit inside the generated dose range.
@@ -152,16 +174,19 @@ def test_data_reach_every_outcome(outputs):
 
 
 @pytest.mark.parametrize("rule", ["refills", "min_dose", "devices", "control_drugs", "third_trial_started",
-                                  "administrations"])
+                                  "administrations", "mail_order"])
 def test_each_new_rule_changes_outcomes_in_the_data(outputs, rule, monkeypatch):
     """Turning refills, the minimum dose, the device events, the control rule's own drugs
     (phenotypes.mdd.control_exclusion_drug_concept_sets, esketamine: no control), ad3's third trial
     that need only start (last_trial_adequate: false, session 27) or an administration record's own
-    day (field case round 22; off: no drug type is an administration) on changes some
+    day (field case round 22; off: no drug type is an administration) or a mail-order prescription's 90 days
+    (session 53; off: no drug type is mail order) on changes some
     rows (DuckDB side only), so the identical-results check above covers those rules on this data."""
     base, _, _, cfg, _ = outputs
     if rule == "administrations":
         monkeypatch.setattr(duckdb_module, "ADMINISTRATION_DRUG_TYPE_IDS", frozenset())
+    if rule == "mail_order":  # session 53: off, a mail-order fill is a default-length order
+        monkeypatch.setattr(duckdb_module, "MAIL_ORDER_DRUG_TYPE_IDS", frozenset())
     ph = cfg.phenotypes
     if rule == "refills":
         ph = ph.model_copy(update={"trials": ph.trials.model_copy(update={"use_refills": False})})
@@ -189,7 +214,8 @@ def test_drop_counts_equal_the_oracle_s(outputs):
     ends by death / the cutoff / the last observation period; undated deaths, deaths of person_ids
     without a person row, several death dates; drug records with an end before the start, a
     negative or zero days_supply, a refill course over max_days_supply, negative refills, an
-    administration read as its own day), equal the DuckDB twin's independent counts on
+    administration read as its own day, a mail-order prescription read as 90 days), equal the DuckDB twin's
+    independent counts on
     the same data, so a count regression in Spark is caught here, not only a status change.
     Each of those reasons occurs in the data (else the comparison says nothing of it)."""
     base, _, _, cfg, (event_dates, quirks) = outputs
