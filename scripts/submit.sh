@@ -15,8 +15,10 @@
 #   --requester-pays-project P   bill reads of requester-pays gs:// buckets to project P
 #   --bigquery          add the Spark BigQuery connector (OMOP tables read from BigQuery)
 #   --conf K=V          extra Spark property (repeatable)
-#   --package KIND      zip (default): build/trd_spark.zip | wheel: build/dist/trd_spark-<version>-py3-none-any.whl
-#                       (pure Python, importable from --py-files; or pip-install it on the nodes)
+#   --package KIND      zip (default): build/pkg-<digest>/trd_spark.zip | wheel:
+#                       build/pkg-<digest>/trd_spark-<version>-py3-none-any.whl (pure Python, importable
+#                       from --py-files; or pip-install it on the nodes). <digest>: of the sources; a
+#                       package is made once and never rewritten (a running job imports from it)
 #   --staging GS_DIR    gcloud/hailctl modes: upload the package, job script and YAML files to
 #                       GS_DIR (gs://bucket/prefix) first and submit with gs:// URIs (repeatable jobs)
 #   --dry-run           print the exact commands and exit without running anything
@@ -83,16 +85,27 @@ if [ -n "${PYTHON:-}" ]; then py=$PYTHON
 elif [ -x "$here/.venv/bin/python" ]; then py="$here/.venv/bin/python"
 else py=python3
 fi
+# The package a job imports is never rewritten while a job may run from it: it is named by a
+# digest of the sources it holds (build/pkg-<digest>/: SHA-256 of each file's path and bytes), made in a temporary folder and renamed
+# into place, and reused as it is by a later submission of the same sources. A driver imports
+# trd_spark lazily from the --py-files path for the whole run (zipimport reopens the file at each
+# import, with the directory it read at the start), and executors fetch it from that path when
+# they start: one fixed build/trd_spark.zip, rebuilt by a second submission (another release, a
+# report rerun, a `git pull` and a submit), broke a running job with "ZipImportError: bad local
+# file header" hours in, or had it import the new code beside the old. scripts/package.py.
+case "$package" in zip|wheel) ;; *) die "unknown --package $package (zip | wheel)" ;; esac
+sources=(trd_spark); [ -f "$here/pyproject.toml" ] && sources+=(pyproject.toml)
+digest=$(cd "$here" && find "${sources[@]}" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | LC_ALL=C sort -z \
+  | xargs -0 sha256sum | sha256sum | cut -c1-16) || die "cannot read the sources under $here/trd_spark"
 case "$package" in
   zip)
-    pkg_path="$here/build/trd_spark.zip"
-    package_cmd=("$py" -c "import shutil,sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2], 'trd_spark')" "${pkg_path%.zip}" "$here") ;;
+    pkg_path="$here/build/pkg-$digest/trd_spark.zip" ;;
   wheel)
     version=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$here/trd_spark/__init__.py")
-    pkg_path="$here/build/dist/trd_spark-$version-py3-none-any.whl"
-    package_cmd=("$py" -m pip wheel --no-deps --no-build-isolation --quiet -w "$here/build/dist" "$here") ;;
+    pkg_path="$here/build/pkg-$digest/trd_spark-$version-py3-none-any.whl" ;;
   *) die "unknown --package $package (zip | wheel)" ;;
 esac
+package_cmd=("$py" "$here/scripts/package.py" build "$here" "$package" "$pkg_path")
 # hailctl passes one .zip through as is but re-zips anything else's *.py files (a wheel would
 # arrive empty), so hailctl jobs ship the zip.
 [ "$mode" = hailctl ] && [ "$package" = wheel ] && die "--mode hailctl ships --package zip only (use --mode gcloud for a wheel)"

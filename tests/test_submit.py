@@ -35,11 +35,13 @@ def option(argv: list[str], name: str) -> list[str]:
 @pytest.mark.parametrize("master", ["local[2]", "spark://127.0.0.1:7077", "yarn"], ids=["local", "standalone", "yarn"])
 def test_spark_submit_command(master):
     package, cmd = dry_run("--master", master, "--job", "pgs")
-    assert package[-2:] == [str(REPO / "build" / "trd_spark"), str(REPO)]
+    assert package[1:4] == [str(REPO / "scripts" / "package.py"), "build", str(REPO)] and package[4] == "zip"
+    pkg = Path(package[5])
+    assert pkg.name == "trd_spark.zip" and pkg.parent.parent == REPO / "build" and pkg.parent.name.startswith("pkg-")
     spark_submit = next(a for a in cmd if a.endswith("/bin/spark-submit"))
     argv = cmd[cmd.index(spark_submit):]
     assert option(argv, "--master") == [master]
-    assert option(argv, "--py-files") == [str(REPO / "build" / "trd_spark.zip")]
+    assert option(argv, "--py-files") == [str(pkg)]
     jar = option(argv, "--jars")[0]
     assert jar.endswith("hail/backend/hail-all-spark.jar") and Path(jar).exists()
     confs = option(argv, "--conf")
@@ -68,9 +70,9 @@ def test_gcloud_command_ships_config_and_properties():
 
 
 def test_hailctl_command():
-    _, cmd = dry_run("--mode", "hailctl", "--cluster", "c1", "--job", "models")
+    package, cmd = dry_run("--mode", "hailctl", "--cluster", "c1", "--job", "models")
     assert cmd[:5] == ["hailctl", "dataproc", "submit", "c1", str(REPO / "jobs" / "models.py")]
-    assert f"--pyfiles={REPO / 'build' / 'trd_spark.zip'}" in cmd
+    assert f"--pyfiles={package[-1]}" in cmd and package[-1].endswith("/trd_spark.zip")
     assert cmd[-3:] == ["--", "--config", "toy.yaml"]
 
 
@@ -85,9 +87,9 @@ def test_driver_memory_comes_from_the_config():
 
 def test_wheel_package_is_built_and_importable_from_py_files(tmp_path):
     package, cmd = dry_run("--package", "wheel", "--master", "local[2]")
-    assert package[:4] == [sys.executable, "-m", "pip", "wheel"] and "--no-deps" in package
+    assert package[:5] == [sys.executable, str(REPO / "scripts" / "package.py"), "build", str(REPO), "wheel"]
     wheel = Path(option(cmd, "--py-files")[0])
-    assert wheel.name == "trd_spark-0.1.0-py3-none-any.whl"
+    assert wheel.name == "trd_spark-0.1.0-py3-none-any.whl" and package[5] == str(wheel)
     # Really build it (as submit.sh does) and import the package from the wheel alone, the
     # way executors do with --py-files (zipimport), from a directory without the source tree.
     subprocess.run([sys.executable, *package[1:]], check=True, capture_output=True, cwd=REPO)
