@@ -277,4 +277,21 @@ fi
 mkdir -p "$here/build"
 "${package_cmd[@]}"
 [ ${#upload_cmd[@]} -gt 0 ] && "${upload_cmd[@]}"
-exec "${cmd[@]}"
+[ "$mode" = spark-submit ] || exec "${cmd[@]}"
+# spark-submit runs the Python driver as a child of its JVM. A SIGTERM to this script's process (a
+# scheduler's cancel, `kill PID`) would reach the JVM only: its shutdown hook stops the SparkContext
+# under the driver, which failed with "Job N cancelled because SparkContext was shut down" (exit 1,
+# "unexpected error", nothing on stdout) instead of stopping as an interrupt. So the signal goes to
+# the driver (the JVM's children), which ends the run with its one Interrupted line, releases the
+# lock and exits 143 / 130; spark-submit returns that exit code.
+"${cmd[@]}" &
+jvm=$!
+forward() { pkill "-$1" -P "$jvm" 2>/dev/null || kill "-$1" "$jvm" 2>/dev/null || true; }
+trap 'forward TERM' TERM
+trap 'forward INT' INT
+rc=0
+while :; do
+  wait "$jvm" && rc=0 || rc=$?
+  kill -0 "$jvm" 2>/dev/null || break  # wait returned for a trapped signal: the JVM still runs
+done
+exit "$rc"

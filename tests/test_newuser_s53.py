@@ -1,7 +1,7 @@
 """A new user's scheduled reruns (session 53, helper newuser): two ``scripts/submit.sh`` jobs from one
 checkout.
 
-- ``submit.sh`` zipped ``trd_spark/`` into one fixed ``build/trd_spark.zip`` at every submission and
+1. ``submit.sh`` zipped ``trd_spark/`` into one fixed ``build/trd_spark.zip`` at every submission and
   shipped that path with ``--py-files``. The driver of a running job imports ``trd_spark`` modules
   from it for the whole run (the report stage's modules hours after the start; zipimport reopens
   the file at each import with the directory it read first), and executors fetch it when they
@@ -10,8 +10,15 @@ checkout.
   under it: the running job stopped with ``ZipImportError: bad local file header`` or imported the
   new code beside the old. Now each source state has its own package, ``build/pkg-<digest>/``,
   made once (temporary folder, then a rename) and never rewritten.
+2. ``submit.sh`` exec'd spark-submit, whose JVM runs the Python driver as its child: a SIGTERM to the
+  job's process (``kill PID``, a scheduler's cancel) reached the JVM only, whose shutdown hook stopped
+  the SparkContext under the driver: "unexpected error: FatalError: SparkException: Job 10 cancelled
+  because SparkContext was shut down", exit 1 in the run log and nothing on the job's output (the
+  JVM relayed it and was gone). submit.sh now forwards SIGTERM / SIGINT to the driver, which stops
+  with its one Interrupted line and exit 143 (seen on a standalone cluster here).
 
-No Spark: submit.sh's dry run and the packaging step it prints, on a copy of the checkout's code.
+No Spark: submit.sh's dry run and the packaging step it prints, on a copy of the checkout's code;
+for the signal, a stand-in spark-submit (a process that dies on SIGTERM, running a driver child).
 """
 
 from __future__ import annotations
@@ -20,8 +27,10 @@ import hashlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,3 +97,41 @@ def test_the_same_sources_reuse_one_package_unchanged(tmp_path):
     assert again == first
     assert (first.stat().st_ino, first.stat().st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
     assert [p.name for p in (repo / "build").iterdir()] == [first.parent.name]  # no temporary folder left
+
+
+def test_a_sigterm_to_the_submitted_job_reaches_the_python_driver(tmp_path):
+    """Before this session: submit.sh exec'd spark-submit, so the signal went to the "JVM" alone: it
+    died at once (return code -15), the driver was never told (no "driver interrupted") and ran on."""
+    repo = _checkout(tmp_path)
+    home = tmp_path / "spark"
+    (home / "bin").mkdir(parents=True)
+    submit_stand_in = home / "bin" / "spark-submit"
+    # Like spark-submit's JVM: no handler of its own (dies on SIGTERM), the Python driver its child.
+    submit_stand_in.write_text("#!/bin/bash\n"
+                               "sh -c 'trap \"echo driver interrupted; exit 143\" TERM; echo driver started; "
+                               "while :; do sleep 0.2; done' &\nwait $!\n")
+    submit_stand_in.chmod(0o755)
+    shim = tmp_path / "python"
+    shim.write_text("#!/bin/sh\n"
+                    f'case "$*" in *find_spec*) printf "%s\\n%s\\n" {home} {tmp_path}/hail-all-spark.jar; exit 0 ;;\n'
+                    '  *"trd_spark.cli java"*) echo /usr; exit 0 ;;\nesac\n'
+                    f'exec {shlex.quote(sys.executable)} "$@"\n')
+    shim.chmod(0o755)
+    out = tmp_path / "job.out"
+    with open(out, "wb") as o:
+        job = subprocess.Popen(["bash", str(repo / "scripts" / "submit.sh"), "--master", "local[2]"], stdout=o,
+                               stderr=subprocess.STDOUT, env={**os.environ, "PYTHON": str(shim)}, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while b"driver started" not in out.read_bytes():
+            assert job.poll() is None and time.monotonic() < deadline, out.read_text()
+            time.sleep(0.2)
+        job.send_signal(signal.SIGTERM)
+        rc = job.wait(timeout=600)
+        assert "driver interrupted" in out.read_text()
+        assert rc == 143
+    finally:
+        try:
+            os.killpg(job.pid, signal.SIGKILL)  # the stand-in's driver, were it left running
+        except ProcessLookupError:
+            pass
