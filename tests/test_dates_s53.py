@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_phenotypes_support import duckdb_twin
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -91,13 +92,6 @@ def test_the_generator_holds_its_callers_to_the_same_bounds(tmp_path):
 # ---------------------------------------------------------------- 1. date text out of range
 
 
-def _twin():
-    benchmarks = str(REPO / "benchmarks")
-    if benchmarks not in sys.path:
-        sys.path.insert(0, benchmarks)
-    import duckdb_phenotypes
-
-    return duckdb_phenotypes
 
 
 # Text read before this session as its written date, silently (2019-11-20), by the chain's date
@@ -136,7 +130,7 @@ def test_the_rule_of_date_text_in_the_chain_and_the_twin(spark):
     try:
         for v in values:
             con.execute("CREATE OR REPLACE TABLE t AS SELECT CAST(? AS VARCHAR) AS death_date", [v])
-            sql = f"SELECT {_twin()._as_date('death_date', 'VARCHAR', None, 'death', 'UTC')} FROM t"
+            sql = f"SELECT {duckdb_twin()._as_date('death_date', 'VARCHAR', None, 'death', 'UTC')} FROM t"
             if v in IN_RANGE:
                 assert con.execute(sql).fetchone()[0] == dt.date.fromisoformat(IN_RANGE[v]), v
                 continue
@@ -218,7 +212,7 @@ def test_a_time_out_of_range_in_a_datetime_partner_is_one_error(spark, tmp_path,
     try:
         source = f"read_parquet('{tmp_path / 'death.parquet'}')"
         with pytest.raises(duckdb.Error, match=r"death\.death_datetime: value\(s\) are not dates"):
-            con.execute(f"SELECT death_date FROM ({_twin()._dated(con, source, 'death', time_zone)})").fetchall()
+            con.execute(f"SELECT death_date FROM ({duckdb_twin()._dated(con, source, 'death', time_zone)})").fetchall()
     finally:
         con.close()
 

@@ -27,14 +27,13 @@ error cases are single tables read by ``read_omop_table`` (footers only, no Spar
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_phenotypes_support import STATUS_COLUMNS, expected_statuses, toy_config
+from test_phenotypes_support import STATUS_COLUMNS, duckdb_twin, expected_statuses, toy_config
 
 from trd_spark.config import OmopInput
 from trd_spark.errors import InputDataError
@@ -46,13 +45,6 @@ ZONE = "America/New_York"
 NAIVE, UTC = pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")
 
 
-def _twin():
-    benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
-    if benchmarks not in sys.path:
-        sys.path.insert(0, benchmarks)
-    import duckdb_phenotypes
-
-    return duckdb_phenotypes
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +54,7 @@ def case_run(spark, tmp_path_factory):
     out = tmp_path_factory.mktemp("round44") / "twin.parquet"
     cfg = toy_config(path=str(CASE / "omop"), time_zone=ZONE)
     rows = derive_phenotype_tables(read_omop(spark, cfg), cfg).phenotypes.select(*STATUS_COLUMNS).collect()
-    _twin().duckdb_phenotypes(str(CASE / "omop"), cfg, str(out), threads=1)
+    duckdb_twin().duckdb_phenotypes(str(CASE / "omop"), cfg, str(out), threads=1)
     con = duckdb.connect()
     try:
         twin = con.execute(f"SELECT {', '.join(STATUS_COLUMNS)} FROM read_parquet('{out}')").fetchall()
@@ -99,7 +91,7 @@ def test_an_integer_date_beside_a_nanosecond_timestamp_is_the_error_of_its_type(
     with pytest.raises(InputDataError, match="column condition_start_date is bigint, not a date"):
         read_omop_table(spark, _omop(tmp_path), "condition_occurrence")
     with pytest.raises(ValueError, match="condition_start_date has type BIGINT, not a date"):
-        _twin()._dated(duckdb.connect(), f"read_parquet('{tmp_path / 'condition_occurrence.parquet'}')",
+        duckdb_twin()._dated(duckdb.connect(), f"read_parquet('{tmp_path / 'condition_occurrence.parquet'}')",
                        "condition_occurrence", ZONE)
 
 
@@ -144,4 +136,4 @@ def test_a_part_file_of_another_timestamp_kind_is_an_error_in_the_duckdb_twin(tm
     silently; the chain stops on each (the first here, a zone mismatch, a type mismatch)."""
     _parts(tmp_path / "death", kinds)
     with pytest.raises(ValueError, match="death.death_date is .* in this part file but .* rewrite the table's files"):
-        _twin()._dated(duckdb.connect(), f"read_parquet('{tmp_path / 'death'}/*.parquet')", "death", ZONE)
+        duckdb_twin()._dated(duckdb.connect(), f"read_parquet('{tmp_path / 'death'}/*.parquet')", "death", ZONE)

@@ -34,7 +34,6 @@ instant, by its local date in omop.time_zone; fractions truncated, never rounded
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import duckdb
@@ -51,6 +50,7 @@ from test_phenotypes_support import (
     STATUS_COLUMNS,
     d,
     days,
+    duckdb_twin,
     toy_config,
     write_omop_tables,
 )
@@ -65,13 +65,6 @@ CUTOFF = "2023-07-01"
 UTC = dt.UTC
 
 
-def _twin():
-    benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
-    if benchmarks not in sys.path:
-        sys.path.insert(0, benchmarks)
-    import duckdb_phenotypes
-
-    return duckdb_phenotypes
 
 
 # --- the persons: (person_id, gender, year, month, day, sex_at_birth, birth_datetime) ---------------------------
@@ -307,7 +300,7 @@ def chain_run(spark, case_dir):
 def twin_run(case_dir):
     """The case through the DuckDB twin, once: {"ad3": {person_id: ad3 row}, "counts": duckdb_drop_counts}."""
     cfg = toy_config(path=str(case_dir), time_zone=ZONE)
-    twin = _twin()
+    twin = duckdb_twin()
     out = case_dir.parent / "twin.parquet"
     twin.duckdb_phenotypes(str(case_dir), cfg, str(out), threads=1)
     con = duckdb.connect()
@@ -391,7 +384,7 @@ def test_a_date_written_as_days_or_digits_is_one_error_in_both(spark, tmp_path, 
         read_omop_table(spark, OmopInput(path=str(tmp_path / "t"), time_zone="UTC", data_cutoff_date=d(CUTOFF)),
                         "condition_occurrence").collect()
     with pytest.raises((ValueError, duckdb.Error), match=twin):
-        duckdb.connect().execute(f"SELECT * FROM {_twin()._dated(duckdb.connect(), source, 'condition_occurrence', 'UTC')}"
+        duckdb.connect().execute(f"SELECT * FROM {duckdb_twin()._dated(duckdb.connect(), source, 'condition_occurrence', 'UTC')}"
                                  ).fetchall()
 
 
@@ -402,7 +395,7 @@ def test_blank_padded_text_dates_read_as_written_in_the_twin(tmp_path):
               "2019-01-10\x1f", "2019-01-10T05:00:00Z\r"]
     source = _one_table(tmp_path / "t", "condition_occurrence", _condition_dates(pa.array(values)))
     con = duckdb.connect()
-    rows = con.execute(f"SELECT condition_start_date FROM {_twin()._dated(con, source, 'condition_occurrence', ZONE)} ORDER BY person_id"
+    rows = con.execute(f"SELECT condition_start_date FROM {duckdb_twin()._dated(con, source, 'condition_occurrence', ZONE)} ORDER BY person_id"
                        ).fetchall()
     assert [r[0] for r in rows] == [dt.date(2019, 1, 10)] * len(values)
 
@@ -414,7 +407,7 @@ def test_a_birth_month_that_is_no_whole_number_is_an_error_in_the_twin(tmp_path,
     chain's whole_number check does (DuckDB's cast would round 2.5 to 3). On 173ccde: a binder error."""
     source = _one_table(tmp_path / "p", "person", {
         "person_id": pa.array([1], pa.int64()), "year_of_birth": pa.array([2000.0]), "month_of_birth": pa.array([month])})
-    twin = _twin()
+    twin = duckdb_twin()
     con = duckdb.connect()
     types = {r[0].lower(): r[1].upper() for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     assert con.execute(f"SELECT {twin._whole('year_of_birth', types)} FROM {source}").fetchall() == [(2000,)]

@@ -278,22 +278,28 @@ def write_omop_parquet(root, persons, *, condition_occurrence: dict, drug_exposu
                                "max_levels_of_separation": ([1] * len(ANCESTRY), i32)})
 
 
+def duckdb_twin():
+    """The DuckDB twin's module (benchmarks/duckdb_phenotypes.py, the phenotype rules written again
+    in SQL), imported from the benchmarks folder (not a package: put on sys.path once)."""
+    import sys
+    from pathlib import Path
+
+    benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
+    if benchmarks not in sys.path:
+        sys.path.insert(0, benchmarks)
+    import duckdb_phenotypes
+
+    return duckdb_phenotypes
+
+
 def duckdb_twin_rows(root, cfg, out, columns: str, where: str) -> list[tuple]:
     """The DuckDB twin (benchmarks/duckdb_phenotypes.py, the phenotype rules written again in SQL)
     run on the OMOP export under ``root`` with ``cfg`` on one thread, its phenotypes written to
     ``out`` (Parquet); returns the rows of ``columns`` (an SQL select list) of the phenotypes where
     ``where`` (an SQL condition): the field cases' twin check (rounds 22-25), once here."""
-    import sys
-    from pathlib import Path
-
     import duckdb
 
-    benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
-    if benchmarks not in sys.path:
-        sys.path.insert(0, benchmarks)
-    from duckdb_phenotypes import duckdb_phenotypes
-
-    duckdb_phenotypes(str(root), cfg, str(out), threads=1)
+    duckdb_twin().duckdb_phenotypes(str(root), cfg, str(out), threads=1)
     con = duckdb.connect()
     try:
         return con.execute(f"SELECT {columns} FROM read_parquet('{out}') WHERE {where}").fetchall()

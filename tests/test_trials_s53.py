@@ -28,7 +28,6 @@ counted as ``notes.quirks.drug_records.n_mail_order_default``.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import duckdb
@@ -45,6 +44,7 @@ from test_phenotypes_support import (
     STATUS_COLUMNS,
     d,
     days,
+    duckdb_twin,
     toy_config,
     write_omop_tables,
 )
@@ -227,13 +227,6 @@ def _write_case(root: Path) -> None:
     })
 
 
-def _twin():
-    benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
-    if benchmarks not in sys.path:
-        sys.path.insert(0, benchmarks)
-    import duckdb_phenotypes
-
-    return duckdb_phenotypes
 
 
 @pytest.fixture(scope="module")
@@ -266,7 +259,7 @@ def twin_run(case_dir):
     """The case through the DuckDB twin, once: {"rows": sorted STATUS_COLUMNS tuples, "counts": drop counts}."""
     cfg = toy_config(path=str(case_dir))
     out = case_dir.parent / "twin.parquet"
-    _, counts = _twin().duckdb_phenotypes_and_drop_counts(str(case_dir), cfg, str(out), threads=1)
+    _, counts = duckdb_twin().duckdb_phenotypes_and_drop_counts(str(case_dir), cfg, str(out), threads=1)
     con = duckdb.connect()
     try:
         rows = con.execute(f"SELECT {', '.join(STATUS_COLUMNS)} FROM read_parquet('{out}')").fetchall()
