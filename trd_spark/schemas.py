@@ -366,7 +366,9 @@ META = _s(
     ("datasets", S, "the datasets pooled, comma-separated"),
     ("note", S, "\"includes a fit estimated among the persons at one value of a 0/1 covariate: <datasets> (its "
                 "note)\" when a pooled fit is at its limit (one sex without a case, control or event); \"left out "
-                "(converged, but a non-finite estimate, standard error or p): <datasets>\" (joined by '; '); else "
+                "(converged, but a non-finite estimate, standard error or p): <datasets>\"; \"pooled odds ratio or its "
+                "95% CI beyond double precision ...; estimates withheld\" (beta, se, odds_ratio, CI and p then null: "
+                "exp overflowed; failure_reason ratio_out_of_range of a fit) (joined by '; '); else "
                 "empty; in export/ also why a row's estimates are hidden (`vocabulary.HiddenEstimatesNote`)"),
 )
 CONSISTENCY = _s(

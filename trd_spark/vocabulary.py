@@ -242,6 +242,10 @@ class ModelFailure(StrEnum):
     NOT_CONVERGED = "not_converged"
     SINGULAR_INFORMATION = "singular_information"  # information matrix not invertible at the fit
     NON_FINITE_ESTIMATE = "non_finite_estimate"  # beta or its SE not finite
+    # The ratio exp(beta) or a 95% CI bound exp(beta +/- 1.96 se) is not a positive finite double:
+    # |beta| + 1.96 se beyond ~709 (a huge SE: a near-constant PGS, near-separation). Withheld, as
+    # R / statsmodels / lifelines would print Inf or 0 as if a number (session 54 cox).
+    RATIO_OUT_OF_RANGE = "ratio_out_of_range"
 
 
 class HiddenEstimatesNote(StrEnum):

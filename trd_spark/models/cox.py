@@ -23,7 +23,14 @@ from lifelines.statistics import proportional_hazard_test
 from trd_spark.config import Config, ScoredTrait
 from trd_spark.errors import ModelError
 from trd_spark.models.covariates import COX_AGE, covariate_columns, join_notes, one_blas_thread, prefit_check
-from trd_spark.models.logistic import check_analysis_frame, finish_order, in_person_order, model_panel
+from trd_spark.models.logistic import (
+    RATIO_OUT_OF_RANGE_NOTE,
+    check_analysis_frame,
+    finish_order,
+    in_person_order,
+    model_panel,
+    ratio_in_range,
+)
 from trd_spark.schemas import COX_RESULTS_COLUMNS
 from trd_spark.vocabulary import MDD_STATUSES, ModelFailure
 
@@ -127,6 +134,12 @@ def fit_cox(
     if not (np.isfinite(beta) and np.isfinite(se) and se > 0 and np.isfinite(p)):
         return _failed(n, n_events, ModelFailure.NON_FINITE_ESTIMATE,
                        join_notes(*notes, "non-finite estimate, standard error or p"))
+    with np.errstate(over="ignore", under="ignore"):
+        hazard_ratio = float(np.exp(beta))
+    ci_low, ci_high = float(row["exp(coef) lower 95%"]), float(row["exp(coef) upper 95%"])
+    if not ratio_in_range(hazard_ratio, ci_low, ci_high):
+        # lifelines' exp(coef +/- 1.96 se) overflows to inf (or its lower bound to 0 or NaN)
+        return _failed(n, n_events, ModelFailure.RATIO_OUT_OF_RANGE, join_notes(*notes, RATIO_OUT_OF_RANGE_NOTE))
     ph_statistic, ph_p = np.nan, np.nan
     try:
         transform = _PH_TRANSFORMS.get(ph_time_transform, ph_time_transform)
@@ -140,8 +153,8 @@ def fit_cox(
         ph_statistic, ph_p = np.nan, np.nan
         notes.append("proportional-hazards test failed")
     return {
-        "n": n, "n_events": n_events, "beta": beta, "se": se, "hazard_ratio": float(np.exp(beta)),
-        "ci_low": float(row["exp(coef) lower 95%"]), "ci_high": float(row["exp(coef) upper 95%"]),
+        "n": n, "n_events": n_events, "beta": beta, "se": se, "hazard_ratio": hazard_ratio,
+        "ci_low": ci_low, "ci_high": ci_high,
         "p": p, "ph_statistic": ph_statistic, "ph_p": ph_p, "converged": True, "failure_reason": None,
         "note": join_notes(*notes),
     }

@@ -58,6 +58,29 @@ _MAXITER = 100
 _SEPARATION_TOL = 1e-6
 
 
+# A fit's note when its ratio or a CI bound is not a positive finite double (``ratio_and_ci``).
+RATIO_OUT_OF_RANGE_NOTE = ("ratio or its 95% CI beyond double precision: exp(beta +/- 1.96 se) is infinite or 0 "
+                           "(a huge standard error: a near-constant PGS or near-separation); estimates withheld")
+
+
+def ratio_in_range(*values: float) -> bool:
+    """True when every value (a ratio exp(beta) or a CI bound) is a positive finite double."""
+    v = np.asarray(values, dtype=float)
+    return bool(np.all(np.isfinite(v) & (v > 0)))
+
+
+def ratio_and_ci(beta: float, se: float) -> tuple[float, float, float] | None:
+    """(exp(beta), exp(beta - Z95 se), exp(beta + Z95 se)): the odds / hazard ratio and its Wald
+    95% CI; None when one of them is not a positive finite double (exp overflows to inf above
+    ~709.78 and underflows to 0 below ~-745: |beta| + 1.96 se that large is a huge standard
+    error, e.g. a PGS nearly constant among the fit's persons). statsmodels, lifelines and R's
+    broom print such a bound as inf / Inf or 0; here the fit is a failed row
+    (``ModelFailure.RATIO_OUT_OF_RANGE``), its estimates withheld, never a number."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = (float(np.exp(beta)), float(np.exp(beta - Z95 * se)), float(np.exp(beta + Z95 * se)))
+    return out if ratio_in_range(*out) else None
+
+
 def contrast_frame(frame: pd.DataFrame, contrast: str) -> pd.DataFrame:
     """Rows of ``frame`` in the contrast, with ``case`` = 1 (cases) / 0 (controls).
 
@@ -153,9 +176,12 @@ def fit_logistic(
     if not (np.isfinite(beta) and np.isfinite(se) and se > 0 and np.isfinite(p)):
         return _failed(n, n_cases, ModelFailure.NON_FINITE_ESTIMATE,
                        join_notes(*notes, "non-finite estimate, standard error or p"))
+    ratio = ratio_and_ci(beta, se)
+    if ratio is None:
+        return _failed(n, n_cases, ModelFailure.RATIO_OUT_OF_RANGE, join_notes(*notes, RATIO_OUT_OF_RANGE_NOTE))
     return {
-        "n": n, "n_cases": n_cases, "beta": beta, "se": se, "odds_ratio": float(np.exp(beta)),
-        "ci_low": float(np.exp(beta - Z95 * se)), "ci_high": float(np.exp(beta + Z95 * se)),
+        "n": n, "n_cases": n_cases, "beta": beta, "se": se, "odds_ratio": ratio[0],
+        "ci_low": ratio[1], "ci_high": ratio[2],
         "p": p, "converged": True, "failure_reason": None, "note": join_notes(*notes),
     }
 

@@ -20,9 +20,11 @@ from trd_spark.io import to_tsv
 from trd_spark.models.covariates import COLLINEAR_NOTE, EMPTY_COVARIATE_NOTE
 from trd_spark.models.distributed import cox_grid_spark, km_curves_spark, logistic_grid_spark, persons_on_more_rows
 from trd_spark.models.synthesis import (
+    META_OUT_OF_RANGE_NOTE,
     consistency_table,
     difference_table,
     meta_table,
+    non_finite_cells,
     replication_table,
     warn_unusable,
 )
@@ -50,6 +52,43 @@ log = logging.getLogger(__name__)
 COUNT_FAILURES = (ModelFailure.TOO_FEW_CASES, ModelFailure.TOO_FEW_CONTROLS, ModelFailure.TOO_FEW_EVENTS)
 
 
+def _small_groups(results: pd.DataFrame, part: str, persons_below: int) -> pd.Series:
+    """Per fit: a group (``part``: cases or events, or the rest of ``n``) of 1..``persons_below``-1."""
+    n, k = results["n"].fillna(0), results[part].fillna(0)
+    return ((k > 0) & (k < persons_below)) | ((n - k > 0) & (n - k < persons_below))
+
+
+def warn_ratio_out_of_range(what: str, results: pd.DataFrame, part: str, persons_below: int) -> int:
+    """One WARNING naming each fit (dataset/definition/contrast/pgs_id) failed as
+    ``RATIO_OUT_OF_RANGE`` (its odds / hazard ratio or a 95% CI bound infinite or 0, the
+    estimates withheld: ``logistic.ratio_and_ci``), with their number. A fit with a group of 1 to
+    ``persons_below`` - 1 persons is not named, only counted as one of "more" (its failure
+    reason is hidden in the export: ``_log_fits``' rule). Returns the number of such fits (all)."""
+    failed = results[results["failure_reason"] == ModelFailure.RATIO_OUT_OF_RANGE]
+    if failed.empty:
+        return 0
+    named = failed[~_small_groups(failed, part, persons_below)]
+    cols = [c for c in ("dataset", "definition", "contrast", "pgs_id") if c in named.columns]
+    names = "; ".join("/".join(str(v) for v in row) for row in named[cols].itertuples(index=False))
+    more = len(failed) - len(named)
+    log.warning("%s: %d fit(s) with an odds / hazard ratio or a 95%% CI bound beyond double precision (infinite or "
+                "0: a huge standard error), estimates withheld (failure_reason %s; %s): %s%s", what, len(failed),
+                ModelFailure.RATIO_OUT_OF_RANGE, "/".join(cols), names or "none named",
+                f" and {more} of fits with a group of 1 to {persons_below - 1} persons (not named)" if more else "")
+    return len(failed)
+
+
+def check_published_estimates(tables: dict[str, tuple[pd.DataFrame, TableSchema]]) -> None:
+    """Raise ModelError when a table to publish holds +/-inf, or NaN in a converged row's
+    estimate (``synthesis.non_finite_cells``): the fitters and the meta-analysis withhold such
+    estimates, so this is a fault of this code, never published as if a number."""
+    for name, (table, _) in tables.items():
+        bad = non_finite_cells(table)
+        if bad:
+            raise ModelError(f"{len(bad)} non-finite estimate(s) in a converged row, first {bad[0]} "
+                             "(a fitter or the meta-analysis let a non-number through)", where=f"models/{name}")
+
+
 def _log_fits(what: str, results: pd.DataFrame, part: str, persons_below: int) -> None:
     """The run log's count of fits and of failed fits by reason. A failure is counted only for a
     fit whose groups (``part``: cases or events, and the rest of ``n``) are all 0 or at least
@@ -57,8 +96,7 @@ def _log_fits(what: str, results: pd.DataFrame, part: str, persons_below: int) -
     with the export's "<20" cases of one definition's 12 fits put them below models.min_cases
     (1..4, not 1..19), and with min_cases above T a fit's hidden count of T or more below it.
     Those fits' rows are in the models stage's tables; the export shows what may be shown."""
-    n, k = results["n"].fillna(0), results[part].fillna(0)
-    small = ((k > 0) & (k < persons_below)) | ((n - k > 0) & (n - k < persons_below))
+    small = _small_groups(results, part, persons_below)
     failed = results[~small & ~results["converged"].astype(bool) & ~results["failure_reason"].isin(COUNT_FAILURES)]
     # "not counted" alone read as if those fits were left out of the fits (new-user trial, session 24).
     log.info("%s: %d fits, %d failed (failures for too few cases, controls or events, and of fits with a group of 1 "
@@ -152,6 +190,8 @@ def run(ctx: StageContext) -> dict[str, int]:
     tables: dict[str, tuple[pd.DataFrame, TableSchema]] = {"logistic": (logistic, LOGISTIC_RESULTS)}
     # A converged fit without a usable estimate is left out of the tables built on the fits.
     n_unusable = warn_unusable(logistic, "logistic")
+    out_of_range = {"logistic": warn_ratio_out_of_range("logistic", logistic, "n_cases",
+                                                        cfg.report.small_count_threshold)}
     meta = meta_table(logistic, cfg)
     tables.update({
         "difference": (difference_table(logistic), DIFFERENCE),
@@ -164,9 +204,13 @@ def run(ctx: StageContext) -> dict[str, int]:
         _log_fits("cox", cox, "n_events", cfg.report.small_count_threshold)
         warn_covariates_without_values("cox", cox)
         warn_collinear_covariates("cox", cox)
+        out_of_range["cox"] = warn_ratio_out_of_range("cox", cox, "n_events", cfg.report.small_count_threshold)
         tables["cox"] = (cox, COX_RESULTS)
         tables["km_curves"] = (km_curves_spark(frame, cfg), KM_CURVES)
 
+    check_published_estimates(tables)
+    out_of_range["meta"] = int(meta["note"].fillna("").astype(str).str.contains(META_OUT_OF_RANGE_NOTE,
+                                                                                  regex=False).sum())
     written: dict[str, int] = {}
     with ctx.publish() as writer:
         for name, (table, schema) in tables.items():
@@ -174,6 +218,8 @@ def run(ctx: StageContext) -> dict[str, int]:
         writer.write_text("logistic.tsv", to_tsv(logistic))
         writer.notes["logistic_failed"] = int((~logistic["converged"].astype(bool)).sum())
         writer.notes["logistic_converged_unusable"] = n_unusable
+        # Fits (and meta rows) whose ratio or a CI bound is infinite or 0: estimates withheld.
+        writer.notes["ratio_out_of_range"] = out_of_range
         if "cox" in tables:
             cox = tables["cox"][0]
             writer.write_text("cox.tsv", to_tsv(cox))

@@ -17,7 +17,7 @@ from statsmodels.stats.meta_analysis import combine_effects
 
 from trd_spark.config import Config
 from trd_spark.models.covariates import LIMIT_NOTE
-from trd_spark.models.logistic import Z95
+from trd_spark.models.logistic import ratio_and_ci
 from trd_spark.models.multiple_testing import CORRECTION_FAMILIES, adjust_within_families
 from trd_spark.schemas import CONSISTENCY, DIFFERENCE, META, REPLICATION
 from trd_spark.vocabulary import ALL_DEFINITIONS, Contrast
@@ -56,6 +56,40 @@ def warn_unusable(results: pd.DataFrame, table: str) -> int:
                     "the meta-analysis, difference and replication tables (%s): %s",
                     table, len(bad), "/".join(cols), names)
     return len(bad)
+
+
+# Per table with a ``converged`` flag, the columns a converged row must hold a finite number in.
+CONVERGED_ESTIMATES = ("beta", "se", "odds_ratio", "hazard_ratio", "ci_low", "ci_high", "p")
+# The columns naming a row of a model table, in the order a message names them.
+ROW_KEYS = ("method", "dataset", "definition", "contrast", "pgs_id", "tertile", "time_days",
+            "definition_a", "definition_b")
+
+
+def non_finite_cells(table: pd.DataFrame) -> list[str]:
+    """Where ``table`` would publish a non-number as if a number: "<row key>: <column>" for each
+    cell holding +/-inf (a float column, or a float in an object column: a suppressed table's
+    mixed cells), and for each NaN in a ``CONVERGED_ESTIMATES`` column of a row whose
+    ``converged`` is true (a failed row's NaN is withheld, its ``failure_reason`` says why; a
+    ``to_tsv`` inf prints as "inf", NaN as empty). Row keys: the ``ROW_KEYS`` columns present.
+    Empty when the table is clean."""
+    keys = [c for c in ROW_KEYS if c in table.columns]
+    bad = pd.DataFrame(False, index=table.index, columns=table.columns)
+    for c in table.columns:
+        col = table[c]
+        if pd.api.types.is_float_dtype(col):
+            bad[c] = np.isinf(col.to_numpy(dtype=float))
+        elif col.dtype == object:
+            bad[c] = [isinstance(v, float | np.floating) and bool(np.isinf(v)) for v in col]
+    if "converged" in table.columns:
+        conv = table["converged"].astype(object).map(lambda v: str(v).lower() == "true")
+        for c in CONVERGED_ESTIMATES:
+            if c in table.columns:
+                bad[c] |= conv & pd.to_numeric(table[c], errors="coerce").isna()
+    out = []
+    for i, c in zip(*np.nonzero(bad.to_numpy())):
+        key = "/".join(str(table[k].iloc[i]) for k in keys) or f"row {i + 1}"
+        out.append(f"{key}: {table.columns[c]}")
+    return out
 
 
 def two_sided_p(z: npt.ArrayLike) -> np.ndarray:
@@ -195,6 +229,14 @@ def meta_analyse(beta: np.ndarray, se: np.ndarray, method: str = "fixed") -> dic
             "tau2": tau2}
 
 
+# A meta row's note when its pooled odds ratio or a CI bound is infinite or 0 (``ratio_and_ci``):
+# beta, se, the ratio, its CI and p withheld (NaN), as a fit's (``ModelFailure.RATIO_OUT_OF_RANGE``).
+META_OUT_OF_RANGE_NOTE = ("pooled odds ratio or its 95% CI beyond double precision: exp(beta +/- 1.96 se) is "
+                          "infinite or 0; estimates withheld")
+# The columns a meta row withholds then (its k, heterogeneity and datasets stay).
+META_WITHHELD = ("beta", "se", "odds_ratio", "ci_low", "ci_high", "p")
+
+
 # A meta row's note when a pooled fit is at its limit (``covariates.LIMIT_NOTE``), before the datasets.
 META_LIMIT_NOTE = "includes a fit estimated among the persons at one value of a 0/1 covariate"
 
@@ -204,8 +246,11 @@ def meta_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
 
     Fixed-effect rows always; DerSimonian-Laird rows too when ``models.meta_random_effects``.
     Bonferroni/BH within (method, definition, contrast). ``note``: ``META_LIMIT_NOTE`` and the
-    datasets whose pooled fit is at its limit (its ``note`` has ``covariates.LIMIT_NOTE``), else
-    "". Columns: META.
+    datasets whose pooled fit is at its limit (its ``note`` has ``covariates.LIMIT_NOTE``),
+    ``META_UNUSABLE_NOTE`` and the datasets left out, ``META_OUT_OF_RANGE_NOTE`` when the pooled
+    odds ratio or a CI bound is infinite or 0 (then ``META_WITHHELD`` are NaN and a WARNING names
+    the row: e.g. DerSimonian-Laird's tau^2 widening the CI of estimates far apart), else "".
+    Columns: META.
     """
     methods = ["fixed", "random"] if cfg.models.meta_random_effects else ["fixed"]
     key = ["definition", "contrast", "pgs_id"]
@@ -227,12 +272,17 @@ def meta_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
                                            & (unusable["pgs_id"] == pgs_id), "dataset"].astype(str))
             notes = [f"{META_LIMIT_NOTE}: {', '.join(limit)} (its note)"] if len(limit) else []
             notes += [f"{META_UNUSABLE_NOTE}: {', '.join(left_out)}"] if left_out else []
+            ratio = ratio_and_ci(res["beta"], res["se"]) if res["k"] else None
+            ratios = dict(zip(("odds_ratio", "ci_low", "ci_high"), ratio or (np.nan,) * 3))
+            if res["k"] and ratio is None:  # k = 0 is a row without an estimate already (k says why)
+                res = {**res, **dict.fromkeys(META_WITHHELD, np.nan)}
+                notes.append(META_OUT_OF_RANGE_NOTE)
+                log.warning("models: meta (%s): %s/%s/%s: %s", method, definition, contrast, pgs_id,
+                            META_OUT_OF_RANGE_NOTE)
             rows.append({
                 "method": method, "definition": definition, "contrast": contrast, "pgs_id": pgs_id,
-                "trait": g["trait"].iloc[0], "domain": g["domain"].iloc[0], **res,
-                "odds_ratio": np.exp(res["beta"]), "ci_low": np.exp(res["beta"] - Z95 * res["se"]),
-                "ci_high": np.exp(res["beta"] + Z95 * res["se"]), "datasets": ",".join(fits["dataset"]),
-                "note": "; ".join(notes),
+                "trait": g["trait"].iloc[0], "domain": g["domain"].iloc[0], **res, **ratios,
+                "datasets": ",".join(fits["dataset"]), "note": "; ".join(notes),
             })
     if not rows:
         return pd.DataFrame(columns=META.names)

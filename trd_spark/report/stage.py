@@ -27,7 +27,7 @@ import pandas as pd
 
 from trd_spark.cohort.standardise import BEYOND_SD, fallback_fix, floor_set_by_pcs
 from trd_spark.config import Config, is_uri
-from trd_spark.errors import ConfigError, InputDataError
+from trd_spark.errors import ConfigError, InputDataError, ModelError
 from trd_spark.gates import known_levels
 from trd_spark.io import Fs, to_tsv
 from trd_spark.layout import (
@@ -48,6 +48,7 @@ from trd_spark.layout import (
 )
 from trd_spark.models.covariates import COX_AGE, covariate_columns
 from trd_spark.models.km import coarsen_km
+from trd_spark.models.synthesis import non_finite_cells
 from trd_spark.report.figures import (
     attrition_figure,
     distribution_figure,
@@ -951,6 +952,11 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     km = safe.get("km_curves")
     if km is not None:
         files["km_curves.tsv"] = km
+    for name, df in files.items():  # the models stage refuses these; a table from elsewhere (an older run) may not
+        bad = non_finite_cells(df)
+        if bad:
+            raise ModelError(f"{len(bad)} non-finite value(s) published as if a number, first {bad[0]}; rerun the "
+                             "models stage (its fitters withhold such estimates)", where=f"export/{name}")
 
     sections: list[tuple[str, str, str]] = []
     flow = safe["cohort_flow"]
