@@ -182,3 +182,44 @@ def test_models_stage_refuses_a_table_with_an_infinite_estimate():
     lg["odds_ratio"], lg["ci_low"], lg["ci_high"] = 1.0, 0.0, np.inf
     with pytest.raises(ModelError, match=r"models/logistic.*discovery/ad3/trd_vs_nonmdd/P1: ci_high"):
         check_published_estimates({"logistic": (lg, LOGISTIC_RESULTS)})
+
+
+def test_compare_releases_does_not_republish_an_infinite_ratio(caplog):
+    """An export written before session 54 could show a converged fit's ci_high "inf" (or an OR of 0).
+    Before: compare-releases read it as a number, republished it in estimates.tsv and called the CIs
+    overlapping (inf above the other CI). Now that side's estimates are empty, ci_overlap null, and a
+    WARNING names the row."""
+    from trd_spark.report.compare import exported_estimates
+
+    row = {"dataset": "d", "definition": "ad3", "contrast": "trd_vs_nonmdd", "pgs_id": "PGS1", "trait": "sleep",
+           "odds_ratio": "1.2", "ci_low": "1.0", "ci_high": "1.4", "p": "0.04"}
+    a = pd.DataFrame([row, {**row, "pgs_id": "PGS2", "odds_ratio": "0.0", "ci_low": "0.0", "ci_high": "inf",
+                            "p": "0.4"}])
+    b = pd.DataFrame([row, {**row, "pgs_id": "PGS2"}])
+    with caplog.at_level(logging.WARNING, logger="trd_spark.report.compare"):
+        out = exported_estimates({"results.tsv": a}, {"results.tsv": b}).set_index("pgs_id")
+    assert out.loc["PGS1", "ci_overlap"] is True and out.loc["PGS1", "effect_a"] == 1.2
+    assert out.loc[["PGS2"], ["effect_a", "ci_low_a", "ci_high_a", "p_a"]].isna().all().all()
+    assert out.loc["PGS2", "ci_overlap"] is None and out.loc["PGS2", "effect_b"] == 1.2
+    assert "A's results.tsv" in caplog.text and "d/ad3/trd_vs_nonmdd/PGS2" in caplog.text
+    assert non_finite_cells(out.reset_index()) == []
+
+
+def test_censored_onsets_are_a_warning():
+    """``phenotypes.stage.time_at_risk_log_lines``: TRD onsets censored by the index's observation
+    period are events the Cox model and the KM curves lose (on All of Us, whose observation periods are
+    often short and many). Before session 54 the line was INFO whatever it counted; now
+    a WARNING when an onset is censored, naming the rule that keeps them; INFO when none is."""
+    from trd_spark.phenotypes.stage import time_at_risk_log_lines
+
+    def notes(censored: int) -> dict:
+        return {"rule": "index_period", "n_mdd_index_before_first_period": 0, "n_mdd_index_between_periods": 0,
+                "definitions": {"ad3": {"n_at_risk_shortened": 40, "n_events_censored": censored,
+                                        "days_not_at_risk": 9000}}}
+
+    [(level, text)] = time_at_risk_log_lines(notes(25), 20)
+    assert level == logging.WARNING and "20+ TRD onset(s)" in text and "followup keeps them" in text
+    [(level, text)] = time_at_risk_log_lines(notes(3), 20)
+    assert level == logging.WARNING and "<20 TRD onset(s)" in text and " 3 " not in text
+    [(level, text)] = time_at_risk_log_lines(notes(0), 20)
+    assert level == logging.INFO and "followup keeps" not in text

@@ -1947,17 +1947,24 @@ def time_at_risk_notes(cfg: Config, per_definition: Mapping[str, object], period
 def time_at_risk_log_lines(notes: Mapping[str, object], persons_below: int) -> list[tuple[int, str]]:
     """(level, text) lines of ``time_at_risk_notes``: per definition the persons whose Cox time at
     risk ends before their follow-up and the TRD onsets censored (persons: ``count_text``; the
-    person-days are in the manifest only: a total over fewer than T persons would tell of them), and
-    a WARNING for MDD indexes before the first observation span or between two."""
+    person-days are in the manifest only: a total over fewer than T persons would tell of them), a
+    WARNING when an onset is censored (events the Cox model and the Kaplan-Meier curves lose: on
+    All of Us, whose observation periods are often short and many; docs/phenotypes.md
+    "Time at risk"), else INFO; and a WARNING for MDD indexes before the first observation span or
+    between two."""
     lines: list[tuple[int, str]] = []
     definitions = notes["definitions"]
     assert isinstance(definitions, dict)
     for name, c in definitions.items():
         if notes["rule"] == "index_period":
-            lines.append((logging.INFO, f"{name}: Cox time at risk ends with the index's observation period for "
+            censored = int(c["n_events_censored"] or 0)
+            lines.append((logging.WARNING if censored else logging.INFO,
+                          f"{name}: Cox time at risk ends with the index's observation period for "
                           f"{count_text(c['n_at_risk_shortened'], persons_below=persons_below)} MDD person(s) (an "
-                          f"observation gap follows); {count_text(c['n_events_censored'], persons_below=persons_below)}"
-                          " TRD onset(s) after it are censored there (notes.cox_time_at_risk)"))
+                          f"observation gap follows); {count_text(censored, persons_below=persons_below)}"
+                          " TRD onset(s) after it are censored there (notes.cox_time_at_risk"
+                          + ("; phenotypes.cox_time_at_risk: followup keeps them, docs/phenotypes.md \"Time at risk\")"
+                             if censored else ")")))
     before, between = (int(notes.get(k) or 0)  # type: ignore[call-overload]
                        for k in ("n_mdd_index_before_first_period", "n_mdd_index_between_periods"))
     if before or between:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from trd_spark.config import MAX_PGS_EXCESS_KURTOSIS, Config, local_path, named_key
@@ -428,10 +429,31 @@ def exported_estimates(export_a: dict[str, pd.DataFrame], export_b: dict[str, pd
         if name not in export_a or name not in export_b:
             continue
         numeric = [EFFECT[model], "ci_low", "ci_high", "p"]
-        a, b = (df.assign(**{c: pd.to_numeric(df[c], errors="coerce") for c in numeric}) for df in
-                (export_a[name], export_b[name]))
+        a, b = (_ratios_or_none(df.assign(**{c: pd.to_numeric(df[c], errors="coerce") for c in numeric}), model,
+                                f"{side}'s {name}")
+                for side, df in (("A", export_a[name]), ("B", export_b[name])))
         parts.append(estimates_side_by_side(a, b, model))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _ratios_or_none(table: pd.DataFrame, model: str, what: str) -> pd.DataFrame:
+    """``table`` (an export's model rows, estimates numeric) with the estimates of a row emptied
+    when its ratio or a CI bound is not a positive finite number or its p not finite: an export
+    written before session 54 could show "inf" or 0 (exp overflow of a huge SE; now a failed row,
+    ``ModelFailure.RATIO_OUT_OF_RANGE``), which ``estimates.tsv`` would republish as a number and
+    read as overlapping any CI. A WARNING names such rows (model keys only)."""
+    cols = [EFFECT[model], "ci_low", "ci_high"]
+    values = table[cols].to_numpy(dtype=float)
+    shown = ~np.isnan(values).all(axis=1)
+    p = table["p"].to_numpy(dtype=float)
+    bad = shown & ~((np.isfinite(values) & (values > 0)).all(axis=1) & ~np.isinf(p))
+    if not bad.any():
+        return table
+    keys = "; ".join("/".join(str(v) for v in row) for row in table.loc[bad, KEYS[model]].itertuples(index=False))
+    log.warning("compare-releases: export %s shows %d estimate(s) whose ratio or 95%% CI bound is infinite or 0 "
+                "(an export of a version before session 54): left out of estimates.tsv (%s): %s", what,
+                int(bad.sum()), "/".join(KEYS[model]), keys)
+    return table.assign(**{c: table[c].mask(bad) for c in [*cols, "p"]})
 
 
 def check_comparable(cfg: Config, fs: FsLike, *releases: str, rerun_options: str = "") -> None:
