@@ -223,3 +223,28 @@ def test_censored_onsets_are_a_warning():
     assert level == logging.WARNING and "<20 TRD onset(s)" in text and " 3 " not in text
     [(level, text)] = time_at_risk_log_lines(notes(0), 20)
     assert level == logging.INFO and "followup keeps" not in text
+
+
+def test_the_warning_neither_names_nor_counts_fits_with_a_small_group(caplog):
+    """``models.stage.warn_ratio_out_of_range``: a fit with 1..T-1 cases or controls is not named and not
+    counted in the log line (the export hides whether it failed; failing other than for too few cases
+    puts its hidden count at models.min_cases or more: ``_log_fits``' rule). Before (30f3a72) the line
+    counted it as "and 1 of fits with a group of 1 to 19 persons"; the return value (the manifest's
+    count) still counts every such fit."""
+    from trd_spark.models.stage import warn_ratio_out_of_range
+
+    lg = _logistic([("discovery", "trd_vs_nonmdd", "P1", np.nan, np.nan, np.nan, False),
+                    ("discovery", "trd_vs_nonmdd", "P2", np.nan, np.nan, np.nan, False),
+                    ("discovery", "trd_vs_nonmdd", "P3", np.nan, np.nan, np.nan, False)])
+    lg["n"], lg["n_cases"] = [300, 300, 300], [100, 7, 100]
+    lg["failure_reason"] = [ModelFailure.RATIO_OUT_OF_RANGE, ModelFailure.RATIO_OUT_OF_RANGE,
+                            ModelFailure.NOT_CONVERGED]
+    with caplog.at_level(logging.WARNING, logger="trd_spark.models.stage"):
+        assert warn_ratio_out_of_range("logistic", lg, "n_cases", 20) == 2
+    [line] = [r.getMessage() for r in caplog.records]
+    assert line.startswith("logistic: 1 fit(s)") and "discovery/ad3/trd_vs_nonmdd/P1" in line
+    assert "P2" not in line and "P3" not in line and " and " not in line.split("):")[-1]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="trd_spark.models.stage"):
+        assert warn_ratio_out_of_range("logistic", lg.iloc[1:], "n_cases", 20) == 1
+    assert caplog.records == []

@@ -62,19 +62,19 @@ def warn_ratio_out_of_range(what: str, results: pd.DataFrame, part: str, persons
     """One WARNING naming each fit (dataset/definition/contrast/pgs_id) failed as
     ``RATIO_OUT_OF_RANGE`` (its odds / hazard ratio or a 95% CI bound infinite or 0, the
     estimates withheld: ``logistic.ratio_and_ci``), with their number. A fit with a group of 1 to
-    ``persons_below`` - 1 persons is not named, only counted as one of "more" (its failure
-    reason is hidden in the export: ``_log_fits``' rule). Returns the number of such fits (all)."""
+    ``persons_below`` - 1 persons is neither named nor counted in it (``_log_fits``' rule: the
+    export hides whether such a fit failed, and a failure other than too few cases would put its
+    hidden count at ``models.min_cases`` or more); its row says so. Returns the number of such
+    fits, all of them (the manifest's ``notes.ratio_out_of_range``)."""
     failed = results[results["failure_reason"] == ModelFailure.RATIO_OUT_OF_RANGE]
-    if failed.empty:
-        return 0
     named = failed[~_small_groups(failed, part, persons_below)]
-    cols = [c for c in ("dataset", "definition", "contrast", "pgs_id") if c in named.columns]
-    names = "; ".join("/".join(str(v) for v in row) for row in named[cols].itertuples(index=False))
-    more = len(failed) - len(named)
-    log.warning("%s: %d fit(s) with an odds / hazard ratio or a 95%% CI bound beyond double precision (infinite or "
-                "0: a huge standard error), estimates withheld (failure_reason %s; %s): %s%s", what, len(failed),
-                ModelFailure.RATIO_OUT_OF_RANGE, "/".join(cols), names or "none named",
-                f" and {more} of fits with a group of 1 to {persons_below - 1} persons (not named)" if more else "")
+    if len(named):
+        cols = [c for c in ("dataset", "definition", "contrast", "pgs_id") if c in named.columns]
+        names = "; ".join("/".join(str(v) for v in row) for row in named[cols].itertuples(index=False))
+        log.warning("%s: %d fit(s) with an odds / hazard ratio or a 95%% CI bound beyond double precision (infinite "
+                    "or 0: a huge standard error), estimates withheld (failure_reason %s; fits with a group of 1 to %d "
+                    "persons are not named or counted here, their rows say so; %s): %s", what, len(named),
+                    ModelFailure.RATIO_OUT_OF_RANGE, persons_below - 1, "/".join(cols), names)
     return len(failed)
 
 
