@@ -54,6 +54,21 @@ contig diploid). Oracle: plink2 --score on the .pgen of the same calls (chrM hap
 a ``0/1`` is half a copy on the haploid scale, w/2; docs/pgs.md "Dosage policy"); the BGEN's 8-bit
 rounding of those half copies within 1/255 x sum |w| of the chrM rows. Default routes.
 
+``--indel-repeats`` (session 54): diff_pgs_routes.py's target plus chr1 records in repeats (``Repeat``:
+a unit of 1-3 bases repeated 2-5 times between bases that stop its shifts), each one or two or
+three of its indels (a unit or two deleted or inserted), one alt written left-aligned (mostly),
+right-aligned, or with one shared base more on the right, several alts as one left-aligned
+record; a third scoring file's rows name those indels (or another of the repeat, absent) written
+as the record has them, left- or right-aligned, anchored inside the repeat, with a shared base more
+on either side, or anchored on the right (REF/ALT sharing a suffix), the effect allele either side.
+Oracle: docs/pgs.md's "Indel representations" (as written, else the minimal form when one
+orientation fits) in the script's own code, the matched alleles scored by plink2 on the .pgen
+(in parts where a record's REF is counted twice); the ``not_found_unnormalised`` rows counted
+from the reference stretch (not found, and the minimal form not the left-aligned one) against
+each route's match log; and, printed only, the matches whose variant is not the row's (the
+insertion's pair met as the deletion's: the alleles cannot tell). ``--match-only``: the
+matcher alone on the .pgen's and split .bed's lists (diff_pgs_routes.py's), seconds per seed.
+
 ``--crosses``: the field cases' ID and duplicate kinds in the VDS and BGEN shapes, each on both
 engines, the expected outcome one error (``crosses``): sample-ids-leading-zeros as a VDS (its
 columns) and as a BGEN (IDs embedded, and only in its ``.sample``: plink2's export with its sample
@@ -63,6 +78,9 @@ block stripped), duplicate-genotype-rows' two chunks as one VDS (a variant-data 
     .venv/bin/python benchmarks/diff_pgs_kinds.py --vds --seeds 1-5
     .venv/bin/python benchmarks/diff_pgs_kinds.py --multi-dosages --seeds 1-5
     .venv/bin/python benchmarks/diff_pgs_kinds.py --liftover-minus --seeds 1-20 --routes pgen vcf
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/diff_pgs_kinds.py --indel-repeats --match-only --seeds 1-500
+
+(From a worktree, set ``PYTHONPATH`` to it: else the installed package, /work/main's, is imported.)
 
 Prints one line per seed and route that disagrees, then ``SUMMARY seeds=N runs=R
 disagreements=D``. One Spark/Hail session for every seed.
@@ -71,6 +89,7 @@ disagreements=D``. One Spark/Hail session for every seed.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -464,6 +483,242 @@ def write_lifted_files(work: Path, pgs_id: str, rows: list[tuple], harmonised: b
         f"#variants_number={len(rows)}\n{cols}\n{body}")
 
 
+# --- indels in repeats (session 54) -------------------------------------------------------------
+
+REPEAT_START = 1_000_000  # chr1, past diff_pgs_routes.py's records (which end near 300,000)
+REPEAT_KINDS = ("del1", "del2", "ins1", "ins2")
+
+
+def _min_rep(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
+    """Hail's ``min_rep`` (suffix, then prefix, each while both alleles keep a base); the fuzz's own."""
+    while len(ref) > 1 and len(alt) > 1 and ref[-1] == alt[-1]:
+        ref, alt = ref[:-1], alt[:-1]
+    k = 0
+    while len(ref) - k > 1 and len(alt) - k > 1 and ref[k] == alt[k]:
+        k += 1
+    return pos + k, ref[k:], alt[k:]
+
+
+class Repeat:
+    """A reference stretch ``seg`` from ``start`` (1-based): a base E, the anchor F at ``p``, a unit
+    U repeated ``n`` times, then T and a few more bases; F is not U's last base and T not its
+    first, so the repeat's indels left-align onto F and right-align onto its last unit."""
+
+    def __init__(self, rng: np.random.Generator, p: int) -> None:
+        bases = "ACGT"
+        size = int(rng.choice([1, 1, 2, 2, 3]))
+        while True:
+            unit = "".join(rng.choice(list(bases), size))
+            if size == 1 or len(set(unit)) > 1 and unit != unit[:1] * size:
+                if size != 2 or unit[0] != unit[1]:
+                    break
+        self.unit, self.n, self.p = unit, int(rng.integers(2, 6)), p
+        f = str(rng.choice([b for b in bases if b != unit[-1]]))
+        t = str(rng.choice([b for b in bases if b != unit[0]]))
+        self.seg = bases[int(rng.integers(4))] + f + unit * self.n + t + "".join(rng.choice(list(bases), 3))
+        self.start = p - 1
+
+    def at(self, pos: int, length: int) -> str:
+        i = pos - self.start
+        assert 0 <= i and i + length <= len(self.seg), (pos, length)
+        return self.seg[i:i + length]
+
+    def apply(self, pos: int, ref: str, alt: str) -> str:
+        """The stretch with the variant (``pos``, ``ref``, ``alt``) applied (``ref`` must be its bases)."""
+        assert self.at(pos, len(ref)) == ref, (pos, ref, self.seg)
+        i = pos - self.start
+        return self.seg[:i] + alt + self.seg[i + len(ref):]
+
+    def variant(self, kind: str) -> str | None:
+        """The haplotype of ``kind`` (del1/del2/ins1/ins2: that many units), None if the repeat is too short."""
+        k = int(kind[-1])
+        if kind.startswith("del"):
+            if k > self.n:
+                return None
+            return self.apply(self.p, self.at(self.p, 1 + len(self.unit) * k), self.at(self.p, 1))
+        return self.apply(self.p, self.at(self.p, 1), self.at(self.p, 1) + self.unit * k)
+
+    def forms(self, kind: str) -> dict[str, tuple[int, str, str]]:
+        """Representations (pos, REF side, ALT side) of ``kind``: ``left`` (left-aligned, minimal),
+        ``right`` (right-aligned), ``mid`` (anchored inside the repeat, when there is room),
+        ``pad_left``/``pad_right`` (left with one shared base more on either side),
+        ``right_pad`` (right with one on its right), ``right_anchor`` (the anchor base after the
+        change: REF and ALT with a common suffix, not a prefix)."""
+        hap = self.variant(kind)
+        assert hap is not None
+        k, u = int(kind[-1]), len(self.unit)
+        span = u * k
+        out: dict[str, tuple[int, str, str]] = {}
+        anchors = []  # every anchor giving the same haplotype, leftmost first
+        for a in range(self.p, self.p + u * self.n + 1):
+            if kind.startswith("del"):
+                if a + span > self.p + u * self.n:
+                    break
+                rep = (a, self.at(a, 1 + span), self.at(a, 1))
+            else:
+                i = a - self.start + 1
+                rep = (a, self.at(a, 1), self.at(a, 1) + hap[i:i + span])
+            if self.apply(*rep) == hap:
+                anchors.append(rep)
+        out["left"], out["right"] = anchors[0], anchors[-1]
+        if len(anchors) > 2:
+            out["mid"] = anchors[len(anchors) // 2]
+        a, r, x = out["left"]
+        e = self.at(a - 1, 1)
+        out["pad_left"] = (a - 1, e + r, e + x)
+        nxt = self.at(a + len(r), 1)
+        out["pad_right"] = (a, r + nxt, x + nxt)
+        a, r, x = out["right"]
+        nxt = self.at(a + len(r), 1)
+        out["right_pad"] = (a, r + nxt, x + nxt)
+        out["right_anchor"] = (a + 1, r[1:] + nxt, x[1:] + nxt)
+        for rep in out.values():
+            assert self.apply(*rep) == hap, (kind, rep, self.seg)
+        return out
+
+
+def plink2_sums_in_parts(work: Path, pgs_id: str, matches: list[tuple], zero: bool
+                         ) -> tuple[dict[str, float], dict[str, int], dict[str, float]]:
+    """``diff_pgs_routes.plink2_sums`` of ``matches`` in as many plink2 runs as one record is
+    counted, as pgsc_calc splits its plink2 score files (pgscatalog.match ``plinkify``: one ID
+    with two effect alleles goes to two files, scored and summed; plink2 refuses an allele twice
+    in one --score file, and with two alleles of one ID in one file its ALLELE_CT counts the
+    variant once), the SUMs and ALLELE_CTs added, with their rounding (``sum_slack``, as
+    ``plink2_model_sums``)."""
+    parts: list[list[tuple]] = []
+    for m in matches:
+        for part in parts:
+            if all(v != m[0] for v, _, _ in part):
+                part.append(m)
+                break
+        else:
+            parts.append([m])
+    sums: dict[str, float] = {}
+    cts: dict[str, int] = {}
+    slack: dict[str, float] = {}
+    for i, part in enumerate(parts):
+        s, c = R.plink2_sums(work, f"{pgs_id}.part{i}", part, zero)
+        for k, v in s.items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+            cts[k] = cts.get(k, 0) + int(c[k])
+            slack[k] = slack.get(k, 0.0) + (1e-5 * max(1.0, abs(float(v))) if len(parts) > 1 else 0.0)
+    return sums, cts, slack
+
+
+def repeat_records(rng: np.random.Generator, n: int, first_id: int) -> list[dict]:
+    """``n`` records in repeats on chr1 from ``REPEAT_START`` (module docstring, ``--indel-repeats``):
+    each a ``Repeat`` and its alts (one, or two or three as one left-aligned record), written
+    left-aligned (most), right-aligned, or with one shared base more on the right (one alt)."""
+    out = []
+    pos = REPEAT_START
+    for i in range(n):
+        pos += int(rng.integers(500, 3000))
+        rep = Repeat(rng, pos)
+        kinds = [k for k in REPEAT_KINDS if rep.variant(k) is not None]
+        alts_k = [str(k) for k in rng.choice(kinds, int(rng.choice([1, 1, 1, 2, 3])), replace=False)]
+        if len(alts_k) == 1:
+            form = str(rng.choice(["left", "left", "left", "right", "pad_right", "right_pad"]))
+            p, ref, alt = rep.forms(alts_k[0])[form]
+            alts = [alt]
+        else:  # one record: REF the longest deletion's span, every alt anchored on F
+            form = "left"
+            kd = max([int(k[-1]) for k in alts_k if k.startswith("del")], default=0)
+            p, ref = rep.p, rep.at(rep.p, 1 + len(rep.unit) * kd)
+            alts = [ref[0] + rep.unit * (kd - int(k[-1]) if k.startswith("del") else kd + int(k[-1])) for k in alts_k]
+            for k, a in zip(alts_k, alts, strict=True):
+                assert rep.apply(p, ref, a) == rep.variant(k)
+        out.append({"chrom": "chr1", "pos": p, "id": f"v{first_id + i}", "ref": ref, "alts": alts, "kind": "repeat",
+                    "repeat": rep, "alt_kinds": alts_k, "form": form})
+    return out
+
+
+def repeat_calls(rng: np.random.Generator, records: list[dict], n_samples: int) -> np.ndarray:
+    """Calls as ``diff_pgs_routes.generate`` draws them (chr1: diploid)."""
+    calls = np.full((len(records), n_samples, 2), -1, dtype=np.int64)
+    for r, rec in enumerate(records):
+        k = 1 + len(rec["alts"])
+        calls[r] = rng.choice(k, size=(n_samples, 2), p=rng.dirichlet(np.ones(k)))
+        calls[r][rng.random(n_samples) < rng.choice([0.0, 0.05, 0.2])] = -1
+    return calls
+
+
+def repeat_rows(rng: np.random.Generator, records: list[dict]) -> tuple[list[tuple], list[tuple], int, int]:
+    """A scoring file's rows on the repeat records (chr, pos, effect, other, weight) and the oracle:
+    its matches (record ID, allele counted as the .pgen writes it, weight), the count of
+    ``not_found_unnormalised`` rows (not found, and their minimal form not the left-aligned one),
+    and the count of matches whose variant is not the row's (an insertion's pair met as the
+    deletion's at one anchor: the written alleles cannot tell them apart; pgsc_calc alike).
+
+    Rows: per record one or two variants, an alt of it or another indel of its repeat (absent),
+    each in a form of ``Repeat.forms`` or as the record writes it, the effect allele the ALT or
+    the REF side. The rules are docs/pgs.md's "Indel representations": the pair as the file
+    writes it at its position, else in minimal form when only one orientation fits there."""
+    rows: list[tuple] = []
+    meta: list[tuple] = []
+    seen_rows: set = set()
+    for rec in records:
+        rep: Repeat = rec["repeat"]
+        kinds = [k for k in REPEAT_KINDS if rep.variant(k) is not None]
+        for _ in range(int(rng.integers(1, 3))):
+            kind = str(rng.choice(rec["alt_kinds"] if rng.random() < 0.7 else kinds))
+            forms = rep.forms(kind)
+            if kind in rec["alt_kinds"]:
+                forms["written"] = (rec["pos"], rec["ref"], rec["alts"][rec["alt_kinds"].index(kind)])
+            name = str(rng.choice(sorted(forms)))
+            p, r, x = forms[name]
+            alt_effect = rng.random() < 0.5
+            e, o = (x, r) if alt_effect else (r, x)
+            key = (p, frozenset((e, o)))
+            if key in seen_rows:
+                continue
+            seen_rows.add(key)
+            rows.append(("1", p, e, o, float(np.round(rng.normal(0, 1), 4))))
+            meta.append((rec, kind, name, alt_effect))
+    order = rng.permutation(len(rows))
+    rows, meta = [rows[i] for i in order], [meta[i] for i in order]
+    matches: list[tuple] = []
+    taken: set = set()
+    unnormalised = wrong = 0
+    for (_c, p, e, o, w), (rec, kind, name, alt_effect) in zip(rows, meta, strict=True):
+        rep = rec["repeat"]
+        found = None  # (alt index, effect is the ALT)
+        written = [j for j, a in enumerate(rec["alts"]) if p == rec["pos"] and {e, o} == {rec["ref"], a}]
+        if written:
+            j = written[0]
+            found = (j, e == rec["alts"][j])
+        else:
+            ms, mo, me = _min_rep(p, o, e)
+            ra, ar = [], []
+            for j, a in enumerate(rec["alts"]):
+                tp, tr, ta = _min_rep(rec["pos"], rec["ref"], a)
+                if tp == ms and (tr, ta) == (mo, me):
+                    ra.append(j)
+                if tp == ms and (tr, ta) == (me, mo):
+                    ar.append(j)
+            if ra and not ar:
+                found = (sorted(ra, key=lambda j: _min_rep(rec["pos"], rec["ref"], rec["alts"][j])[1:])[0], True)
+            elif ar and not ra:
+                found = (sorted(ar, key=lambda j: _min_rep(rec["pos"], rec["ref"], rec["alts"][j])[1:])[0], False)
+        if found is None:
+            left = rep.forms(kind)["left"]
+            ms, ma, mb = _min_rep(p, o, e)
+            if (ms, frozenset((ma, mb))) != (left[0], frozenset(left[1:])):
+                unnormalised += 1
+            continue
+        j, effect_alt = found
+        if (rec["id"], j) in taken:
+            continue  # duplicate_variants: first (one genotype row, two rows of the file)
+        taken.add((rec["id"], j))
+        if kind != rec["alt_kinds"][j] or effect_alt != alt_effect:
+            wrong += 1
+            if os.environ.get("PGSFUZZ_SHOW"):
+                print(f"  another variant: row {p} {e}/{o} ({kind} {name}, effect the "
+                      f"{'ALT' if alt_effect else 'REF'} side) met {rec['pos']} {rec['ref']}>{','.join(rec['alts'])} "
+                      f"as {'alt ' + rec['alts'][j] if effect_alt else 'REF'} ({rec['alt_kinds'][j]})", flush=True)
+        matches.append((rec["id"], rec["alts"][j] if effect_alt else rec["ref"], w))
+    return rows, matches, unnormalised, wrong
+
+
 # --- chrM ---------------------------------------------------------------------------------------
 
 def add_mito(rng: np.random.Generator, records: list[dict], calls: np.ndarray, n: int
@@ -575,6 +830,11 @@ def make_seed(hl, work: Path, seed: int, args) -> dict:
         calls = calls[keep]
     if args.mito:
         records, calls = add_mito(rng, records, calls, max(4, args.records // 6))
+    n_base = len(records)
+    if args.indel_repeats:
+        extra = repeat_records(rng, max(8, args.records // 3), len(records))
+        records = records + extra
+        calls = np.concatenate([calls, repeat_calls(rng, extra, len(samples))])
     if args.liftover_minus:
         # The second half of each contig's records (by position) into its negative-strand block.
         for contig, (_, _, shift) in MINUS_BLOCKS.items():
@@ -617,8 +877,17 @@ def make_seed(hl, work: Path, seed: int, args) -> dict:
     oracle = {}
     for k in range(2):
         pgs_id = f"PGS98{seed % 1000:03d}{k}"
-        rows, matches = R.scoring_rows(rng, records, opts["keep_ambiguous"], extended=bool(args.liftover_minus))
         path = work / "scores" / f"{pgs_id}.txt"
+        if args.indel_repeats and k == 1:
+            rows, matches, unnormalised, wrong = repeat_rows(rng, records[n_base:])
+            R.write_scoring_file(path, pgs_id, rows)
+            sums, allele_ct, sum_slack = plink2_sums_in_parts(work, pgs_id, matches, opts["zero"])
+            oracle[pgs_id] = {"n_matched": len(matches), "sums": sums, "allele_ct": allele_ct,
+                              "n_missing": R.missing_counts(calls, samples, matches, records, male),
+                              "sum_slack": sum_slack, "unnormalised": unnormalised, "other_variant": wrong}
+            continue
+        rows, matches = R.scoring_rows(rng, records[:n_base], opts["keep_ambiguous"],
+                                       extended=bool(args.liftover_minus))
         if args.liftover_minus:
             lifted = [to_grch37(row, rng) for row in rows]
             keep = [lifted[i][1] for i in winning_rows(rows, matches)]
@@ -654,14 +923,40 @@ def make_seed(hl, work: Path, seed: int, args) -> dict:
             on_m = {rec["id"] for rec in records if rec["chrom"] == "chrM"}
             oracle[pgs_id]["bgen_slack"] = R.BGEN_DOSAGE_ERROR * sum(abs(w) for v, _, w in matches if v in on_m)
     return {"opts": opts, "oracle": oracle, "samples": samples, "n_records": len(records),
-            "dosages": bool(args.multi_dosages), "liftover": bool(args.liftover or args.liftover_minus)}
+            "dosages": bool(args.multi_dosages), "liftover": bool(args.liftover or args.liftover_minus),
+            "work": str(work)}
 
 
 def compare(route: str, got: pd.DataFrame, case: dict, first: dict) -> list[str]:
-    """diff_pgs_routes.compare; a split BGEN of dosages (8-bit) within its rounding."""
-    if route == "split-bgen":
-        return R.compare("bgen", got, case, first)
-    return R.compare(route, got, case, first)
+    """diff_pgs_routes.compare; a split BGEN of dosages (8-bit) within its rounding; ``--indel-repeats``:
+    also the ``not_found_unnormalised`` rows of the route's match log against the oracle's count."""
+    bad = R.compare("bgen" if route == "split-bgen" else route, got, case, first)
+    return bad + unnormalised_counts(Path(case["work"]) / f"run_{route}" / "variant_matches.tsv", route, case)
+
+
+def unnormalised_counts(log: Path, route: str, case: dict) -> list[str]:
+    """A match log's ``not_found_unnormalised`` rows per score against the oracle's count (scores
+    with an ``unnormalised`` count only)."""
+    bad = []
+    if not log.exists():
+        return bad
+    vm = pd.read_csv(log, sep="\t", dtype=str)
+    for pgs_id, want in case["oracle"].items():
+        if "unnormalised" not in want:
+            continue
+        n = int(((vm["pgs_id"] == pgs_id) & (vm["match_type"] == "not_found_unnormalised")).sum())
+        if n != want["unnormalised"]:
+            bad.append(f"{route} {pgs_id}: not_found_unnormalised {n} != oracle {want['unnormalised']}")
+    return bad
+
+
+def match_only(work: Path, case: dict) -> list[str]:
+    """diff_pgs_routes.match_only (the matcher on the .pgen's and split .bed's lists, no Spark)
+    and the ``not_found_unnormalised`` counts of its match logs."""
+    bad = R.match_only(work, case)
+    for rel in ("g", "s"):
+        bad += unnormalised_counts(work / f"match_{rel}" / "variant_matches.tsv", f"match-{rel}", case)
+    return bad
 
 
 def main() -> None:
@@ -681,6 +976,10 @@ def main() -> None:
                       help="GRCh37 files through a chain with negative-strand blocks (rows complemented there)")
     mode.add_argument("--mito", action="store_true", help="records on chrM, haploid or diploid-coded calls")
     mode.add_argument("--crosses", action="store_true", help="leading-zero IDs and duplicate rows in a VDS / BGEN")
+    mode.add_argument("--indel-repeats", action="store_true",
+                      help="indels in repeats written left-/right-aligned, padded or right-anchored")
+    ap.add_argument("--match-only", action="store_true",
+                    help="the matcher alone on the .pgen and split .bed lists (n_matched; no Spark, no sums)")
     args = ap.parse_args()
     if args.routes is None:
         args.routes = (MULTI_DOSAGE_ROUTES if args.multi_dosages else VDS_ROUTES if args.vds
@@ -688,6 +987,20 @@ def main() -> None:
                        else ["vcf", "pgen", "bed"])
     if not shutil.which("plink2"):
         sys.exit("plink2 is not on PATH")
+    if args.match_only:
+        seeds, n_bad = R.parse_seeds(args.seeds), 0
+        for seed in seeds:
+            work = Path(args.work_dir) / f"seed{seed}"
+            case = make_seed(None, work, seed, args)
+            diffs = match_only(work, case)
+            n_bad += len(diffs)
+            print(f"seed {seed}: " + ", ".join(f"{k} matched {v['n_matched']}" + (
+                f" (unnormalised {v['unnormalised']}, another variant {v['other_variant']})" if "unnormalised" in v
+                else "") for k, v in case["oracle"].items()) + f", {len(diffs)} disagreements", flush=True)
+            for b in diffs:
+                print(f"  DIFF seed {seed} {b}", flush=True)
+        print(f"SUMMARY match-only seeds={len(seeds)} runs={2 * len(seeds)} disagreements={n_bad}")
+        return
     from trd_spark.config import SparkSettings
     from trd_spark.session import start_session
 

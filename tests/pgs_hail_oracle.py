@@ -96,6 +96,17 @@ def match_variants(
     return explode_members(hl, sites)
 
 
+def _unnormalised_indel(hl: hl_types, e, o):
+    """docs/pgs.md's unnormalised indel (minimal alleles ``e``/``o``): one allele a single base
+    that is the other's first base while that allele's first and last bases are equal (shifts
+    left), or the other's last base and not its first (anchored on its right)."""
+    short = hl.if_else(hl.len(e) < hl.len(o), e, o)
+    long_ = hl.if_else(hl.len(e) < hl.len(o), o, e)
+    head, tail = long_[0], long_[hl.len(long_) - 1]
+    return ((hl.len(short) == 1) & (hl.len(long_) > 1)
+            & hl.if_else(head == short, head == tail, tail == short))
+
+
 def match_sites(
     hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table, *, keep_ambiguous: bool,
     rows: hl_types.Table | None = None,
@@ -222,6 +233,8 @@ def match_sites(
         .when(hl.is_defined(sv._dar), "alt_ref")
         .when(hl.is_defined(sv._fra) & ~ambiguous(sv._fra), "ref_alt_flipped")
         .when(hl.is_defined(sv._far) & ~ambiguous(sv._far), "alt_ref_flipped")
+        .when(hl.is_defined(sv.locus) & hl.or_else(_unnormalised_indel(hl, sv._m_ea, sv._m_oa), False),
+              "not_found_unnormalised")
         .default("not_found")
     )
     sv = sv.annotate(match_type=match_type)

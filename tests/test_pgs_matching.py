@@ -317,7 +317,7 @@ def test_hail_oracle_follows_the_allele_rule_on_non_minimal_indels(hl, spark):
     want = {(2000000, "ATT", "AT"): "ref_alt", (2100000, "AT", "ATT"): "ref_alt", (2200000, "ACGT", "ACT"): "ref_alt",
             (2000000, "AT", "ATT"): "alt_ref", (2100000, "ATT", "AT"): "alt_ref", (2200000, "ACT", "A"): "alt_ref",
             (2000000, "AT", "A"): "alt_ref", (2100000, "A", "AT"): "ref_alt", (2200001, "C", "CG"): "alt_ref",
-            (2000000, "ATT", "A"): "not_found", (2100001, "T", "TT"): "not_found", (2000000, "A", "AT"): "ref_alt"}
+            (2000000, "ATT", "A"): "not_found", (2100001, "T", "TT"): "not_found_unnormalised", (2000000, "A", "AT"): "ref_alt"}
     assert dict(zip(zip(fr["pos"], fr["effect_allele"], fr["other_allele"]), fr["match_type"])) == want
     assert hs["match_type"].tolist() == fr["match_type"].tolist()
     pair = [None if r < 0 else [rows["ref"].iloc[r], rows["alt"].iloc[r]] for r in fr["matched_row"]]
@@ -528,7 +528,8 @@ def test_summary_counts_each_score_by_the_match_type_of_its_sites():
     assert got["n_variants"].tolist() == want.sum(axis=1).tolist()
     assert got["n_matched_ref_alt"].tolist() == want["ref_alt"].tolist()
     assert got["n_matched_flipped"].tolist() == (want["ref_alt_flipped"] + want["alt_ref_flipped"]).tolist()
-    assert got["n_not_found"].tolist() == (want["not_found"] + want["liftover_failed"]).tolist()
+    assert got["n_not_found"].tolist() == (want["not_found"] + want["liftover_failed"]
+                                           + want["not_found_unnormalised"]).tolist()
     assert got["n_unreadable"].tolist() == want["multiallelic_unreadable"].tolist()
     assert got["n_ambiguous_dropped"].tolist() == want["ambiguous_dropped"].tolist()
     assert got["n_matched"].tolist() == want[["ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped"]].sum(axis=1).tolist()

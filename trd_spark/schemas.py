@@ -87,8 +87,8 @@ PGS_MATCH_SUMMARY = _s(
     ("n_matched_alt_ref", L, "effect allele = REF"),
     ("n_matched_flipped", L, "matched after complementing both alleles (strand flip)"),
     ("n_ambiguous_dropped", L, "strand-ambiguous A/T or C/G variants dropped"),
-    ("n_not_found", L, "variants absent from the genotypes (incl. positions that failed liftover and the "
-                       "complex-allele rows)"),
+    ("n_not_found", L, "variants absent from the genotypes (incl. positions that failed liftover, the "
+                       "complex-allele rows and indels written not left-aligned, not_found_unnormalised)"),
     ("n_unreadable", L, "variants at a locus whose multi-allelic genotype row the reader skips (BGEN; WARNING)"),
     ("matched_fraction", D, "n_matched / n_variants"),
     ("n_matched_multiallelic", L, "of n_matched, variants scored at a multi-allelic genotype site (its alts in one "
@@ -107,7 +107,8 @@ PGS_VARIANT_MATCHES = _s(
     ("other_allele", S, "other allele from the scoring file (null when absent)"),
     ("effect_weight", D, "weight from the scoring file"),
     ("match_type", S, "ref_alt | alt_ref | ref_alt_flipped | alt_ref_flipped | ambiguous_dropped | not_found | "
-                      "liftover_failed | multiallelic_unreadable"),
+                      "liftover_failed | multiallelic_unreadable | not_found_unnormalised (an indel written shifted right "
+                      "in a repeat or anchored on its right, not found; docs/pgs.md \"Indel representations\")"),
     ("multiallelic", B, "the variant is scored at a multi-allelic genotype site (false when not matched)"),
 )
 

@@ -14,6 +14,10 @@ For each score variant, at its locus, the first rule that holds wins:
                        and ``keep_ambiguous`` is off; ambiguous pairs are never flipped
     not_found          none of the above (also: no position on the build, or no other
                        allele and the locus is multi-allelic, or an rsID not in the genotypes)
+    not_found_unnormalised  not found, and the score's indel is written in a form a
+                       left-aligned (normalised) genotype file cannot hold: shifted right in a
+                       repeat, or anchored on its right (``unnormalised_indels``; counted with
+                       not_found in the summary)
     liftover_failed    the variant's position did not lift over to the dataset's build
                        (counted with not_found in the summary)
     multiallelic_unreadable  the genotype reader skipped a multi-allelic row at the locus
@@ -107,7 +111,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MATCH_TYPES = ("ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped", "ambiguous_dropped", "not_found",
-               "liftover_failed", "multiallelic_unreadable")
+               "liftover_failed", "multiallelic_unreadable", "not_found_unnormalised")
+# Counted in the summary's n_not_found.
+NOT_FOUND_TYPES = ("not_found", "liftover_failed", "not_found_unnormalised")
 USED_MATCH_TYPES = ("ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped")
 EFFECT_IS_REF_TYPES = ("alt_ref", "alt_ref_flipped")
 UNASSIGNED_DOMAIN = "unassigned"
@@ -699,7 +705,7 @@ def summary_frame(by_score: dict[str, dict[str, int]], dataset: str, pgs_ids: Se
         "n_matched_alt_ref": counts["n_alt_ref"].to_numpy(),
         "n_matched_flipped": (counts["n_ref_alt_flipped"] + counts["n_alt_ref_flipped"]).to_numpy(),
         "n_ambiguous_dropped": counts["n_ambiguous_dropped"].to_numpy(),
-        "n_not_found": (counts["n_not_found"] + counts["n_liftover_failed"]).to_numpy(),
+        "n_not_found": counts[[f"n_{t}" for t in NOT_FOUND_TYPES]].sum(axis=1).to_numpy(),
         "n_unreadable": counts["n_multiallelic_unreadable"].to_numpy(),
     })
     out["matched_fraction"] = (out["n_matched"] / out["n_variants"].where(out["n_variants"] > 0)).fillna(0.0)
@@ -943,6 +949,31 @@ def minimal_alleles(position: np.ndarray, ref: np.ndarray, alt: np.ndarray
             k += 1
         position[i], ref[i], alt[i] = position[i] + k, r[k:], a[k:]
     return position, ref, alt
+
+
+def unnormalised_indels(effect: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """bool per allele pair (object arrays, None when missing) in minimal representation
+    (``minimal_alleles``): an indel written in a form no left-aligned VCF row holds, told from its
+    alleles alone (no reference sequence needed):
+
+    - anchored on its left (the shorter allele one base, the longer's first) with the anchor equal
+      to the inserted or deleted sequence's last base: it shifts left (``C/CAC`` is ``CA`` deleted
+      one base before; ``T/TT`` one base on is ``T/TT`` a base before; vt normalize's and
+      bcftools norm's left-alignment would move it);
+    - anchored on its right (the shorter allele one base, the longer's last and not its first:
+      ``AGC/C``, REF and ALT sharing a suffix; VCF anchors an indel on the base before it).
+
+    A pair with a missing allele, equal lengths, or no one-base allele (``AT/GCC``) is False."""
+    e = pd.Series(np.asarray(effect, dtype=object), dtype=object)
+    o = pd.Series(np.asarray(other, dtype=object), dtype=object)
+    le = e.str.len().to_numpy("float64", na_value=np.nan)
+    lo = o.str.len().to_numpy("float64", na_value=np.nan)
+    out = np.zeros(len(e), dtype=bool)
+    ev, ov = e.to_numpy(object), o.to_numpy(object)
+    for i in np.flatnonzero(((le == 1) & (lo > 1)) | ((lo == 1) & (le > 1))).tolist():
+        short, long_ = (str(ev[i]), str(ov[i])) if le[i] == 1 else (str(ov[i]), str(ev[i]))
+        out[i] = long_[0] == long_[-1] if long_[0] == short else long_[-1] == short
+    return out
 
 
 def minimal_site_alleles(sites: pd.DataFrame) -> tuple[pd.Series, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -1394,6 +1425,14 @@ def match_sites_frame(
     kinds = ["liftover_failed", "multiallelic_unreadable", "ambiguous_dropped", "ambiguous_dropped",
              "ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped"]
     match_type = np.select(conditions, kinds, default="not_found")
+    # A placed indel not found that no left-aligned genotype file can hold as written (shifted
+    # right in a repeat, or anchored on its right): the same variant may be there left-aligned,
+    # which needs the reference sequence to tell; counted apart (``unnormalised_indels``).
+    nf = np.flatnonzero((match_type == "not_found") & m_position.notna().to_numpy() & pd.notna(contig))
+    if len(nf):
+        shifted = np.zeros(n, dtype=bool)
+        shifted[nf[unnormalised_indels(ea[nf], oa[nf])]] = True
+        match_type = np.where(shifted, "not_found_unnormalised", match_type)
     chosen = np.select([match_type == t for t in USED_MATCH_TYPES], [dra, dar, fra, far], default=-1)
     pair_row = pairs["row"].to_numpy(np.int64)
     matched_row = np.where(chosen >= 0, pair_row[np.maximum(chosen, 0)] if len(pairs) else -1, -1)
@@ -1578,6 +1617,26 @@ def summarise_frame_matches(m: FrameMatches, dataset: str, labels: dict[str, Sco
         multi = np.bincount(score[_site_members(bounds, np.flatnonzero(m.sites["multiallelic"].to_numpy(bool)))],
                             minlength=k)
     return summary_frame(by_score, dataset, m.pgs_ids, labels, multi)
+
+
+def unnormalised_examples(m: FrameMatches) -> dict[str, tuple[int, str]]:
+    """Per score with ``not_found_unnormalised`` variants: their count and the first one (by
+    line) as ``line <n>: <chrom>:<pos> <effect>/<other>`` for its WARNING (``pgs.stage``)."""
+    at = np.flatnonzero(m.sites["match_type"].to_numpy(object) == "not_found_unnormalised")
+    if not len(at):
+        return {}
+    bounds = m.site_bounds()
+    members = m.members.iloc[_site_members(bounds, at)]
+    site = np.repeat(at, bounds[at + 1] - bounds[at])
+    out: dict[str, tuple[int, str]] = {}
+    frame = pd.DataFrame({"score": members["score_index"].to_numpy(np.int64), "line": members["line"].to_numpy(np.int64),
+                          "site": site}).sort_values(["score", "line"], kind="stable")
+    counts = frame["score"].value_counts()
+    for score, line, at_site in frame.drop_duplicates("score").itertuples(index=False):
+        s = m.sites.iloc[at_site]
+        out[m.pgs_ids[score]] = (int(counts[score]), f"line {line}: {s['chrom']}:{s['pos']} "
+                                                     f"{s['effect_allele']}/{s['other_allele']}")
+    return out
 
 
 def _site_members(bounds: np.ndarray, at: np.ndarray) -> np.ndarray:

@@ -79,6 +79,7 @@ from trd_spark.pgs.matching import (
     ref_matches_off_score_loci,
     score_sites,
     summarise_frame_matches,
+    unnormalised_examples,
     variant_matches_pandas,
     weight_matrices,
 )
@@ -482,6 +483,13 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
             log.warning("  %s %s: %s not scored: their locus has a multi-allelic genotype row the "
                         "reader skips (n_unreadable; see the genotype WARNING)", dataset_name, row.pgs_id,
                         counted(row.n_unreadable, "variant"))
+    for pgs_id, (n, first) in unnormalised_examples(r.frame).items():
+        log.warning("  %s %s: %s not found and written not left-aligned (an indel shifted right in a repeat or "
+                    "anchored on its right; first at %s): a left-aligned genotype file writes such a variant further "
+                    "left, found only with the reference sequence; left-align the scoring file's indels (e.g. "
+                    "bcftools norm -f <reference FASTA> on it as a VCF) to score them (variant_matches: "
+                    "not_found_unnormalised)",
+                    dataset_name, pgs_id, counted(n, "indel"), first)
     return r
 
 

@@ -1,0 +1,98 @@
+"""PGS shapes of the session 54 fuzz (helper pgsfuzz, benchmarks/diff_pgs_kinds.py ``--indel-repeats``).
+
+An indel in a repeat has many written forms (VCF anchors it on the base before it, and a
+left-aligned file puts it at the repeat's start: bcftools norm -f, vt normalize). plink2 --score
+and pgsc_calc compare alleles as written; the matcher also compares minimal forms (docs/pgs.md
+"Indel representations"). With no reference sequence a right-shifted form cannot be moved, so it
+stays not found, now as ``not_found_unnormalised`` (counted in ``n_not_found``) with a WARNING
+per score, told from its alleles alone: ``matching.unnormalised_indels``.
+
+The stretch used (chr1, GRCh38): 999 T, 1000 C, 1001-1006 AGAGAG, 1007 T; 2000 A, 2001-2003 TTT,
+2004 G. Genotype rows: 1000 CAG>C (AG deleted, left-aligned) and 2000 A>AT (a T inserted).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+
+import numpy as np
+
+# Score rows: (position, effect, other, weight, match type wanted).
+ROWS = [
+    (1000, "C", "CAG", 1.0, "ref_alt"),                   # the deletion as the target writes it
+    (1004, "G", "GAG", 0.2, "not_found_unnormalised"),    # the same deletion right-aligned (1005-1006)
+    (1005, "T", "AGT", 0.4, "not_found_unnormalised"),    # anchored on its right: REF/ALT share a suffix
+    (2003, "TT", "T", 0.8, "not_found_unnormalised"),     # the insertion right-aligned
+    (2000, "AT", "A", 0.16, "ref_alt"),                   # the insertion as written
+    (3000, "A", "AC", 0.32, "not_found"),                 # left-aligned, absent
+]
+SCORE = ("#pgs_id=PGS995401\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\t"
+         "effect_weight\n" + "".join(f"1\t{p}\t{e}\t{o}\t{w}\n" for p, e, o, w, _ in ROWS))
+VCF = ("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=248956422>\n"
+       '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+       "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\t1003\n"
+       "chr1\t1000\tv1\tCAG\tC\t.\tPASS\t.\tGT\t0/1\t1/1\t0/0\n"
+       "chr1\t2000\tv2\tA\tAT\t.\tPASS\t.\tGT\t0/0\t0/1\t1/1\n")
+
+
+def test_unnormalised_indels_are_told_from_their_alleles():
+    """The rule on minimal pairs (effect, other): shifts left when the anchor is the indel's
+    last base; anchored on the right; else not. Before this commit there was no such rule (every
+    such row was plain not_found)."""
+    from trd_spark.pgs.matching import unnormalised_indels
+
+    pairs = [("C", "CAG", False), ("GAG", "G", True), ("T", "AGT", True), ("T", "TT", True), ("A", "AT", False),
+             ("C", "CAC", True), ("CAC", "C", True), ("AT", "GCC", False), ("A", None, False), ("A", "G", False),
+             ("ATT", "A", False), ("ATA", "A", True), ("AGC", "A", False), ("GC", "C", True), ("TCA", "TCATCA", False)]
+    got = unnormalised_indels(np.array([p[0] for p in pairs], dtype=object),
+                              np.array([p[1] for p in pairs], dtype=object))
+    assert got.tolist() == [p[2] for p in pairs]
+
+
+def test_shifted_indels_are_counted_apart_and_never_matched(hl, spark, tmp_path, caplog):
+    """The frame matcher on the stretch's rows: the right-aligned and right-anchored forms of
+    the target's two indels are ``not_found_unnormalised`` (before this commit: ``not_found``,
+    no WARNING), the forms as written match, an absent left-aligned indel stays ``not_found``;
+    all four not found are in ``n_not_found``; the WARNING names the score, the count and the
+    first such line (5: chr1:1004 G/GAG)."""
+    from test_field_cases_pgs import case_config
+
+    from trd_spark.pgs import stage
+
+    (tmp_path / "d.vcf").write_text(VCF)
+    (tmp_path / "scores").mkdir()
+    (tmp_path / "scores" / "PGS995401.txt").write_text(SCORE)
+    shapes = {"vcf": ("vcf", tmp_path / "d.vcf")}
+    if shutil.which("plink2"):  # the native engine's route too (its variant list, not Hail's rows)
+        subprocess.run(["plink2", "--vcf", str(tmp_path / "d.vcf"), "--make-pgen", "--out", str(tmp_path / "g")],
+                       check=True, capture_output=True)
+        shapes["pgen"] = ("pgen", tmp_path / "g")
+    for name, (fmt, path) in shapes.items():
+        run = tmp_path / f"run_{name}"
+        run.mkdir()
+        cfg = case_config(run, str(path), f"{tmp_path}/scores/*.txt", fmt=fmt)
+        files = stage.load_scoring_files(spark, cfg, "GRCh38")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="trd_spark"):
+            r = stage.match_dataset(hl, spark, cfg, "d", files)
+        sites = r.frame.sites
+        got = dict(zip(sites["pos"].astype(int), sites["match_type"]))
+        assert got == {p: t for p, _, _, _, t in ROWS}, name
+        row = r.summary.iloc[0]
+        assert (row.n_variants, row.n_matched, row.n_not_found) == (6, 2, 4), name
+        warned = [m.getMessage() for m in caplog.records if "not left-aligned" in m.getMessage()]
+        assert len(warned) == 1 and "PGS995401: 3 indels" in warned[0], (name, warned)
+        assert "first at line 5: chr1:1004 G/GAG" in warned[0], warned[0]
+        assert "not_found_unnormalised" in warned[0]
+
+
+def test_summary_counts_unnormalised_rows_as_not_found():
+    """``summary_frame`` adds ``not_found_unnormalised`` to ``n_not_found`` with not_found and
+    liftover_failed (before this commit the type did not exist)."""
+    from trd_spark.pgs.matching import ScoreLabel, summary_frame
+
+    got = summary_frame({"P": {"not_found": 2, "liftover_failed": 3, "not_found_unnormalised": 5, "ref_alt": 7}},
+                        "d", ["P"], {"P": ScoreLabel("t", "physical")})
+    assert (got.iloc[0]["n_not_found"], got.iloc[0]["n_variants"], got.iloc[0]["n_matched"]) == (10, 17, 7)
