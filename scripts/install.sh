@@ -35,14 +35,35 @@ if [ ! -x .venv/bin/python ]; then
     "$py" -m venv .venv
   fi
 fi
-# pip's output is shown only when it fails (it is noisy about local mirror locations).
+# pip's own output is shown only when it fails (it is noisy about local mirror locations); while
+# it runs, a line every ${TRD_INSTALL_TICK:-20} s says it is alive and what it is at (pip's last
+# "Collecting ...", "Downloading ...", "Installing ..." line): the install takes minutes, on a busy
+# machine 10 or more, and was silent for all of them (session 53's new user).
 pip_install() {
-  local log; log=$(mktemp)
-  if ! .venv/bin/python -m pip install -q "$@" >"$log" 2>&1; then
-    grep -v "^WARNING: Location" "$log" >&2; rm -f "$log"
+  local log pid start=$SECONDS next at
+  log=$(mktemp)
+  echo "install.sh: pip install $* ..." >&2
+  .venv/bin/python -m pip install --progress-bar off "$@" >"$log" 2>&1 &
+  pid=$!
+  trap 'kill "$pid" 2>/dev/null; rm -f "$log"; exit 130' INT TERM
+  next=$((SECONDS + ${TRD_INSTALL_TICK:-20}))
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if [ "$SECONDS" -ge "$next" ] && kill -0 "$pid" 2>/dev/null; then
+      at=$(grep -E "^ *(Collecting|Downloading|Installing|Building|Running setup|Obtaining|Preparing)" "$log" \
+           | tail -n 1 | sed -e 's/^ *//' | cut -c1-100 || true)
+      echo "install.sh: still installing ($((SECONDS - start)) s)${at:+: $at}" >&2
+      next=$((SECONDS + ${TRD_INSTALL_TICK:-20}))
+    fi
+  done
+  if ! wait "$pid"; then
+    trap - INT TERM
+    { grep -v "^WARNING: Location" "$log" | tail -n 40 >&2; } || true; rm -f "$log"
     echo "install.sh: pip install $* failed" >&2; exit 1
   fi
+  trap - INT TERM
   rm -f "$log"
+  echo "install.sh: pip install $* done ($((SECONDS - start)) s)" >&2
 }
 pip_install --upgrade pip
 # Hail's block-wise PGS scoring multiplies matrices through the system BLAS (libblas.so.3):

@@ -85,7 +85,8 @@ def test_export_holds_only_what_may_leave(report):
 def test_results_counts_are_suppressed(report):
     _, _, files, logistic = report
     tsv = pd.read_csv(files["results.tsv"], sep="\t", dtype={"n": str, "n_cases": str})
-    assert list(tsv.columns) == LOGISTIC_RESULTS_COLUMNS
+    # The table's columns, then the provenance every exported TSV ends with (report.stage.PROVENANCE_COLUMNS).
+    assert list(tsv.columns) == [*LOGISTIC_RESULTS_COLUMNS, "release", "config_hash"]
     small = logistic["n_cases"].between(1, 19)
     assert small.any()  # the small dataset must exercise suppression
     assert (tsv.loc[small, "n_cases"] == "<20").all()

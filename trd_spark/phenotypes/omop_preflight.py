@@ -67,7 +67,29 @@ def check_omop_schemas(cfg: Config) -> None:
         where, columns = found
         problem = table_column_problem(table, columns, sex_column=sex if table == "person" else None)
         if problem is not None:
-            raise InputDataError(problem, where=where)
+            raise InputDataError(problem + (other_delimiter_hint(columns) if omop.format == "csv" else ""),
+                                 where=where)
+
+
+# A CSV header read as one field holding one of these was written with another delimiter.
+_OTHER_DELIMITERS = (("\t", "tabs"), (";", "semicolons"), ("|", "vertical bars"))
+
+
+def other_delimiter_hint(columns: dict[str, pa.DataType | None]) -> str:
+    """The words added to a CSV table's missing-column error when its header line is one field
+    holding tabs, semicolons or vertical bars: a table exported tab-separated (``bcp``, SQL
+    Server, ``COPY ... (FORMAT text)``), European Excel's ``;`` or ``|``-delimited. The reader
+    (Spark's, RFC 4180) takes commas only; without these words the error listed every column as
+    missing (session 54's new user). Nothing of the header is quoted (a headerless file has data
+    there). "" otherwise."""
+    if len(columns) != 1:
+        return ""
+    only = next(iter(columns))
+    for char, name in _OTHER_DELIMITERS:
+        if char in only:
+            return (f"; its header line is one field holding {name}: OMOP CSV tables are read comma-separated "
+                    "(RFC 4180, as BigQuery, PostgreSQL COPY ... CSV, pandas and R write them), export it so")
+    return ""
 
 
 def table_file_columns(base: str, name: str, fmt: str) -> tuple[str, dict[str, pa.DataType | None]] | None:

@@ -1078,9 +1078,26 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     page = render_page(release=cfg.release, sections=sections, threshold=threshold,
                        meta={"report date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                              "config hash": cfg.fingerprint()[:12], "code version": code_version()})
-    out = {name: to_tsv(df) for name, df in files.items()}
+    out = {name: to_tsv(with_provenance(df, cfg)) for name, df in files.items()}
     out["report.html"] = page
     return out
+
+
+# The columns every exported TSV ends with, the same value in every row: the release and the config
+# hash (its first 12 characters, as report.html's header shows it; export/_manifest.json has the whole
+# hash, the code version and each file's SHA-256). A TSV copied out of export/ alone said neither
+# (session 53's new user); as columns, not a comment line, so that every TSV reader (pandas, R,
+# spreadsheets, the audit's own readers, which read columns by name) reads the file as before.
+PROVENANCE_COLUMNS = ("release", "config_hash")
+
+
+def with_provenance(df: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """``df`` with ``PROVENANCE_COLUMNS`` appended (a table of no row keeps them as its header).
+    A release label and a hash: no count, no identifier (docs/privacy.md)."""
+    clash = [c for c in PROVENANCE_COLUMNS if c in df.columns]
+    if clash:
+        raise AssertionError(f"an exported table already has the provenance column(s) {clash}")
+    return df.assign(release=cfg.release, config_hash=cfg.fingerprint()[:12])
 
 
 def bonferroni_tests(results: pd.DataFrame) -> tuple[int, str]:
