@@ -979,3 +979,28 @@ def group_sizes_from_score_moments(dist, threshold: int = 20) -> dict:
         if high - low < threshold - 2 - 1e-6:
             out[(ds, pgs, hidden["ancestry"].iloc[0])] = (low, float(high))
     return out
+
+
+def newcomer_carriers_from_two_exports(before: tuple[float, float, float], after: tuple[float, float, float],
+                                       d2: float, r2: float, threshold: int = 20) -> int | None:
+    """The two-releases moments attack (session 53 privacy10; docs/privacy.md "Heavy-tailed scores",
+    two exports of one group): one group's (n, mean, sd) as two exports publish them, ``before`` (n1 persons) and
+    ``after`` (n2), in SD units of each release's standardisation. Whoever is in both is taken to keep
+    their score (the re-standardisation's drift ignored), so the k = n2 - n1 newcomers' sum is
+    S = n2 m2 - n1 m1 and their sum of squares Q = (n2 - 1) sd2^2 + n2 m2^2 - (n1 - 1) sd1^2 - n1 m1^2:
+    a group of k whose own moments no rule reads. Of c carriers d SD out (d2 = d^2 and r2, the rest's
+    variance, from the published weights and a public allele frequency), (k - 1) var = Q - S^2 / k =
+    (k - 1) r2 + d2 c (1 - c / k) + noise: the c of 0..``threshold`` - 1 (c < k / 2) that fits best,
+    as ``carriers_from_group_moments`` reads one group. None when the group did not grow by 2 or
+    more, or a moment is not shown (blank)."""
+    (n1, m1, s1), (n2, m2, s2) = before, after
+    if any(not np.isfinite(v) for v in (m1, s1, m2, s2)):
+        return None
+    k = int(n2) - int(n1)
+    if k < 2:
+        return None
+    s = n2 * m2 - n1 * m1
+    q = (n2 - 1) * s2 ** 2 + n2 * m2 ** 2 - (n1 - 1) * s1 ** 2 - n1 * m1 ** 2
+    spread = q - s * s / k - (k - 1) * r2
+    cs = [c for c in range(threshold) if 2 * c < k]
+    return min(cs, key=lambda c: abs(spread - d2 * c * (1 - c / k)))

@@ -87,7 +87,7 @@ def test_complete_release_whose_config_changed_is_taken_newest_first(spark, rele
     threshold = load_config(released).report.small_count_threshold
     _set(released, "report", "small_count_threshold", threshold + 5)
     assert _latest(released) == "r2"
-    assert "release r2: complete but out of date (cohort: config changed: report.small_count_threshold" in capsys.readouterr().err
+    assert "release r2: complete but out of date (pgs: config changed: report.small_count_threshold" in capsys.readouterr().err
     _republish_outdated(spark, released, "r2")
     assert _latest(released) == "r1"  # back-fill
     _republish_outdated(spark, released, "r1")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from person_count_guard import close_count_pairs, small_record_counts
 
 from trd_spark.cli import main
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
@@ -136,15 +138,20 @@ def test_meta_analysis_reproduces_the_study_pattern(toy_run):
     assert len(primary) >= 3 and (primary.r2 > 0.5).all(), primary
 
 
-def test_threshold_and_master_rerun_cohort_to_report_not_pgs_or_phenotypes(toy_run, capsys, tmp_path):
-    """Issue 15: the small-count threshold plus another --master rerun neither pgs (hours at All
-    of Us scale) nor phenotypes, which keep their published run; cohort reruns (the threshold is
-    the floor of its PC standardisation fits: test_privacy_pc_fallback), and with it models and
-    the report. Run on a copy of
+def test_threshold_and_master_rerun_every_stage_and_label_their_lines_under_it(toy_run, capsys, tmp_path):
+    """Issue 15 and session 54 privacy11: the small-count threshold plus another --master rerun
+    every stage: cohort for the floor of its PC standardisation fits (test_privacy_pc_fallback),
+    and pgs and phenotypes too, whose log lines, gate decisions and label notes the threshold
+    shapes (``stages.LABEL_KEYS``). Before that (a message key, in neither's slice) they were
+    skipped as up to date and the release kept only their lines of the old threshold: record
+    counts of 20..24 shown exactly, and pairs of them 20..24 apart, counts of 1..24 under T = 25
+    (the assertion ``[1/5] pgs: running`` failed there: ``pgs: up to date, skipped``). The new run
+    log holds every stage's lines under 25: no person count labelled for 20, no record count
+    1..24, no two exact counts 1..24 apart. Run on a copy of
     the results (toy-r1, toy-r2, compare: the report audits against the other release's export),
     so the shared releases keep their own reports for test_privacy_export and need no second run
     back to their settings. The rerun is of toy-r1 (600 persons), not toy-r2: which stages rerun
-    and why does not depend on the size, and cohort, models and the report cost less on 600."""
+    and why does not depend on the size, and every stage costs less on 600."""
     config, _, _ = toy_run
     raw = yaml.safe_load(config.read_text())
     results = tmp_path / "results"
@@ -162,16 +169,27 @@ def test_threshold_and_master_rerun_cohort_to_report_not_pgs_or_phenotypes(toy_r
 
     before = run_ids(release)
     assert before == run_ids(shared_release)  # a faithful copy
+    logs_before = set((release / "logs").glob("*.log"))
     capsys.readouterr()
     assert main(["run", "--config", str(changed), "--release", RERUN_RELEASE, "--master", "local[1]"]) == 0
     err = capsys.readouterr().err
     for i, stage in enumerate(("pgs", "phenotypes"), 1):
-        assert f"[{i}/5] {stage}: up to date, skipped" in err, err[-3000:]
-    assert "[3/5] cohort: running (config changed: report.small_count_threshold)" in err, err[-3000:]
-    assert "[4/5] models: running (upstream cohort was republished)" in err
-    assert "config changed: report.small_count_threshold" in err.split("[5/5] report: running (")[1].split("\n")[0]
+        assert f"[{i}/5] {stage}: running (config changed: report.small_count_threshold)" in err, err[-3000:]
+    for i, stage in ((3, "cohort"), (5, "report")):
+        reasons = err.split(f"[{i}/5] {stage}: running (")[1].split("\n")[0]
+        assert "config changed: report.small_count_threshold" in reasons, reasons
+    assert "[4/5] models: running (" in err
     after = run_ids(release)
-    assert {s for s in before if before[s] != after[s]} == {"cohort", "models", "report", "export"}
+    assert {s for s in before if before[s] != after[s]} == set(stages)
+    # The new run's log: every stage's lines, each count labelled under 25.
+    (log_path,) = set((release / "logs").glob("*.log")) - logs_before
+    log_text = log_path.read_text()
+    assert "phenotypes: " in log_text and "pgs: " in log_text
+    assert "<25" in log_text and not re.search(r"(?<![\w.,])(?:<20|20\+)(?![\w.,])", log_text), log_text[-3000:]
+    records = re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )", log_text)
+    small = [x for r in records if "# resolved config" not in r for x in small_record_counts(r, 25)]
+    assert not small, small
+    assert not close_count_pairs(log_text, 25), close_count_pairs(log_text, 25)
     manifest = json.loads((release / "report" / "_manifest.json").read_text())
     assert manifest["notes"]["small_count_threshold"] == 25
     # The shared release is untouched: its own run, its own threshold.
@@ -185,5 +203,6 @@ def test_threshold_and_master_rerun_cohort_to_report_not_pgs_or_phenotypes(toy_r
     made = json.loads((shared_release.parent / "compare" / name / "_disclosure.json").read_text())
     marked = json.loads((results / "compare" / name / "_disclosure.json").read_text())
     assert marked["for_export"] is False and marked["was_for_export"] is made["for_export"], marked
-    assert marked["out_of_date"][0].startswith(f"{RERUN_RELEASE} was exported again since"), marked
+    # Its pgs stage reran first (the threshold is in every stage's slice), which marked it first.
+    assert marked["out_of_date"][0].startswith(f"{RERUN_RELEASE}'s pgs stage was rerun since"), marked
     assert f"WARNING trd_spark: compare/{name}/ is out of date: {marked['out_of_date'][0]}" in err, err[-3000:]

@@ -81,16 +81,19 @@ def published(spark, tmp_path) -> tuple[Path, Config]:
     return Path(cfg.source_path), cfg
 
 
-def test_small_count_threshold_reruns_cohort_and_report_not_pgs_or_phenotypes(published):
+def test_small_count_threshold_reruns_every_stage(published):
     """The threshold is the fewest persons a dataset's PC standardisation is fitted on (privacy:
-    test_privacy_pc_fallback), so it is in the cohort stage's slice; pgs and phenotypes keep
-    their runs (scoring is hours at All of Us scale)."""
+    test_privacy_pc_fallback), and it labels every stage's log lines and gate decisions
+    (``stages.LABEL_KEYS``): every stage reruns, pgs and phenotypes too (session 54: they kept
+    their runs, and with them their lines under the old threshold, docs/privacy.md)."""
     _, cfg = published
     changed = cfg.model_copy(update={"report": cfg.report.model_copy(update={"small_count_threshold": 21})})
     reasons = plan(changed, LocalFs())
-    assert [s for s, r in reasons.items() if r] == ["cohort", "models", "report"]
-    assert reasons["cohort"] == ["config changed: report.small_count_threshold"]
-    assert "config changed: report.small_count_threshold" in reasons["report"]
+    assert [s for s, r in reasons.items() if r] == ["pgs", "phenotypes", "cohort", "models", "report"]
+    for stage in ("pgs", "phenotypes"):
+        assert reasons[stage] == ["config changed: report.small_count_threshold"], (stage, reasons[stage])
+    for stage in ("cohort", "report"):
+        assert "config changed: report.small_count_threshold" in reasons[stage], (stage, reasons[stage])
 
 
 def test_runtime_settings_rerun_nothing(published):
@@ -272,7 +275,8 @@ def test_explain_prints_reads_writes_and_why(published, capsys):
 
     assert main(["explain", "--config", str(config), "--stage", "phenotypes"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("phenotypes: up to date\n  config: omop, phenotypes, concept_sets (except phenotypes.concept_sets)\n")
+    assert out.startswith("phenotypes: up to date\n  config: omop, phenotypes, concept_sets, report.small_count_threshold "
+                          "(except phenotypes.concept_sets)\n")
     assert "\ncohort:" not in out and "reads ancestry" not in out
 
 

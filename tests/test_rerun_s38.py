@@ -35,7 +35,8 @@ def test_releases_lists_as_outdated_what_latest_would_rerun(released, capsys, ca
     out = capsys.readouterr().out
     for r in ("r1", "r2"):
         assert re.search(rf"^{r}\s+outdated\s+pgs, phenotypes, cohort, models, report, export$", out, re.M), out
-    assert out.count("reruns cohort, models, report (cohort: config changed: report.small_count_threshold)") == 2, out
+    assert out.count("reruns pgs, phenotypes, cohort, models, report (pgs: config changed: "
+                     "report.small_count_threshold)") == 2, out
 
     cfg = load_config(released)
 
@@ -45,7 +46,7 @@ def test_releases_lists_as_outdated_what_latest_would_rerun(released, capsys, ca
         return load_config(released, overrides={"release": release})
 
     got = {s.release: s for s in statuses(cfg, LocalFs(), config_for=config_for)}
-    assert got["r1"].state == "outdated" and [st for st, _ in got["r1"].outdated] == ["cohort", "models", "report"]
+    assert got["r1"].state == "outdated" and [st for st, _ in got["r1"].outdated] == ["pgs", "phenotypes", "cohort", "models", "report"]
     assert got["r2"].state == "complete" and "/gone/omop/" in (got["r2"].unjudged or "")
 
 

@@ -316,13 +316,22 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
 assert tuple(STAGE_SPECS) == STAGES, "declare every stage of layout.STAGES, in run order"
 
 
-# Keys every stage may read because they shape only log and error messages, never an output
-# (the manifest's gate records keep exact counts). A stage whose output does depend on one
-# declares it in its config too (the cohort stage: the threshold is the floor of its PC fits),
-# so a new threshold reruns the report and the cohort stage (and models, downstream of it).
+# Keys every stage may read because they shape only log and error messages, never an output.
 # phenotypes.concept_sets is the concept-set file's path, named by the phenotype stage's
 # warnings and errors about a set's references; its content is the stage's input (concept_sets).
-MESSAGE_KEYS = ("report.small_count_threshold", "phenotypes.concept_sets")
+MESSAGE_KEYS = ("phenotypes.concept_sets",)
+# Keys every stage may read and every stage's config slice holds (``config_slice``), so a new
+# value reruns every stage. The small-count threshold T labels the person and record counts of
+# every stage's log lines, its gate decisions (``gates.share_range``) and the label notes of its
+# manifest (pgs: ``sample_sex``, ``ft_failed_call_share``; phenotypes: ``record_counts_logged``):
+# with it a message key (read by pgs and phenotypes, in neither's slice), a raised T reran cohort
+# onwards only, and the pgs and phenotypes lines of the release stayed those of the old T (a record
+# count of 22 shown exactly under T = 20 is a count 1..24 once T = 25; two counts 21 apart, a
+# difference 1..24). In the slice, not in ``StageSpec.config``: the ``report`` section's model stays
+# out of the code of the stages that read no other key of it (``unread_settings``). The cohort
+# stage and the report declare it as well (the floor of the cohort stage's PC fits; the report's
+# suppression).
+LABEL_KEYS = ("report.small_count_threshold",)
 # Whole-config values a stage may record without depending on every key (the export
 # manifest's config hash is provenance, not an input of any number).
 PROVENANCE = ("fingerprint",)
@@ -343,7 +352,7 @@ def _under(key: str, prefixes: tuple[str, ...]) -> bool:
 
 class ConfigView:
     """A stage's read-only view of the config: only the keys of its ``StageSpec.config``
-    (minus ``config_exclude``), the ``RUNTIME_KEYS`` and the ``MESSAGE_KEYS``.
+    (minus ``config_exclude``), the ``RUNTIME_KEYS``, the ``MESSAGE_KEYS`` and the ``LABEL_KEYS``.
 
     Reading any other key raises LookupError naming it: a stage whose output depended on an
     undeclared key would be skipped as up to date after that key changed (a stale rerun), so
@@ -365,12 +374,12 @@ class ConfigView:
         if _under(key, DOCUMENTATION_KEYS):
             raise LookupError(f"stage {spec.name} reads config key {key}, documentation that no stage fingerprints "
                               f"(stages.DOCUMENTATION_KEYS)")
-        if _under(key, MESSAGE_KEYS):
+        if _under(key, (*MESSAGE_KEYS, *LABEL_KEYS)):
             return
         if _under(key, spec.config_exclude):
             raise LookupError(f"stage {spec.name} reads config key {key}, which its StageSpec excludes "
                               f"(another stage owns it): fix the stage or stages.STAGE_SPECS")
-        readable = (*spec.config, *MESSAGE_KEYS)
+        readable = (*spec.config, *MESSAGE_KEYS, *LABEL_KEYS)
         if _under(key, readable) or any(c.startswith(key + ".") for c in readable):
             return
         raise LookupError(f"stage {spec.name} reads config key {key}, which its StageSpec does not declare: "
@@ -640,8 +649,15 @@ def result_spark_conf(cfg: Config) -> dict[str, str]:
 INPUT_PATH = "<input: see its fingerprint>"
 
 
+def slice_keys(spec: StageSpec) -> tuple[str, ...]:
+    """The dotted keys of ``spec``'s config slice: its declared ``config`` and each ``LABEL_KEYS`` key
+    it does not declare under one of them (the pgs, phenotypes and models stages:
+    ``report.small_count_threshold``)."""
+    return (*spec.config, *(k for k in LABEL_KEYS if not _under(k, spec.config)))
+
+
 def config_slice(cfg: Config, spec: StageSpec) -> dict[str, Any]:
-    """{dotted key: value} of the config keys ``spec`` declares (JSON-ready) minus its
+    """{dotted key: value} of the config keys ``spec`` declares (``slice_keys``: with the ``LABEL_KEYS``; JSON-ready) minus its
     ``config_exclude`` and the ``TUNING_KEYS`` (the ``PRESENCE_KEYS`` as true / false: set or
     not), and ``spark.extra_conf``: its entries that may change results (``result_spark_conf``).
     The path of each external input the stage reads (``StageSpec.external``) is ``INPUT_PATH``:
@@ -655,7 +671,7 @@ def config_slice(cfg: Config, spec: StageSpec) -> dict[str, Any]:
                 at = at[int(part)] if isinstance(at, list) else at[part]
             at[int(leaf) if isinstance(at, list) else leaf] = INPUT_PATH
     out = {}
-    for key in spec.config:
+    for key in slice_keys(spec):
         node: Any = raw
         for part in key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
@@ -1196,7 +1212,7 @@ def explain(cfg: Config, fs: FsLike, stages: list[str] | None = None) -> str:
         if stages and stage not in stages:
             continue
         lines.append(f"{spec.name}: {'would rerun: ' + '; '.join(reasons) if reasons else 'up to date'}")
-        lines.append(f"  config: {', '.join(spec.config)}"
+        lines.append(f"  config: {', '.join(slice_keys(spec))}"
                      + (f" (except {', '.join(spec.config_exclude)})" if spec.config_exclude else ""))
         for u in spec.upstream:
             lines.append(f"  reads {u}: {', '.join(STAGE_SPECS[u].tables) or ', '.join(STAGE_SPECS[u].files)}")
