@@ -384,6 +384,7 @@ def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, al
     from scipy.linalg.blas import dgemm
     from threadpoolctl import threadpool_limits
 
+    keep_freed_heap()
     rows = min(rows_per_block, len(task.variant_idx))
     # The missing calls' sparse products are made over batches of blocks (``_MissingCalls``), so
     # at most this many rows per product (whether float32 is exact for their n_vars sums).
@@ -617,6 +618,51 @@ def _score_loaded(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, 
         return _score_task(files, n_samples, allele_idx_offsets, rows_per_block, impute, sample_slice,
                            task.load(weights=False), task.weights_ready)
     return _score_task(files, n_samples, allele_idx_offsets, rows_per_block, impute, sample_slice, _loaded(task))
+
+
+# glibc's mallopt(3) parameters (<malloc.h>) and the values ``keep_freed_heap`` gives them: glibc's
+# own ceilings for its dynamic thresholds on a 64-bit host (DEFAULT_MMAP_THRESHOLD_MAX, 32 MiB; the
+# trim threshold twice the mmap threshold), which it reaches by itself only once a block that large
+# has been mapped and freed.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+HEAP_MMAP_THRESHOLD = 32 * 2**20
+HEAP_TRIM_THRESHOLD = 2 * HEAP_MMAP_THRESHOLD
+# Whether this process's heap keeps freed memory (``keep_freed_heap``'s answer, once made).
+_HEAP_KEPT: list[bool] = []
+
+
+def keep_freed_heap() -> bool:
+    """Make this process's C heap keep the memory its arrays free, for the next ones, instead of
+    giving it back to the kernel and faulting it in again: glibc's ``mallopt`` (by ctypes) sets
+    the mmap threshold to ``HEAP_MMAP_THRESHOLD`` (blocks below it come from the heap, not a
+    fresh ``mmap`` each) and the trim threshold to ``HEAP_TRIM_THRESHOLD`` (free memory at the
+    heap's top is returned to the kernel only beyond it). Why: a task's temporaries (each row
+    chunk's missing-call mask and indices, ``_MissingCalls``' n_vars cast and sparse product, the
+    slices' copies; 0.5-5 MB each, several alive at once) were handed back and faulted in again
+    chunk after chunk under glibc's default dynamic thresholds: ~20k minor faults (~0.06 kernel
+    CPU-s) per task of 100k rows x 2,500 samples, ~35k per 50k rows x 20,000, in every task, not
+    only a worker's first; with these settings ~0 after a worker's first task (issue 16,
+    benchmarks/RESULTS.md session 54 native16). The values are the ceilings glibc's dynamic
+    thresholds reach on their own (mallopt(3)), so a worker holds no more free heap than glibc
+    may keep anyway: at most ``HEAP_TRIM_THRESHOLD`` at the heap's top. Once per process (a
+    Python worker runs many tasks; setting the values turns glibc's dynamic adjustment off);
+    True when glibc took both values, False where there is no ``mallopt`` (macOS) or it refused
+    one (musl's is a stub): nothing else changes then."""
+    if not _HEAP_KEPT:
+        kept = False
+        try:
+            import ctypes
+
+            mallopt = ctypes.CDLL(None).mallopt
+        except (OSError, AttributeError):  # no C library by that name, or no mallopt in it
+            mallopt = None
+        if mallopt is not None:
+            mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+            kept = mallopt(_M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD) == 1 and \
+                mallopt(_M_TRIM_THRESHOLD, HEAP_TRIM_THRESHOLD) == 1
+        _HEAP_KEPT.append(kept)
+    return _HEAP_KEPT[0]
 
 
 # The block buffer of this process (``_block_buffer``), kept between tasks.
