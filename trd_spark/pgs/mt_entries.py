@@ -9,7 +9,7 @@ biallelic rows, given their row numbers in the file (``genotypes.FILE_ROW``, fro
 rows job or ``file_rows``: no Hail job of its own). ``file_rows`` reads a MatrixTable's
 rows (locus and alleles alone) from its rows files for the match (``stage._mt_rows_at``).
 Why: at 10k samples x 100k rows Hail's PLINK writer spends 37-45 JVM CPU-s decoding 1e9
-entries, this reader ~21 worker CPU-s row by row (pyarrow's zstd + numpy; sessions 16 and 22 in
+entries, this reader ~21 worker CPU-s row by row (zstd + numpy; sessions 16 and 22 in
 benchmarks/RESULTS.md), about a third of that at once (``_bed_rows_widened``, session 24), and
 the .bed is byte for byte Hail's.
 ``tests/test_pgs_scoring.py`` writes a MatrixTable with the installed Hail and checks that this
@@ -55,7 +55,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -156,18 +156,46 @@ def _frames(raw: bytes) -> tuple[list[tuple[int, int, int, int]], int]:
     return frames, total
 
 
-def _decompress(raw: bytes) -> bytearray:
-    """A part file's bytes (module doc's blocks) decompressed into one buffer, each zstd frame
-    written straight into its place (one copy, no list of pieces joined)."""
-    import pyarrow as pa
+def _zstd() -> Any:
+    """The zstd module: Python 3.14's ``compression.zstd``, else its backport ``backports.zstd``
+    (a declared dependency, as for ``bgen_reader``'s zstd blocks). Why not pyarrow's codec, which
+    decompresses as fast (3.3 ns per entry either way, 2.5k samples): a Python worker's first
+    MatrixTable pass imported pyarrow for it, 0.04 CPU-s (1,600 page faults) per worker in every
+    run's first score phase, a fixed cost, against 0.003 for this module (issue 16,
+    benchmarks/RESULTS.md session 54 mt16)."""
+    try:
+        from compression import zstd  # type: ignore[import-not-found]
+    except ImportError:
+        from backports import zstd
+    return zstd
 
-    codec = pa.Codec("zstd")
+
+def _inflate(zstd: Any, block: memoryview, size: int, where: str, start: int) -> bytes:
+    """One block's zstd frame (``block``) decompressed: its ``size`` bytes (the block's header).
+    Raises OSError naming ``where`` (the part file) and the block's byte offset when the frame
+    does not decompress (corrupt, cut short) or not to exactly ``size`` bytes (pyarrow's codec,
+    given the size, refused both)."""
+    try:
+        out = zstd.decompress(block)
+    except zstd.ZstdError as e:
+        raise OSError(f"{where}: the zstd block at byte {start} does not decompress ({e})") from None
+    if len(out) != size:
+        raise OSError(f"{where}: the zstd block at byte {start} decompresses to {len(out)} bytes, "
+                      f"not the {size} its header gives")
+    return out
+
+
+def _decompress(raw: bytes, where: str = "an entries part file") -> bytearray:
+    """A part file's bytes (module doc's blocks) decompressed into one buffer, each zstd frame
+    written into its place (no list of pieces joined). Raises OSError naming ``where`` for a
+    block that does not decompress to its size (``_inflate``)."""
+    zstd = _zstd()
     view = memoryview(raw)
     frames, total = _frames(raw)
     out = bytearray(total)
     into = memoryview(out)
     for start, end, at, size in frames:
-        into[at:at + size] = memoryview(codec.decompress(view[start:end], decompressed_size=size)).cast("B")
+        into[at:at + size] = _inflate(zstd, view[start:end], size, where, start)
     return out
 
 
@@ -191,10 +219,10 @@ class _PartStream:
     task, its bytes written to memory and read back twice); a step stays in the cache and the
     buffer is a few steps long (benchmarks/RESULTS.md, session 35 flatmt)."""
 
-    def __init__(self, raw: bytes, n_rows: int, optional_elements: bool, held: list[np.ndarray]) -> None:
-        import pyarrow as pa
-
-        self._codec = pa.Codec("zstd")
+    def __init__(self, raw: bytes, n_rows: int, optional_elements: bool, held: list[np.ndarray],
+                 where: str = "an entries part file") -> None:
+        self._zstd = _zstd()
+        self._where = where  # the part file, for errors (``_inflate``)
         self._view = memoryview(raw)
         self._frames, _ = _frames(raw)
         self._next_frame = 0
@@ -216,8 +244,7 @@ class _PartStream:
         while self._hi - self._lo < need and self._next_frame < len(self._frames):
             start, end, _, size = self._frames[self._next_frame]
             self._next_frame += 1
-            piece = self._codec.decompress(self._view[start:end], decompressed_size=size).to_pybytes() \
-                .replace(b"\x01", b"\x00\x01")
+            piece = _inflate(self._zstd, self._view[start:end], size, self._where, start).replace(b"\x01", b"\x00\x01")
             buffer = self._held[0]
             if self._hi + len(piece) > len(buffer):
                 kept = self._hi - self._lo
@@ -399,7 +426,7 @@ def bed_rows(part: str, keep: np.ndarray, n_rows: int, optional_elements: bool =
     Every row at once (``_bed_rows_widened``: ~5x less CPU than row by row, session 24) when
     every call is one byte and no entry is filtered, else row by row."""
     with open(part, "rb") as f:
-        data = _decompress(f.read())
+        data = _decompress(f.read(), part)
     try:
         fast = _bed_rows_widened(data, keep, n_rows, optional_elements)
     except NotDecodable as e:
@@ -615,7 +642,7 @@ class EntriesReader:
         with open(layout.parts[p], "rb") as f:
             self._raw = f.read()
         self._part = p
-        stream = _PartStream(self._raw, layout.counts[p], layout.optional_elements, self._held)
+        stream = _PartStream(self._raw, layout.counts[p], layout.optional_elements, self._held, layout.parts[p])
         if not stream.start():
             self._row_by_row()
             return
@@ -635,7 +662,7 @@ class EntriesReader:
         the parse names what it found); its wanted rows' codes kept for the reads."""
         layout, p = self._files.layout, self._part
         keep = self._wanted(p)
-        matrix = _codes_row_by_row(_decompress(self._raw), keep, layout.counts[p], layout.optional_elements,
+        matrix = _codes_row_by_row(_decompress(self._raw, layout.parts[p]), keep, layout.counts[p], layout.optional_elements,
                                    layout.parts[p])
         self._check_width(matrix.shape[1] if len(matrix) else None)
         self._stream, self._matrix, self._index = None, matrix, keep
@@ -702,7 +729,7 @@ def _decompressed_parts(component: str, part_files: list[str], counts: list[int]
     component's rows directory ``component`` (``rows/rows``, ``cols/rows``), one at a time."""
     for part, n in zip(part_files, counts):
         with open(os.path.join(component, "parts", part), "rb") as f:
-            yield part, n, bytes(_decompress(f.read()))
+            yield part, n, bytes(_decompress(f.read(), os.path.join(component, "parts", part)))
 
 # Rows ``file_rows`` reads at most: it takes one Python step per row (~5-9 us under load) where
 # Hail's rows job at the score loci costs 8-10 JVM CPU-s, mostly fixed (2k x 20k bench MT,
