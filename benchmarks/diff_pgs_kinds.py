@@ -47,6 +47,14 @@ allele without other allele) reverse-complemented and anchored on its left, on a
 Oracle: the GRCh38 matches (plink2's sums) without the indel rows on the inverted blocks, which
 docs/pgs.md counts as ``liftover_failed`` (their GRCh38 anchor base is not in the file).
 
+``--liftover-minus --harmonised`` (session 54): both files harmonised instead (``#HmPOS_build=GRCh38``,
+``hm_pos`` the GRCh37 place lifted one base, as pyliftover gives it; alleles as the GRCh37 file
+has them); records one per position, no ``AT>ATC,A``; a block with one row left out. Oracle
+(``harmonised_inverted``): off the blocks the GRCh38 matches; on them docs/pgs.md's rule (rows of
+several bases, without other allele, or A/T / C/G unplaced; single-base pairs matched as written,
+else strand-flipped unless an allele is the site's), printing any match counting another allele
+than its GRCh38 row. Works with ``--match-only`` (no liftover needed).
+
 ``--mito`` (session 53): diff_pgs_routes.py's target plus records on chrM (SNVs, A/T and C/G
 SNVs, multi-allelic SNVs, deletions), each sample's call haploid (``1``, ``.``) or, for a share of
 samples per record, diploid-coded (``0/1``, ``1/1``, ``1/2``, ``./.``: callers that write every
@@ -449,6 +457,70 @@ def to_grch37(row: tuple, rng: np.random.Generator) -> tuple[tuple, bool]:
     return (c, a - (p + span - 1) - 1, e37, o37, w), False
 
 
+def lift37(c: str, x: int) -> int:
+    """A GRCh37 position on the made-up chain's GRCh38 (``LIFT_SHIFT``, ``MINUS_BLOCKS``): one base."""
+    for contig, ((first, last), a, _) in MINUS_BLOCKS.items():
+        if contig == c and a - last <= x <= a - first:
+            return a - x
+    return x - LIFT_SHIFT.get(c, 0)
+
+
+def harmonised_inverted(rows: list[tuple], lifted: list[tuple], matches: list[tuple], records: list[dict]
+                        ) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """``--liftover-minus --harmonised`` (session 54): the rows, their GRCh37 forms and the oracle's
+    matches for a harmonised file whose hm_pos is the GRCh37 place lifted, its alleles the GRCh37
+    file's. A block with one row is left out of the file (an inverted mapping is seen from two
+    rows: docs/pgs.md). On an inverted block a row with an allele of several bases, without other
+    allele or with an A/T or C/G pair is left unplaced (not found); a pair of single bases is
+    matched by docs/pgs.md's rules on the alleles as written (GRCh37's strand) at its GRCh38
+    record: as written, else strand-flipped unless an allele is one of the site's; rows of one
+    genotype row after the first dropped (duplicate_variants: first). Prints where such a match
+    counts another allele than the GRCh38 file's row (none expected)."""
+    on_block = [minus_block(r[0], r[1]) is not None for r in rows]
+    per_block: dict[str, int] = {}
+    for r, b in zip(rows, on_block, strict=True):
+        if b:
+            per_block[r[0]] = per_block.get(r[0], 0) + 1
+    lone = {c for c, n in per_block.items() if n == 1}
+    base = dict(zip(winning_rows(rows, matches), matches, strict=True))
+    at = {(rec["chrom"].removeprefix("chr"), rec["pos"]): rec for rec in records}
+    out, seen = [], set()
+    for i, r in enumerate(rows):
+        m = base.get(i)
+        if not on_block[i]:
+            if m is not None:
+                out.append(m)
+                seen.add((m[0], m[1]))
+            continue
+        if r[0] in lone:
+            continue
+        e, o = lifted[i][0][2].upper(), lifted[i][0][3].upper()
+        rec = at.get((r[0], r[1]))
+        if rec is None or len(e) != 1 or len(o) != 1 or e == R._flip(o):
+            continue
+        ref, alts = rec["ref"], rec["alts"]
+
+        def fits(a: str, b: str) -> bool:
+            return (a in alts and b == ref) or (a == ref and b in alts)  # noqa: B023
+        if fits(e, o):
+            counted = e
+        elif {e, o} & {ref, *alts}:  # an allele of the site as written: no flip
+            continue
+        elif fits(R._flip(e), R._flip(o)):
+            counted = R._flip(e)
+        else:
+            continue
+        galt = counted if counted != ref else (o if fits(e, o) else R._flip(o))
+        if (rec["id"], galt) in seen or (rec["id"], counted) in seen:
+            continue
+        seen.add((rec["id"], galt))
+        if m is not None and m[1] != counted:
+            print(f"  harmonised: row {r} counts {counted} on the inverted block, its GRCh38 row {m[1]}", flush=True)
+        out.append((rec["id"], counted, r[4]))
+    keep_rows = [i for i, r in enumerate(rows) if not (on_block[i] and r[0] in lone)]
+    return [rows[i] for i in keep_rows], [lifted[i] for i in keep_rows], out
+
+
 def winning_rows(rows: list[tuple], matches: list[tuple]) -> list[int]:
     """The row index of each oracle match (``model_matches``' walk: the next row of equal weight)."""
     out, i = [], 0
@@ -466,7 +538,11 @@ def write_lifted_files(work: Path, pgs_id: str, rows: list[tuple], harmonised: b
     ``rows37``: the rows as written on GRCh37 (``to_grch37``), else shifted by ``LIFT_SHIFT``."""
     def p37(c: str, p: int) -> int:
         return p + LIFT_SHIFT.get(c, 0)
-    if rows37 is not None:
+    if rows37 is not None and harmonised:  # hm_pos: the GRCh37 position lifted (pyliftover's one base)
+        body = "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\t{c}\t{lift37(c, p)}\n" for c, p, e, o, w in rows37)
+        head = "#HmPOS_build=GRCh38\n"
+        cols = "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\thm_chr\thm_pos"
+    elif rows37 is not None:
         body = "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows37)
         head = ""
         cols = "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight"
@@ -577,7 +653,7 @@ class Repeat:
         return out
 
 
-def plink2_sums_in_parts(work: Path, pgs_id: str, matches: list[tuple], zero: bool
+def plink2_sums_in_parts(work: Path, pgs_id: str, matches: list[tuple], zero: bool, extra: list[tuple] = ()
                          ) -> tuple[dict[str, float], dict[str, int], dict[str, float]]:
     """``diff_pgs_routes.plink2_sums`` of ``matches`` in as many plink2 runs as one record is
     counted, as pgsc_calc splits its plink2 score files (pgscatalog.match ``plinkify``: one ID
@@ -586,9 +662,9 @@ def plink2_sums_in_parts(work: Path, pgs_id: str, matches: list[tuple], zero: bo
     variant once), the SUMs and ALLELE_CTs added, with their rounding (``sum_slack``, as
     ``plink2_model_sums``)."""
     parts: list[list[tuple]] = []
-    for m in matches:
+    for m in [*matches, *((v, a, w, True) for v, a, w in extra)]:
         for part in parts:
-            if all(v != m[0] for v, _, _ in part):
+            if all(x[0] != m[0] for x in part):
                 part.append(m)
                 break
         else:
@@ -597,10 +673,13 @@ def plink2_sums_in_parts(work: Path, pgs_id: str, matches: list[tuple], zero: bo
     cts: dict[str, int] = {}
     slack: dict[str, float] = {}
     for i, part in enumerate(parts):
-        s, c = R.plink2_sums(work, f"{pgs_id}.part{i}", part, zero)
+        counted = [m for m in part if len(m) == 3]  # the extra rows add to the sums only
+        s, c = R.plink2_sums(work, f"{pgs_id}.part{i}", [m[:3] for m in part], zero)
+        if len(counted) < len(part):
+            _, c = R.plink2_sums(work, f"{pgs_id}.part{i}c", counted, zero)
         for k, v in s.items():
             sums[k] = sums.get(k, 0.0) + float(v)
-            cts[k] = cts.get(k, 0) + int(c[k])
+            cts[k] = cts.get(k, 0) + int(c.get(k, 0))
             slack[k] = slack.get(k, 0.0) + (1e-5 * max(1.0, abs(float(v))) if len(parts) > 1 else 0.0)
     return sums, cts, slack
 
@@ -642,12 +721,15 @@ def repeat_calls(rng: np.random.Generator, records: list[dict], n_samples: int) 
     return calls
 
 
-def repeat_rows(rng: np.random.Generator, records: list[dict]) -> tuple[list[tuple], list[tuple], int, int]:
+def repeat_rows(rng: np.random.Generator, records: list[dict]
+                ) -> tuple[list[tuple], list[tuple], int, int, list[tuple]]:
     """A scoring file's rows on the repeat records (chr, pos, effect, other, weight) and the oracle:
     its matches (record ID, allele counted as the .pgen writes it, weight), the count of
     ``not_found_unnormalised`` rows (not found, and their minimal form not the left-aligned one),
     and the count of matches whose variant is not the row's (an insertion's pair met as the
-    deletion's at one anchor: the written alleles cannot tell them apart; pgsc_calc alike).
+    deletion's at one anchor: the written alleles cannot tell them apart; pgsc_calc alike); and
+    the extra plink2 rows of a REF effect allele that is part of its record's REF (``kept_alts``:
+    their copies added to the REF's, counted in the sums only).
 
     Rows: per record one or two variants, an alt of it or another indel of its repeat (absent),
     each in a form of ``Repeat.forms`` or as the record writes it, the effect allele the ALT or
@@ -678,6 +760,7 @@ def repeat_rows(rng: np.random.Generator, records: list[dict]) -> tuple[list[tup
     rows, meta = [rows[i] for i in order], [meta[i] for i in order]
     matches: list[tuple] = []
     taken: set = set()
+    extra: list[tuple] = []
     unnormalised = wrong = 0
     for (_c, p, e, o, w), (rec, kind, name, alt_effect) in zip(rows, meta, strict=True):
         rep = rec["repeat"]
@@ -716,7 +799,35 @@ def repeat_rows(rng: np.random.Generator, records: list[dict]) -> tuple[list[tup
                       f"{'ALT' if alt_effect else 'REF'} side) met {rec['pos']} {rec['ref']}>{','.join(rec['alts'])} "
                       f"as {'alt ' + rec['alts'][j] if effect_alt else 'REF'} ({rec['alt_kinds'][j]})", flush=True)
         matches.append((rec["id"], rec["alts"][j] if effect_alt else rec["ref"], w))
-    return rows, matches, unnormalised, wrong
+        if not effect_alt and not (p == rec["pos"] and e == rec["ref"]):
+            # A REF effect allele that is part of the record's REF (met in minimal form) keeps the
+            # copies of the alts that leave its bases alone (docs/pgs.md "Multi-allelic sites": a
+            # deletion keeps its anchor): 2 - the others = REF copies + these alts' copies.
+            for k in kept_alts(rec, j):
+                extra.append((rec["id"], rec["alts"][k], w))
+    return rows, matches, unnormalised, wrong, extra
+
+
+def kept_alts(rec: dict, j: int) -> list[int]:
+    """The alts of ``rec`` other than ``j`` whose bases do not overlap the span of alt ``j``'s
+    minimal REF (docs/pgs.md's partial-REF rule, the script's own reading): a deletion changes the
+    bases after its anchor, an insertion its anchor base, anything else its REF's bases."""
+    p0, r0, _ = _min_rep(rec["pos"], rec["ref"], rec["alts"][j])
+    start, end = p0, p0 + len(r0) - 1
+    out = []
+    for k, a in enumerate(rec["alts"]):
+        if k == j:
+            continue
+        q, r, x = _min_rep(rec["pos"], rec["ref"], a)
+        if len(x) == 1 and len(r) > 1 and x == r[0]:
+            lo, hi = q + 1, q + len(r) - 1
+        elif len(r) == 1 and len(x) > 1 and x[0] == r:
+            lo, hi = q, q
+        else:
+            lo, hi = q, q + len(r) - 1
+        if not (lo <= end and hi >= start):
+            out.append(k)
+    return out
 
 
 # --- chrM ---------------------------------------------------------------------------------------
@@ -835,6 +946,17 @@ def make_seed(hl, work: Path, seed: int, args) -> dict:
         extra = repeat_records(rng, max(8, args.records // 3), len(records))
         records = records + extra
         calls = np.concatenate([calls, repeat_calls(rng, extra, len(samples))])
+    if args.liftover_minus and args.harmonised:
+        # One record per position and no AT>ATC,A records (harmonised_inverted's oracle reads one
+        # record's alleles as the site's).
+        n_at: dict[tuple, int] = {}
+        for rec in records:
+            n_at[(rec["chrom"], rec["pos"])] = n_at.get((rec["chrom"], rec["pos"]), 0) + 1
+        keep = [r for r, rec in enumerate(records) if n_at[(rec["chrom"], rec["pos"])] == 1
+                and rec["kind"] != "multi_indel"]
+        records = [{**records[r], "id": f"v{i}"} for i, r in enumerate(keep)]
+        calls = calls[keep]
+        n_base = len(records)
     if args.liftover_minus:
         # The second half of each contig's records (by position) into its negative-strand block.
         for contig, (_, _, shift) in MINUS_BLOCKS.items():
@@ -879,9 +1001,9 @@ def make_seed(hl, work: Path, seed: int, args) -> dict:
         pgs_id = f"PGS98{seed % 1000:03d}{k}"
         path = work / "scores" / f"{pgs_id}.txt"
         if args.indel_repeats and k == 1:
-            rows, matches, unnormalised, wrong = repeat_rows(rng, records[n_base:])
+            rows, matches, unnormalised, wrong, extra = repeat_rows(rng, records[n_base:])
             R.write_scoring_file(path, pgs_id, rows)
-            sums, allele_ct, sum_slack = plink2_sums_in_parts(work, pgs_id, matches, opts["zero"])
+            sums, allele_ct, sum_slack = plink2_sums_in_parts(work, pgs_id, matches, opts["zero"], extra)
             oracle[pgs_id] = {"n_matched": len(matches), "sums": sums, "allele_ct": allele_ct,
                               "n_missing": R.missing_counts(calls, samples, matches, records, male),
                               "sum_slack": sum_slack, "unnormalised": unnormalised, "other_variant": wrong}
@@ -890,9 +1012,11 @@ def make_seed(hl, work: Path, seed: int, args) -> dict:
                                        extended=bool(args.liftover_minus))
         if args.liftover_minus:
             lifted = [to_grch37(row, rng) for row in rows]
+            if args.harmonised:
+                rows, lifted, matches = harmonised_inverted(rows, lifted, matches, records)
             keep = [lifted[i][1] for i in winning_rows(rows, matches)]
             matches = [m for m, k in zip(matches, keep, strict=True) if k]
-            write_lifted_files(work, pgs_id, rows, harmonised=False, rows37=[r for r, _ in lifted])
+            write_lifted_files(work, pgs_id, rows, harmonised=bool(args.harmonised), rows37=[r for r, _ in lifted])
             sums, allele_ct = R.plink2_sums(work, pgs_id, matches, opts["zero"])
             oracle[pgs_id] = {"n_matched": len(matches), "sums": sums, "allele_ct": allele_ct,
                               "n_missing": R.missing_counts(calls, samples, matches, records, male)}
@@ -976,6 +1100,8 @@ def main() -> None:
                       help="GRCh37 files through a chain with negative-strand blocks (rows complemented there)")
     mode.add_argument("--mito", action="store_true", help="records on chrM, haploid or diploid-coded calls")
     mode.add_argument("--crosses", action="store_true", help="leading-zero IDs and duplicate rows in a VDS / BGEN")
+    ap.add_argument("--harmonised", action="store_true",
+                    help="with --liftover-minus: both files harmonised (hm_pos on GRCh38, alleles as on GRCh37)")
     mode.add_argument("--indel-repeats", action="store_true",
                       help="indels in repeats written left-/right-aligned, padded or right-anchored")
     ap.add_argument("--match-only", action="store_true",

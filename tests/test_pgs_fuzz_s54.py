@@ -96,3 +96,41 @@ def test_summary_counts_unnormalised_rows_as_not_found():
     got = summary_frame({"P": {"not_found": 2, "liftover_failed": 3, "not_found_unnormalised": 5, "ref_alt": 7}},
                         "d", ["P"], {"P": ScoreLabel("t", "physical")})
     assert (got.iloc[0]["n_not_found"], got.iloc[0]["n_variants"], got.iloc[0]["n_matched"]) == (10, 17, 7)
+
+
+# --liftover-minus --harmonised: a harmonised file (#HmPOS_build=GRCh38, hm_pos the GRCh37 place
+# lifted) keeps the author's alleles on GRCh37's strand. Rows: (chr_position, hm_pos, effect,
+# other, placed?). GRCh37 20,000,100-20,000,500 lie on a block inverted on GRCh38 (x + y =
+# 30,000,000); 1,010,000-1,020,000 on a plus-strand one (y = x - 10,000); 50,000,000 alone.
+HARMONISED = [
+    (20000100, 9999900, "A", "G", True),    # SNV: matched by strand flip, as before
+    (20000200, 9999800, "A", "T", False),   # A/T: under keep_ambiguous it counted the other allele
+    (20000300, 9999700, "AG", "CG", False),  # its bases run backwards: another place (C/T at 9,999,701 before)
+    (20000400, 9999600, "T", "TA", False),  # an indel anchored on the wrong side
+    (20000500, 9999500, "C", "", False),    # no other allele: at an A/T site its strand is unknown
+    (1010000, 1000000, "A", "T", True),     # plus strand: unchanged
+    (1020000, 1010000, "AG", "A", True),
+    (50000000, 10000000, "AG", "CG", True),  # alone on its block: not seen, read as before
+]
+
+
+def test_harmonised_rows_on_an_inverted_block_are_left_unplaced_unless_a_flip_names_them():
+    """Before this commit a harmonised file's rows on a region inverted between its author build
+    and hm_pos's were placed at hm_pos with the author's alleles (pgsc_calc alike): an A/T row
+    under keep_ambiguous counted the other allele, an AG/CG pair sat one base off its SNV (C/T
+    at 9,999,701, where another variant would have been scored), indels anchored on the wrong
+    side. The diff_pgs_kinds.py ``--liftover-minus --harmonised`` fuzz (seeds 1-20) found the
+    matched counts apart. Now such rows (told by x + y constant between neighbours) are unplaced
+    and counted in one note; single-base non-palindromic pairs keep their place."""
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    body = "".join(f"1\t{x}\t{e}\t{o}\t0.{k + 1}\t1\t{y}\n" for k, (x, y, e, o, _) in enumerate(HARMONISED))
+    text = ("#pgs_id=PGS995402\n#genome_build=GRCh37\n#HmPOS_build=GRCh38\nchr_name\tchr_position\t"
+            "effect_allele\tother_allele\teffect_weight\thm_chr\thm_pos\n" + body)
+    sf = parse_scoring_file(text, source="hm.txt", target_build="GRCh38")
+    v = sf.variants.sort_values("line")
+    assert v["pos"].notna().tolist() == [row[4] for row in HARMONISED]
+    assert v["pos"].dropna().astype(int).tolist() == [9999900, 1000000, 1010000, 10000000]
+    assert sf.n_unplaced == 4
+    note = [n for n in sf.notes if "opposite directions" in n]
+    assert len(note) == 1 and note[0].startswith("4 variant rows where GRCh37 and GRCh38 run"), note

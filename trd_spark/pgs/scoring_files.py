@@ -493,6 +493,45 @@ def harmonised_disagreements(df: pd.DataFrame, chrom: TextCodes, pos: pd.Series,
     return int(differ.sum()), int((placed & ~hm).sum())
 
 
+def inverted_mapping_rows(chrom: TextCodes, pos: np.ndarray, author: tuple[TextCodes, np.ndarray]) -> np.ndarray:
+    """bool per row of a harmonised file (``chrom``/``pos``: ``hm_chr`` codes and ``hm_pos``,
+    NaN missing; ``author``: ``place_columns`` of ``chr_name``/``chr_position`` on the other
+    build): the row lies where the two builds run in opposite directions (a chain's negative-
+    strand block: a region inverted between GRCh37 and GRCh38, a few Mb in all). Told from the
+    file alone: on such a block author position x and harmonised position y keep x + y constant,
+    so a row is on one when its neighbour in author order (same chromosome in both columns,
+    another position) has the same x + y; on a plus-strand block y - x is constant instead, and
+    neighbours' x + y differ. A row alone on its block is not seen (left as read)."""
+    a_chrom, a_pos = author
+    hm_name, a_name = chrom.decoded(), a_chrom.decoded()
+    ok = np.flatnonzero((chrom.codes >= 0) & ~np.isnan(pos) & (a_chrom.codes >= 0) & ~np.isnan(a_pos)
+                        & (pd.Series(hm_name, dtype=object) == pd.Series(a_name, dtype=object)).to_numpy(bool))
+    out = np.zeros(len(pos), dtype=bool)
+    if len(ok) < 2:
+        return out
+    key = pd.DataFrame({"c": chrom.codes[ok], "x": a_pos[ok].astype(np.int64),
+                        "s": a_pos[ok].astype(np.int64) + pos[ok].astype(np.int64)})
+    u = key.drop_duplicates().sort_values(["c", "x", "s"], kind="stable").reset_index(drop=True)
+    c, x, sums = u["c"].to_numpy(), u["x"].to_numpy(), u["s"].to_numpy()
+    pair = (c[1:] == c[:-1]) & (x[1:] != x[:-1]) & (sums[1:] == sums[:-1])
+    flag = np.zeros(len(u), dtype=bool)
+    flag[1:] |= pair
+    flag[:-1] |= pair
+    hit = pd.MultiIndex.from_frame(u.loc[flag, ["c", "x", "s"]])
+    out[ok] = pd.MultiIndex.from_frame(key).isin(hit)
+    return out
+
+
+def flippable_pairs(effect: TextCodes, other: TextCodes) -> np.ndarray:
+    """bool per row: both alleles one base each and not an A/T or C/G pair (a strand flip names
+    its variant whichever strand the file is on)."""
+    comp = {"A": "T", "C": "G", "G": "C", "T": "A"}
+    e = pd.Series(effect.decoded(), dtype=object)
+    o = pd.Series(other.decoded(), dtype=object)
+    single = (e.str.len() == 1).to_numpy(bool) & (o.str.len() == 1).to_numpy(bool)
+    return single & (e.map(comp) != o).to_numpy(bool)
+
+
 def normalise_build(value: str | None) -> str | None:
     """``hg38``/``GRCh38`` -> ``GRCh38`` etc.; a patch suffix (``GRCh38.p13``: patches keep
     the primary assembly's coordinates) dropped; ``NR``/empty -> None; unknown kept as given."""
@@ -1750,6 +1789,17 @@ def parse_scoring_file(
             other_place = place_columns(df, "hm_chr", "hm_pos")
     if other_build not in LIFTOVER_BUILDS or other_build == positions_build:
         other_place = other_build = None
+    # A harmonised file's alleles are the author's, on the author's build's strand: where the two
+    # builds run in opposite directions, rows whose bases' order or strand matter are left unplaced.
+    n_inverted_unplaced = 0
+    if positions_from == "harmonised" and other_place is not None:
+        unplace = inverted_mapping_rows(chrom, pos_num.to_numpy("float64", na_value=np.nan), other_place) \
+            & ~flippable_pairs(effect, other)
+        n_inverted_unplaced = int(unplace.sum())
+        if n_inverted_unplaced:
+            chrom = TextCodes(np.where(unplace, -1, chrom.codes).astype(np.int32), chrom.values)
+            pos_num = pos_num.mask(pd.Series(unplace, index=pos_num.index))
+            pos_missing = pos_num.isna().to_numpy()
     # Whole numbers <= MAX_POSITION (checked above): exact as int64.
     pos = np.nan_to_num(pos_num.to_numpy("float64")).astype(np.int64)
     # None (not NA/NaN) for missing text; one Python string per distinct value (shared by its
@@ -1853,6 +1903,12 @@ def parse_scoring_file(
     if n_unplaced:
         notes.append(f"{counted(n_unplaced, 'variant')} {'has' if n_unplaced == 1 else 'have'} no position on "
                      f"{positions_build} (counted as not found)")
+    if n_inverted_unplaced:
+        notes.append(f"{counted(n_inverted_unplaced, 'variant row')} where {other_build} and {positions_build} run in "
+                     f"opposite directions (hm_pos falls as chr_position rises, over two rows or more) left unplaced "
+                     f"(counted as not found): their alleles are on {other_build}'s strand, and an allele of several "
+                     "bases, a row without other allele or an A/T or C/G pair cannot be placed or oriented there "
+                     "from the file; its single-base pairs match by strand flip")
     if n_hm_differ:
         differ_rows = counted(n_hm_differ, "variant row's", "variant rows'")
         notes.append(f"{differ_rows} hm_chr/hm_pos differ from their chr_name/chr_position "
