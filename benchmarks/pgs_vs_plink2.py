@@ -55,6 +55,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -247,7 +248,7 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     t2 = time.perf_counter()
     writer = StageWriter(spark, Fs(spark), "pgs", hl.utils.new_temp_file("bm_pgs"))
     passes = _NativePassRecords()
-    cpu0 = process_cpu()
+    cpu0, faults0 = process_cpu(), process_faults()
     jobs0 = spark_jobs(spark)
     jvm0 = jvm_threads_cpu()
     with passes:
@@ -263,7 +264,9 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     # Spark jobs (Hail's included: it runs them) started in the score phase, and in the whole run
     # so far (the warm-up's, and the other engines' with --one-process).
     times["score_spark_jobs"], times["spark_jobs"] = spark_jobs(spark) - jobs0, spark_jobs(spark)
-    cpu2, jvm2 = process_cpu(), jvm_threads_cpu()
+    cpu2, jvm2, faults2 = process_cpu(), jvm_threads_cpu(), process_faults()
+    # Minor page faults of the phase by process (``process_faults``).
+    times["faults_score"] = {p: faults2[p] - faults0[p] for p in faults0}
     # The score phase split (issue 16's fixed part): the rows built and checked
     # (stage.scores_of_dataset: the weights, the native engine's whole pass,
     # ``pgen_engine._PassTimes``, and its rows checked and handed to Spark; for the Hail routes
@@ -413,17 +416,15 @@ def thread_cpu_split(before: dict[str, float], after: dict[str, float], top: int
     return out
 
 
-def process_cpu() -> dict[str, float]:
-    """CPU seconds (user + system, children reaped included) so far of this process (``driver``),
-    its child processes (``jvm``: Spark's JVM) and their descendants (``workers``: Spark's Python
-    workers), from /proc (zeros where there is no /proc). A worker that exited before its parent
-    reaped it is not counted."""
+def _process_split(value: Callable[[list[str]], float]) -> dict[str, float]:
+    """``value`` of /proc/<pid>/stat's fields after the command name (``fields[0]`` = state)
+    summed over this process (``driver``), its child processes (``jvm``: Spark's JVM) and their
+    descendants (``workers``: Spark's Python workers); zeros where there is no /proc."""
     out = {"driver": 0.0, "jvm": 0.0, "workers": 0.0}
     if not os.path.isdir("/proc"):
         return out
-    tick = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
-    cpu = {}
+    found = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as f:
@@ -431,14 +432,31 @@ def process_cpu() -> dict[str, float]:
         except OSError:  # exited meanwhile
             continue
         children.setdefault(int(fields[1]), []).append(int(pid))
-        cpu[int(pid)] = sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
-    out["driver"] = cpu.get(os.getpid(), 0.0)
+        found[int(pid)] = value(fields)
+    out["driver"] = found.get(os.getpid(), 0.0)
     below = [(c, "jvm") for c in children.get(os.getpid(), [])]
     while below:
         pid, kind = below.pop()
-        out[kind] += cpu.get(pid, 0.0)
+        out[kind] += found.get(pid, 0.0)
         below += [(c, "workers") for c in children.get(pid, [])]
     return out
+
+
+def process_cpu() -> dict[str, float]:
+    """CPU seconds (user + system, children reaped included) so far of this process (``driver``),
+    its child processes (``jvm``: Spark's JVM) and their descendants (``workers``: Spark's Python
+    workers), from /proc (zeros where there is no /proc). A worker that exited before its parent
+    reaped it is not counted."""
+    tick = os.sysconf("SC_CLK_TCK") if os.path.isdir("/proc") else 100
+    return _process_split(lambda fields: sum(int(x) for x in fields[11:15]) / tick)  # utime stime cutime cstime
+
+
+def process_faults() -> dict[str, int]:
+    """Minor page faults so far (minflt + cminflt: children reaped included) by process, as
+    ``process_cpu`` splits CPU: the pages a phase touched for the first time (a worker's block
+    buffer, temporaries its heap had given back, a mapped file's pages), kernel CPU that wall
+    times under load hide (issue 16, benchmarks/RESULTS.md session 54 native16)."""
+    return {k: int(v) for k, v in _process_split(lambda fields: int(fields[7]) + int(fields[8])).items()}
 
 
 def main() -> None:

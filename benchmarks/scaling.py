@@ -341,11 +341,13 @@ def _native_run(work: Path, engine: str, samples: int, variants: int, scores: in
         if p.get("files_in"):  # the pass's local files on pgs.native.memory_dir (tmpfs) or disk (session 34)
             engine_s += f", files in the {p['files_in']}"
         print(f"    built {r['score_build']:.1f}s (CPU {r['cpu_build']}{'; engine: ' + engine_s if engine_s else ''}), "
-              f"written {r['score_write']:.1f}s (CPU {r['cpu_write']})", file=sys.stderr, flush=True)
+              f"written {r['score_write']:.1f}s (CPU {r['cpu_write']})"
+              + (f"; minor page faults {r['faults_score']}" if "faults_score" in r else ""), file=sys.stderr, flush=True)
     if "score_warm" in r:
         print(f"    warm (the same phase again in that process): {r['score_warm']:.1f}s, built "
               f"{r['score_warm_build']:.1f}s (CPU {r['cpu_warm_build']}), written {r['score_warm_write']:.1f}s "
-              f"(CPU {r['cpu_warm_write']}); {r['warm_spark_jobs']} Spark jobs; scores equal to the first",
+              f"(CPU {r['cpu_warm_write']}); {r['warm_spark_jobs']} Spark jobs; scores equal to the first"
+              + (f"; minor page faults {r['faults_warm']}" if "faults_warm" in r else ""),
               file=sys.stderr, flush=True)
     if len(r.get("score_repeats", ())) > 2:
         print(f"    every phase of the process (first, then warm repeats): "
@@ -386,13 +388,15 @@ def _score_again(pv, hl, spark, cfg, matched, first) -> dict:
     t2 = time.perf_counter()
     writer = StageWriter(spark, Fs(spark), "pgs", hl.utils.new_temp_file("bm_pgs"))
     passes = pv._NativePassRecords()
-    cpu0 = pv.process_cpu()
+    cpu0, faults0 = pv.process_cpu(), pv.process_faults()
     jobs0 = pv.spark_jobs(spark)
     with passes:
         rows = stage.scores_of_dataset(hl, spark, cfg, matched)
         t3, cpu1 = time.perf_counter(), pv.process_cpu()
         stage.write_scores(writer, [rows])
     out = {"score_warm": time.perf_counter() - t2, "score_warm_build": t3 - t2}
+    faults2 = pv.process_faults()
+    out["faults_warm"] = {p: faults2[p] - faults0[p] for p in faults0}
     out["score_warm_write"] = out["score_warm"] - out["score_warm_build"]
     out["warm_spark_jobs"] = pv.spark_jobs(spark) - jobs0
     cpu2 = pv.process_cpu()

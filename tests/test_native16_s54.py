@@ -85,3 +85,36 @@ def test_keep_freed_heap_once_per_process(monkeypatch):
     assert native_task.keep_freed_heap() is False
     assert native_task._HEAP_KEPT == [False]
 
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="/proc's fault counts")
+def test_benchmark_counts_a_phase_s_minor_faults():
+    """benchmarks/pgs_vs_plink2.py's ``process_faults`` (the score phase's ``faults_score``,
+    scaling.py's ``faults_warm``) splits minor faults by process as ``process_cpu`` splits CPU:
+    a child that writes 40 MiB of fresh (small) pages adds >= 10,240 to the children's count
+    (``jvm``: a benchmark's only child is Spark's JVM). New in session 54 (no such count before)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import pgs_vs_plink2 as pv
+
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import mmap, sys
+        m = mmap.mmap(-1, 40 << 20)
+        m.madvise(getattr(mmap, "MADV_NOHUGEPAGE", mmap.MADV_NORMAL))
+        sys.stdin.readline()
+        for i in range(0, 40 << 20, 4096):
+            m[i] = 1
+        print("written", flush=True)
+        sys.stdin.read()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        before = pv.process_faults()  # the child waits for a line before it writes
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "written"
+        after = pv.process_faults()
+    finally:
+        child.communicate("")
+    assert set(after) == {"driver", "jvm", "workers"} and all(isinstance(v, int) for v in after.values())
+    assert after["jvm"] - before["jvm"] >= 10_240, (before, after)
+    cpu = pv.process_cpu()
+    assert set(cpu) == {"driver", "jvm", "workers"} and cpu["driver"] > 0
