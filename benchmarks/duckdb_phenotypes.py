@@ -12,7 +12,8 @@ config, and returns one row per person and definition with the PHENOTYPES decisi
 Rules covered: MDD and exclusions (an implausible year of birth first), controls, exposure ends (verbatim end, end date, days_supply
 x (1 + refills) unless that course exceeds max_days_supply, an administration record's own day
 (``ADMINISTRATION_DRUG_TYPE_IDS``), a mail-order prescription's mail_order_days_supply
-(``MAIL_ORDER_DRUG_TYPE_IDS``), default; negative days_supply no exposure,
+(``MAIL_ORDER_DRUG_TYPE_IDS``), default; negative days_supply or quantity no exposure, and the claim such a
+reversal cancels none either,
 nor an augmentation or somatic drug event), the per-ingredient minimum daily dose (quantity x drug_strength
 amount / days_supply; of the trials' and the augmentation agents' ingredients), ignored ingredients and minimum trial days, episodes, adequacy, the
 three TRD rules with procedure, device, observation and drug somatic events (a set read in the table of
@@ -417,9 +418,9 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
                    f"{_q(', which names several time zones: export a UTC offset or an IANA zone name')}))")
         # Text the zone pattern matches that is no instant ('2019-01-05 3 PM': a letter after the
         # hour) is no date, with or without omop.time_zone, as in the chain (check_text_values);
-        # so is a UTC offset beyond +-18:00, which DuckDB's cast reads ('+25:00': a day earlier)
-        # where the chain's (java.time's) refuses it.
-        beyond = r"[+-](1[89]|[2-9][0-9])(:?[0-9]{2})?(\[[^\]]*\])?$"
+        # so is a UTC offset beyond +-18:00 or with minutes past 59, which DuckDB's cast reads
+        # ('+25:00': a day earlier; '+05:60': +06:00) where the chain's (java.time's) refuses it.
+        beyond = r"[+-]((1[89]|[2-9][0-9])(:?[0-9]{2})?|[0-9]{2}:?[6-9][0-9])(\[[^\]]*\])?$"
         in_range = r"[+-]18(:?00)?(\[[^\]]*\])?$"
         not_instant = (f"(TRY_CAST({text} AS TIMESTAMPTZ) IS NULL OR (regexp_matches({v}, {_q(beyond)}) "
                        f"AND NOT regexp_matches({v}, {_q(in_range)})))")
@@ -750,6 +751,16 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
         WHERE e.drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include')
           AND e.drug_exposure_start_date >= make_date(p.year_of_birth, 1, 1)
           AND e.drug_exposure_start_date <= p.end_date""")
+    # Claim reversals (docs/phenotypes.md "When an exposure ends"): a record with a negative days_supply or
+    # quantity is no exposure, and cancels the claim it reverses: among the study records of every date, the
+    # latest non-reversal record of the same person and product with days_supply = |the reversal's| (both
+    # empty alike) and quantity = |the reversal's| (or either empty), starting on the reversal's day or
+    # earlier while its days_supply ran; that claim's rows (identical ones together) are no exposure either.
+    x(_reversed_claims_sql(src["drug_exposure"], drug_cols))
+    x("""DELETE FROM drugs d WHERE EXISTS (
+           SELECT 1 FROM reversed_claims c WHERE c.person_id = d.person_id AND c.concept_id = d.concept_id
+             AND c.start_date = d.start_date AND c.ds IS NOT DISTINCT FROM d.days_supply
+             AND c.q IS NOT DISTINCT FROM d.quantity)""")
 
     # MDD group per person.
     excl = list(mdd_cfg.exclude_concept_sets)
@@ -887,7 +898,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
                           ELSE start_date + {tr.default_days_supply - 1} END) AS end_date
           FROM dosed
           WHERE NOT (min_dose IS NOT NULL AND daily_dose IS NOT NULL AND daily_dose < min_dose)
-            AND NOT COALESCE(days_supply < 0, FALSE)  -- negative: no exposure (OHDSI Themis)
+            AND NOT COALESCE(days_supply < 0 OR quantity < 0, FALSE)  -- negative: no exposure (OHDSI Themis)
           GROUP BY 1, 2, 3),
         flagged AS (
           SELECT *, MAX(end_date) OVER (PARTITION BY person_id, ing ORDER BY start_date, end_date
@@ -928,7 +939,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
             sql = f"""SELECT g.person_id, MIN(g.start_date) AS onset
                 FROM drugs g JOIN firsts f ON f.person_id = g.person_id AND f.k = {d.n_trials}
                 WHERE {in_set('g.concept_id', d.augmentation_concept_set)} AND g.start_date >= f.first_start
-                  AND NOT COALESCE(g.days_supply < 0, FALSE)  -- negative: no exposure, no augmentation
+                  AND NOT COALESCE(g.days_supply < 0 OR g.quantity < 0, FALSE)  -- negative: no augmentation
                   AND EXISTS (
                     SELECT 1 FROM cset c LEFT JOIN min_dose m ON m.ing = c.root_id
                     LEFT JOIN strength s ON s.drug_concept_id = c.concept_id AND s.ingredient_concept_id = c.root_id
@@ -948,7 +959,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
                 else:
                     # a negative days_supply is no exposure here either (no esketamine event)
                     parts.append(f"SELECT person_id, start_date AS event_date FROM drugs WHERE {in_set('concept_id', name)}"
-                                 " AND NOT COALESCE(days_supply < 0, FALSE)")
+                                 " AND NOT COALESCE(days_supply < 0 OR quantity < 0, FALSE)")
             sql = f"""SELECT s.person_id, MIN(s.event_date) AS onset
                 FROM ({' UNION ALL '.join(parts)}) s JOIN mdd m ON m.person_id = s.person_id
                 WHERE m.index_date IS NOT NULL AND s.event_date >= m.index_date GROUP BY s.person_id"""
@@ -998,6 +1009,31 @@ EVENT_TABLES = {
 }
 
 
+def _reversed_claims_sql(drug_source: str, drug_cols: list[str]) -> str:
+    """CREATE TEMP TABLE reversed_claims (person_id, concept_id, start_date, ds, q): the claims a claim reversal
+    cancels among the study drug records of ``drug_source`` (every date; docs/phenotypes.md "When an exposure
+    ends"), one row per claim (its identical rows together)."""
+    q = "CAST(quantity AS DOUBLE)" if "quantity" in [c.lower() for c in drug_cols] else "CAST(NULL AS DOUBLE)"
+    return f"""CREATE TEMP TABLE reversed_claims AS
+        WITH rx AS (
+          SELECT CAST(person_id AS BIGINT) AS person_id, CAST(drug_concept_id AS BIGINT) AS concept_id,
+                 drug_exposure_start_date AS start_date, days_supply AS ds, {q} AS q,
+                 COALESCE(days_supply < 0 OR {q} < 0, FALSE) AS reversal
+          FROM {drug_source}
+          WHERE drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include')),
+        m AS (
+          SELECT c.person_id, c.concept_id, c.start_date, c.ds, c.q, r.start_date AS r_start, ABS(r.ds) AS r_ds,
+                 ABS(r.q) AS r_q
+          FROM (SELECT DISTINCT * FROM rx WHERE reversal) r
+          JOIN (SELECT DISTINCT * FROM rx WHERE NOT reversal AND start_date IS NOT NULL) c
+            ON c.person_id = r.person_id AND c.concept_id = r.concept_id AND c.ds IS NOT DISTINCT FROM ABS(r.ds)
+           AND (r.q IS NULL OR c.q IS NULL OR c.q = ABS(r.q))
+           AND (c.start_date = r.start_date
+                OR (c.start_date < r.start_date AND date_diff('day', c.start_date, r.start_date) < c.ds)))
+        SELECT DISTINCT person_id, concept_id, start_date, ds, q FROM m
+        QUALIFY start_date = MAX(start_date) OVER (PARTITION BY person_id, concept_id, r_start, r_ds, r_q)"""
+
+
 def _study_set_names(cfg: Config) -> list[str]:
     """The concept sets some rule of ``cfg`` reads (MDD, its exclusions and control rule,
     antidepressants, each definition's augmentation and somatic sets)."""
@@ -1029,9 +1065,11 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     them in notes.quirks.persons and in the cohort flow); ``{"ehr_evidence":
     {n_persons_ehr_rows_after_cutoff_only}}`` (persons whose every row in the EHR tables is dated after
     the cutoff: the stage's notes.ehr_evidence under any_record, whatever the rule here);
-    and ``{"drug_records": {n_end_before_start, n_negative_days_supply, n_zero_days_supply,
+    and ``{"drug_records": {n_end_before_start, n_negative_days_supply, n_negative_quantity, n_zero_days_supply,
     n_refill_course_over_max, n_negative_refills, n_administration_one_day, n_mail_order_default,
-    n_verbatim_end_not_after_start}}`` over the same drug records (``stage.drug_record_quirk_columns``).
+    n_verbatim_end_not_after_start}}`` over the same drug records (``stage.drug_record_quirk_columns``);
+    ``{"reversed_claims": {n_reversed_claims}}``: those records of a claim a claim reversal cancels (``_run``'s
+    ``reversed_claims``; the stage's notes.quirks.reversed_claims).
     ``{"observation_condition_records": {n_condition_concept_in_observation,
     n_persons_condition_concept_in_observation}}``: the observation records whose observation_concept_id
     is a concept of a condition set a rule reads (not read; 0 when no set reads the table), and their
@@ -1159,14 +1197,16 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
     kind = (f"COALESCE(CAST(drug_type_concept_id AS BIGINT) IN "
             f"({', '.join(str(i) for i in sorted(ADMINISTRATION_DRUG_TYPE_IDS))}), FALSE)"
             if "drug_type_concept_id" in cols else "FALSE")
-    one_day = (f"{kind} AND {start} IS NOT NULL AND NOT COALESCE(days_supply < 0, FALSE) "
+    negative_quantity = "quantity < 0" if "quantity" in cols else "FALSE"
+    one_day = (f"{kind} AND {start} IS NOT NULL AND NOT COALESCE(days_supply < 0 OR {negative_quantity}, FALSE) "
                f"AND NOT COALESCE(days_supply BETWEEN 1 AND {mx}, FALSE) AND NOT {usable_end('drug_exposure_end_date')}"
                + (f" AND NOT {usable_end('verbatim_end_date')}" if tr.use_verbatim_end_date else ""))
     # a mail-order prescription (not an administration) without a usable end or days_supply: its own length
     mail = (f"COALESCE(CAST(drug_type_concept_id AS BIGINT) IN "
             f"({', '.join(str(i) for i in sorted(MAIL_ORDER_DRUG_TYPE_IDS))}), FALSE)"
             if "drug_type_concept_id" in cols else "FALSE")
-    mail_default = (f"{mail} AND NOT {kind} AND {start} IS NOT NULL AND NOT COALESCE(days_supply < 0, FALSE) "
+    mail_default = (f"{mail} AND NOT {kind} AND {start} IS NOT NULL "
+                    f"AND NOT COALESCE(days_supply < 0 OR {negative_quantity}, FALSE) "
                     f"AND NOT COALESCE(days_supply BETWEEN 1 AND {mx}, FALSE) "
                     f"AND NOT {usable_end('drug_exposure_end_date')}"
                     + (f" AND NOT {usable_end('verbatim_end_date')}" if tr.use_verbatim_end_date else ""))
@@ -1175,7 +1215,8 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
                        else "FALSE")
     row = x(f"""
         SELECT COUNT(*) FILTER (drug_exposure_end_date < drug_exposure_start_date),
-               COUNT(*) FILTER (days_supply < 0), COUNT(*) FILTER (days_supply = 0),
+               COUNT(*) FILTER (days_supply < 0), COUNT(*) FILTER ({negative_quantity}),
+               COUNT(*) FILTER (days_supply = 0),
                COUNT(*) FILTER (days_supply BETWEEN 1 AND {tr.max_days_supply} AND {refills} > 0
                                 AND CAST(days_supply AS BIGINT) * ({refills} + 1) > {tr.max_days_supply}),
                COUNT(*) FILTER ({refills} < 0),
@@ -1185,9 +1226,18 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
         FROM {src['drug_exposure']}
         WHERE drug_concept_id IN (SELECT concept_id FROM members
                                   WHERE kind = 'include' AND domain = 'drug' AND set_name IN ({sets}))""").fetchone()
-    out["drug_records"] = dict(zip(("n_end_before_start", "n_negative_days_supply", "n_zero_days_supply",
+    out["drug_records"] = dict(zip(("n_end_before_start", "n_negative_days_supply", "n_negative_quantity",
+                                    "n_zero_days_supply",
                                     "n_refill_course_over_max", "n_negative_refills", "n_administration_one_day",
                                     "n_mail_order_default",
                                     "n_verbatim_end_not_after_start"),
                                    map(int, row)))
+    # the study drug records (every date) of a claim a claim reversal cancels (_run's reversed_claims)
+    q = "CAST(quantity AS DOUBLE)" if "quantity" in cols else "CAST(NULL AS DOUBLE)"
+    [n_reversed] = x(f"""SELECT COUNT(*) FROM {src['drug_exposure']} e
+        WHERE drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include')
+          AND EXISTS (SELECT 1 FROM reversed_claims c WHERE c.person_id = e.person_id
+                        AND c.concept_id = e.drug_concept_id AND c.start_date = e.drug_exposure_start_date
+                        AND c.ds IS NOT DISTINCT FROM e.days_supply AND c.q IS NOT DISTINCT FROM {q})""").fetchone()
+    out["reversed_claims"] = {"n_reversed_claims": int(n_reversed)}
     return out

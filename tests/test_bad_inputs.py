@@ -321,7 +321,8 @@ def test_suspicious_omop_records_are_counted_warnings(warned_run):
     release = Path(yaml.safe_load(config.read_text())["output_root"]) / "toy-r1"
     manifest = json.loads((release / "phenotypes" / "_manifest.json").read_text())
     quirks = manifest["notes"]["quirks"]["drug_records"]
-    assert quirks == {"n_end_before_start": 3, "n_negative_days_supply": 2, "n_zero_days_supply": 0,
+    assert quirks == {"n_end_before_start": 3, "n_negative_days_supply": 2, "n_negative_quantity": 0,
+                      "n_zero_days_supply": 0,
                       "n_refill_course_over_max": 0, "n_negative_refills": 0, "n_administration_one_day": 0,
                       "n_mail_order_default": 0, "n_verbatim_end_not_after_start": 0}
     # Oracle (pandas): persons with EHR rows, every one dated after omop.data_cutoff_date (the added one at least)

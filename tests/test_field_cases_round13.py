@@ -78,7 +78,8 @@ def test_each_drug_record_quirk_is_counted_and_said_what_it_becomes(spark):
     count has its WARNING text (stage.DRUG_RECORD_QUIRK_TEXT)."""
     rows = frame(spark, "drug_exposure", ROWS)
     got = drug_record_quirks(rows, 365).collect()[0].asDict()
-    assert got == {"n_end_before_start": 1, "n_negative_days_supply": 2, "n_zero_days_supply": 2,
+    assert got == {"n_end_before_start": 1, "n_negative_days_supply": 2, "n_negative_quantity": 0,
+                   "n_zero_days_supply": 2,
                    "n_refill_course_over_max": 2, "n_negative_refills": 0, "n_administration_one_day": 0,
                    "n_mail_order_default": 0, "n_verbatim_end_not_after_start": 0}
     assert drug_record_quirks(rows, 360).collect()[0]["n_refill_course_over_max"] == 2

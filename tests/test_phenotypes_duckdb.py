@@ -68,6 +68,32 @@ def add_negative_days_supply_rows(omop_dir: Path, n: int = 40) -> None:
         "refills": pa.array([-1 if i % 2 else None for i in range(rows.num_rows)], drugs.schema.field("refills").type)})
 
 
+def add_reversal_rows(omop_dir: Path, n: int = 60) -> None:
+    """The generator writes no claim reversal that cancels its claim: for ``n`` antidepressant product rows
+    with a positive days_supply (from the 2001st), a reversal of that claim: the even ones on its day with
+    the days_supply negated, the odd ones 3 days later with the quantity negated (-30 where it has none: then
+    the claim's empty quantity matches any), which cancel the claim (docs/phenotypes.md "A claim reversal
+    cancels its claim"; session 54 omop)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    drugs = pq.read_table(omop_dir / "drug_exposure.parquet")
+    products = pc.greater_equal(drugs["drug_concept_id"], voc.PRODUCT_BASE)
+    rows = drugs.filter(pc.and_(products, pc.greater(pc.fill_null(drugs["days_supply"], 0), 0))).slice(2000, n)
+    odd = pa.array([i % 2 == 1 for i in range(rows.num_rows)])
+    day = pc.if_else(odd, pc.add(rows["drug_exposure_start_date"].cast(pa.int32()), pa.scalar(3, pa.int32())),
+                     rows["drug_exposure_start_date"].cast(pa.int32())).cast(pa.date32())
+    quantity = rows["quantity"].cast(pa.float64())
+    _append(omop_dir / "drug_exposure.parquet", {
+        "drug_exposure_id": pa.array(range(43_000_000_000, 43_000_000_000 + rows.num_rows), pa.int64()),
+        "person_id": rows["person_id"], "drug_concept_id": rows["drug_concept_id"],
+        "drug_exposure_start_date": day, "drug_exposure_end_date": day,
+        "days_supply": pc.if_else(odd, rows["days_supply"], pc.negate(rows["days_supply"])),
+        "quantity": pc.if_else(odd, pc.negate(pc.fill_null(quantity, 30.0)), quantity).cast(
+            drugs.schema.field("quantity").type)})
+
+
 def add_administration_rows(omop_dir: Path, n: int = 200, doses: int = 14) -> None:
     """The generator writes no administration record (one row per dose given on a ward,
     drug_type_concept_id 38000180 "Inpatient administration", end = start, no days_supply): for
@@ -119,6 +145,7 @@ def outputs(spark, tmp_path_factory):
     write_omop(base / "omop", PERSONS, seed=5, edge_rows=3000)
     add_unusable_death_rows(base / "omop")
     add_negative_days_supply_rows(base / "omop")
+    add_reversal_rows(base / "omop")
     add_administration_rows(base / "omop")
     add_mail_order_rows(base / "omop")
     cfg = toy_config(path=str(base / "omop"))
@@ -232,6 +259,9 @@ def test_drop_counts_equal_the_oracle_s(outputs):
     # drug_exposure values the rules read otherwise than written (session 23): each occurs
     assert quirks["drug_records"] == oracle["drug_records"]
     assert min(oracle["drug_records"].values()) > 0, oracle["drug_records"]
+    # claims a claim reversal cancels (add_reversal_rows; before session 54 the claims were exposures)
+    assert quirks["reversed_claims"] == oracle["reversed_claims"]
+    assert quirks["reversed_claims"]["n_reversed_claims"] > 0
     assert event_dates["condition"]["n_unknown_person"] == len(UNKNOWN_PERSONS)
     for reason in ("n_after_death", "n_after_cutoff", "n_after_observation_end", "n_before_birth_year"):
         assert sum(c[reason] for c in event_dates.values()) > 0, reason

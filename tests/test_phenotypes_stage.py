@@ -329,8 +329,9 @@ def test_study_events_broadcast_semi_join_keeps_the_isin_rows(spark):
     ids = study_concept_ids(cfg, vocab)
     events = derive_study_events(tables, cfg, vocab)
     unread = unread_columns(cfg)
-    # the toy config's rules leave quantity and refills unread; no rule reads a source concept
-    assert unread == {t: frozenset({s} | ({"quantity", "refills"} if t == "drug_exposure" else set()))
+    # the toy config's rules leave refills unread (quantity is read: a negative one is a claim reversal,
+    # session 54); no rule reads a source concept
+    assert unread == {t: frozenset({s} | ({"refills"} if t == "drug_exposure" else set()))
                       for t, (_, s) in SOURCE_CONCEPT_OF.items()}
     for domain, (table, concept_col, _) in EVENT_TABLES.items():
         skip = unread.get(table, frozenset())
@@ -387,12 +388,12 @@ def test_each_concept_set_is_expanded_once_per_chain(spark, monkeypatch):
 
 
 def test_unread_drug_columns_are_not_scanned_and_change_no_output(spark, tmp_path):
-    """quantity and refills (read only by the minimum-dose and refills rules, both off in the
-    toy config) are not read from the Parquet files: the scan's ReadSchema lacks them and the
-    study events carry nulls. Every output of the chain equals the one built from the study
-    events WITH the file's values, on data where those values would change the trials if a rule
-    read them (refills on orders without an end date, tiny quantities). With the rules on, the
-    columns are read (values kept)."""
+    """refills (read only by the refills rule, off in the toy config) is not read from the Parquet
+    files: the scan's ReadSchema lacks it and the study events carry nulls. Every output of the chain
+    equals the one built from the study events WITH the file's values, on data where those values would
+    change the trials if a rule read them (refills on orders without an end date). With the rule on, the
+    column is read (values kept). quantity is read whatever the config since session 54 (a negative one is
+    a claim reversal, trials.is_reversal_expr)."""
     tables = trd_omop(spark)
     extra = [drug(1, SERTRALINE_TAB, "2017-01-01", days_supply=30, quantity=0.5, refills=3),
              drug(6, FLUOXETINE_CAP, "2016-01-01", days_supply=20, quantity=1.0, refills=5)]
@@ -402,8 +403,8 @@ def test_unread_drug_columns_are_not_scanned_and_change_no_output(spark, tmp_pat
     vocab = study_vocabulary(tables, cfg)
     events = derive_study_events(tables, cfg, vocab)
     read = _scanned_columns(events["drug"])
-    assert "days_supply" in read and "verbatim_end_date" in read and "quantity" not in read and "refills" not in read
-    assert events["drug"].where("quantity is not null or refills is not null").count() == 0
+    assert "days_supply" in read and "verbatim_end_date" in read and "quantity" in read and "refills" not in read
+    assert events["drug"].where("refills is not null").count() == 0
     ids = study_concept_ids(cfg, vocab)
     full = {domain: tables[table].where(F.col(concept_col).isin(sorted(ids[domain])))
             for domain, (table, concept_col, _) in EVENT_TABLES.items()}

@@ -92,12 +92,15 @@ from trd_spark.phenotypes.trials import (
     at_min_dose_records,
     derive_antidepressant_trials,
     derive_ingredient_exposures,
+    drop_reversed_claims,
     exposure_record_counts,
     implausible_record_counts,
     is_exposure_expr,
     mail_order_default_expr,
     min_dose_record_counts,
     refill_course_over_max_expr,
+    reversed_claim_counts,
+    reversed_claim_keys,
 )
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
 from trd_spark.vocabulary import (
@@ -183,14 +186,15 @@ def _ids(ids: frozenset[int]) -> list[int]:
 def _drug_events(drugs: DataFrame, concept_ids: frozenset[int], doses: DataFrame | None = None,
                  max_days_supply: int | None = None) -> DataFrame:
     """person_id, event_date: the exposures to a drug of ``concept_ids`` (augmentation agents,
-    esketamine) by start date. A record with a negative days_supply is none
+    esketamine) by start date. A record with a negative days_supply or quantity is none
     (``trials.is_exposure_expr``), as for the trials: a reversed claim of aripiprazole made
     ad2_augmentation TRD, one of esketamine somatic TRD (field case round 15, hunter). ``doses``
     (``augmentation_ingredients``): a record whose known daily dose is below its agent's
     ``trials.ingredient_min_daily_dose`` is none either (``trials.at_min_dose_records``; field case
     round 42: quetiapine 25 mg at night, a sleep aid, was an ad2_augmentation onset whatever the key;
     ``max_days_supply``: ``trials.daily_dose_expr``)."""
-    taken = drugs.where(F.col("drug_concept_id").isin(_ids(concept_ids)) & is_exposure_expr(F.col("days_supply")))
+    taken = drugs.where(F.col("drug_concept_id").isin(_ids(concept_ids))
+                        & is_exposure_expr(F.col("days_supply"), F.col("quantity")))
     if doses is not None:
         taken = at_min_dose_records(taken, doses, max_days_supply)
     return _events(taken, "drug_exposure_start_date")
@@ -357,18 +361,17 @@ def unread_columns(cfg: Config) -> dict[str, frozenset[str]]:
     """Per OMOP event table: the declared columns no rule of ``cfg`` reads, which
     ``derive_study_events`` does not read from the files (typed nulls instead).
 
-    drug_exposure ``quantity`` is read only by the minimum-dose rule (``trials.
-    ingredient_min_daily_dose`` non-empty: ``trials.daily_dose_expr``; without a minimum the
-    dose flags are false whatever the quantity) and ``refills`` only by ``trials.use_refills``
-    (``trials.exposure_end_expr``); the ``*_source_concept_id`` columns never (records are
+    drug_exposure ``refills`` is read only by ``trials.use_refills`` (``trials.exposure_end_expr``);
+    ``quantity`` always: a negative one is a claim reversal (``trials.is_reversal_expr``, session 54;
+    before, it was read only by the minimum-dose rule, and a reversal written as the units returned was a
+    60-day exposure); the ``*_source_concept_id`` columns never (records are
     recognised by their standard concept; ``event_table_counts`` reads them from the OMOP
     frames). Every other declared column is read by a rule or a stage count
     (``verbatim_end_date`` also by the implausible-value count, whatever
     ``use_verbatim_end_date`` says).
     """
     t = cfg.phenotypes.trials
-    drug = {"quantity"} if not t.ingredient_min_daily_dose else set()
-    drug |= {"refills"} if not t.use_refills else set()
+    drug = {"refills"} if not t.use_refills else set()
     # No rule reads a source concept (counted from the OMOP frames, event_table_counts).
     out = {table: {source} for table, (_, source) in SOURCE_CONCEPT_OF.items()}
     out["drug_exposure"] |= drug
@@ -521,8 +524,20 @@ def dosed_ingredient_frame(spark: SparkSession, drug_strength: DataFrame, rows: 
 
 def followup_events(events: dict[str, DataFrame], persons: DataFrame) -> dict[str, DataFrame]:
     """Per domain (``EVENT_TABLES``): the study events within each person's follow-up
-    (``persons.restrict_to_followup``; same columns as ``events``)."""
-    return {domain: restrict_to_followup(events[domain], persons, EVENT_TABLES[domain][2]) for domain in EVENT_TABLES}
+    (``persons.restrict_to_followup``; same columns as ``events``); the drug records without the claims
+    a claim reversal cancels (``followup_drugs``)."""
+    out = {domain: restrict_to_followup(events[domain], persons, EVENT_TABLES[domain][2]) for domain in EVENT_TABLES}
+    out["drug"] = followup_drugs(events["drug"], persons)
+    return out
+
+
+def followup_drugs(drugs: DataFrame, persons: DataFrame) -> DataFrame:
+    """The study drug records ``drugs`` (every date) within each person's follow-up, without the claims a
+    claim reversal cancels (``trials.reversed_claim_keys``, matched over the records of every date: a
+    reversal after death still cancels its claim; the reversals themselves stay, no exposure by
+    ``trials.is_exposure_expr``, and keep their person out of the controls). Same columns."""
+    followup = restrict_to_followup(drugs, persons, EVENT_TABLES["drug"][2])
+    return drop_reversed_claims(followup, reversed_claim_keys(drugs))
 
 
 # The clinical tables whose rows are evidence of EHR data (omop.ehr_evidence any_record): not
@@ -1109,7 +1124,8 @@ def drug_record_quirk_columns(max_days_supply: int, *, use_verbatim_end_date: bo
     exposure: OHDSI Themis drops such records), n_zero_days_supply (unknown: the default),
     n_refill_course_over_max (days_supply x (1 + refills) over ``max_days_supply``: refills not
     used) and n_negative_refills (refills below 0, which the CDM does not allow: read as none,
-    ``trials.exposure_end_expr`` uses refills > 0 only); the last two 0 unless
+    ``trials.exposure_end_expr`` uses refills > 0 only), n_negative_quantity (no exposure either: a
+    claim reversal written as the units returned, ``trials.is_reversal_expr``); the two refill counts 0 unless
     ``trials.use_refills``, as ``refills`` is not read otherwise; n_administration_one_day (an
     administration record, ``vocabulary.ADMINISTRATION_DRUG_TYPE_IDS``, with no usable end or
     days_supply: its own day, not the default length, ``trials.administration_one_day_expr``;
@@ -1130,6 +1146,7 @@ def drug_record_quirk_columns(max_days_supply: int, *, use_verbatim_end_date: bo
     return [
         n(F.col("drug_exposure_end_date") < start, "n_end_before_start"),
         n(ds < 0, "n_negative_days_supply"),
+        n(F.col("quantity") < 0, "n_negative_quantity"),
         n(ds == 0, "n_zero_days_supply"),
         n(refill_course_over_max_expr(max_days_supply), "n_refill_course_over_max"),
         n(F.col("refills") < 0, "n_negative_refills"),
@@ -1146,6 +1163,8 @@ DRUG_RECORD_QUIRK_TEXT = {
     "n_end_before_start": "exposure end taken from days_supply or the default",
     "n_negative_days_supply": "not used as exposures: a negative days_supply is not allowed by the CDM (OHDSI "
                               "Themis: such a record is dropped, e.g. a claim reversal); still no control",
+    "n_negative_quantity": "not used as exposures: a negative quantity (units returned, a claim reversal; OHDSI DQD "
+                           "plausibleValueLow 0.0000001); still no control",
     "n_zero_days_supply": "days_supply 0 read as unknown: exposure end from the end date or the default length",
     "n_refill_course_over_max": "refill course (days_supply x (1 + refills)) over trials.max_days_supply: "
                                 "refills not used, the record's own days_supply is",
@@ -1651,6 +1670,8 @@ def stage_counts(
     execution, per part.) Aggregates only: no person-level row reaches the driver.
     """
     observed = observed or {}
+    # the records the trials and onsets read (followup_events): no claim a reversal cancels
+    followup_drug_records = followup_drugs(events["drug"], persons)
     tagged = reduce(lambda a, b: a.unionByName(b), [
         events[dom].select("person_id", F.col(date_col).alias("event_date"), F.lit(dom).alias("domain"))
         for dom, (_, _, date_col) in EVENT_TABLES.items()
@@ -1664,8 +1685,9 @@ def stage_counts(
         # Over the records within follow-up, the ones the trials are built from (derive_trials):
         # over every date, n_exposures counted exposures no trial could read (after death, after
         # the cutoff); those records are counted in study_event_dates.drug instead.
-        "antidepressant_exposures": exposure_record_counts(
-            restrict_to_followup(events["drug"], persons, EVENT_TABLES["drug"][2]), ingredients, max_days_supply),
+        "antidepressant_exposures": exposure_record_counts(followup_drug_records, ingredients, max_days_supply),
+        # the claims a claim reversal cancels (trials.reversed_claim_keys), over the records of every date
+        "reversed_claims": reversed_claim_counts(events["drug"], reversed_claim_keys(events["drug"])),
         "observation_periods": observation_period_overlaps(omop["observation_period"]),
         "drug_records": drug_record_quirks(events["drug"], max_days_supply, use_verbatim_end_date=use_verbatim_end_date),
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
@@ -1679,8 +1701,7 @@ def stage_counts(
         **({"conditional_records": tables.select(*outside)} if outside else {}),
         **({CONDITION_IN_OBSERVATION_PART: tables.select(*misplaced)} if misplaced else {}),
         # the augmentation agents' records dropped for their dose, where an agent has a minimum
-        **({"augmentation_exposures": min_dose_record_counts(
-            restrict_to_followup(events["drug"], persons, EVENT_TABLES["drug"][2]), augmentation, max_days_supply)}
+        **({"augmentation_exposures": min_dose_record_counts(followup_drug_records, augmentation, max_days_supply)}
            if augmentation is not None else {}),
         # the records a drug set's exclude_dose_forms leaves out (skin products), and their persons
         **({DOSE_FORM_PART: dose_form_records(events["drug"], dose_forms)} if dose_forms else {}),
@@ -2071,6 +2092,12 @@ def run(ctx: StageContext) -> None:
                             "the records of every date, in or outside follow-up: only those within it form trials)",
                             record_text(shown, f"quirks.drug_records.{what}", n, threshold), what.removeprefix("n_"),
                             DRUG_RECORD_QUIRK_TEXT[what])
+        if quirks["reversed_claims"]["n_reversed_claims"]:
+            log.warning("phenotypes: drug_exposure: %s study claim record(s) cancelled by a claim reversal (a record of the "
+                        "same person, product and supply with a negative days_supply or quantity, on the claim's day or "
+                        "within its days_supply; OHDSI Themis #124): not used as exposures; still no control",
+                        record_text(shown, "quirks.reversed_claims.n_reversed_claims",
+                                    quirks["reversed_claims"]["n_reversed_claims"], threshold))
         if quirks["condition_status"]["n_preliminary_records"]:
             log.warning("phenotypes: condition_occurrence: %s study record(s) with a preliminary status (rule-out / "
                         "possible diagnosis): no MDD diagnosis",

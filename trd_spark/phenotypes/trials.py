@@ -39,7 +39,22 @@ than ``max_days_supply`` days (e.g. an end in 2099), and a days_supply above it.
 A record with a NEGATIVE days_supply is no exposure (dropped here, counted by the stage): the
 CDM forbids it and OHDSI's ratified convention (Themis, days_supply) says such a source record
 is dropped, as it is unknown whether the patient took the drug (typically a claim reversal).
-It still keeps its person out of the controls (the control rule reads every record).
+So is a record with a negative ``quantity`` (a reversal written as the units returned; OHDSI DQD's
+plausibleValueLow for drug_exposure.quantity is 0.0000001). It still keeps its person out of the
+controls (the control rule reads every record).
+
+A **claim reversal** (such a negative record) also cancels the claim it reverses, as OHDSI Themis
+#124 says a negative record may need to be "combined with other record (e.g. reversal of
+prescription)": kept, the reversed claim of a fill never dispensed made an adequate trial (ad3 TRD)
+or an augmentation onset. ``reversed_claim_keys``: a reversal cancels the claim (a record that is no
+reversal) of the same person and ``drug_concept_id`` whose days_supply is the reversal's without its
+sign (both empty alike) and whose quantity is the reversal's without its sign (either empty: any),
+starting on the reversal's day or earlier while its days_supply ran (reversal start - claim start <
+days_supply; a claim without one only on the same day); of several, the latest. The claim's
+identical rows (an export repeating it) are one claim and are cancelled together. Matched over the
+study drug records of every date (a reversal after death still cancels its claim); the cancelled
+rows are counted (stage: notes.quirks.reversed_claims.n_reversed_claims) and, like the reversal,
+keep their person out of the controls.
 
 Minimum dose (``ingredient_min_daily_dose``, per ingredient; default none): the daily dose of a
 record is ``quantity x amount_value / days_supply`` (units dispensed x mg of ingredient per unit
@@ -67,6 +82,7 @@ exposures have gap 0.
 
 from __future__ import annotations
 
+from functools import reduce
 from typing import TYPE_CHECKING
 
 from pyspark.sql import Window
@@ -147,7 +163,7 @@ def mail_order_default_expr(use_verbatim_end_date: bool, max_days_supply: int | 
                                  mail_order, 3)
 
     changed = end(mail_order_expr(F.col("drug_type_concept_id"))) != end(None)
-    return F.coalesce(changed & is_exposure_expr(F.col("days_supply")), F.lit(False))
+    return F.coalesce(changed & is_exposure_expr(F.col("days_supply"), F.col("quantity")), F.lit(False))
 
 
 def administration_one_day_expr(use_verbatim_end_date: bool, max_days_supply: int | None) -> Column:
@@ -162,7 +178,8 @@ def administration_one_day_expr(use_verbatim_end_date: bool, max_days_supply: in
                                  None, max_days_supply, administration)
 
     changed = end(administration_expr(F.col("drug_type_concept_id"))) != end(None)
-    return F.coalesce(changed & is_exposure_expr(F.col("days_supply")), F.lit(False))  # a negative one is none
+    return F.coalesce(changed & is_exposure_expr(F.col("days_supply"), F.col("quantity")),
+                      F.lit(False))  # a negative one is none
 
 
 def implausible_record_counts(drugs: DataFrame, max_days_supply: int) -> list[Column]:
@@ -190,15 +207,72 @@ def refill_course_over_max_expr(max_days_supply: int) -> Column:
     return F.coalesce(over, F.lit(False))
 
 
-def is_exposure_expr(days_supply: Column) -> Column:
-    """False for a drug record whose ``days_supply`` is negative, true otherwise (null-safe).
+def is_reversal_expr(days_supply: Column, quantity: Column | None = None) -> Column:
+    """True for a drug record whose ``days_supply`` or ``quantity`` (None: not read) is negative: a
+    claim reversal (module docstring), false otherwise (null-safe)."""
+    negative = days_supply < 0
+    if quantity is not None:
+        negative = negative | (quantity < 0)
+    return F.coalesce(negative, F.lit(False))
 
-    Such a record is no exposure (module docstring: the CDM forbids it and OHDSI's Themis
-    convention drops it, e.g. a claim reversal; it is unknown whether the drug was taken): not
-    an antidepressant exposure of a trial, nor an augmentation or somatic (esketamine) event of
-    a TRD onset. Every record still keeps its person out of the controls.
+
+def is_exposure_expr(days_supply: Column, quantity: Column | None = None) -> Column:
+    """False for a drug record whose ``days_supply`` or ``quantity`` (None: not read) is negative
+    (``is_reversal_expr``), true otherwise (null-safe).
+
+    Such a record is no exposure (module docstring: the CDM forbids a negative days_supply and OHDSI's
+    Themis convention drops it, e.g. a claim reversal; it is unknown whether the drug was taken; a
+    negative quantity is OHDSI DQD-implausible, the units a reversal returns): not an antidepressant
+    exposure of a trial, nor an augmentation or somatic (esketamine) event of a TRD onset. Every
+    record still keeps its person out of the controls. The claim such a record reverses is dropped
+    by ``drop_reversed_claims``.
     """
-    return ~F.coalesce(days_supply < 0, F.lit(False))
+    return ~is_reversal_expr(days_supply, quantity)
+
+
+_CLAIM_KEY = ("person_id", "drug_concept_id", "drug_exposure_start_date", "days_supply", "quantity")
+
+
+def reversed_claim_keys(drugs: DataFrame) -> DataFrame:
+    """The claims of ``drugs`` (drug_exposure rows: person_id, drug_concept_id, drug_exposure_start_date,
+    days_supply, quantity) that a claim reversal cancels, one row per claim: those five columns.
+
+    A reversal (``is_reversal_expr``) cancels the latest claim (a record that is none) of its person
+    and drug_concept_id with days_supply = |its days_supply| (null-safe), quantity = |its quantity| or
+    either empty, starting on its day or earlier within the claim's days_supply (module docstring).
+    """
+    reversal = is_reversal_expr(F.col("days_supply"), F.col("quantity"))
+    rev = drugs.where(reversal).select(
+        "person_id", "drug_concept_id", F.col("drug_exposure_start_date").alias("_r_start"),
+        F.abs(F.col("days_supply")).alias("_r_ds"), F.abs(F.col("quantity")).alias("_r_q")).distinct()
+    # every claim row meets the (few) reversals of its person and product first; the distinct is of the pairs,
+    # not of every study drug record (no shuffle of the claims beyond the join's)
+    claims = drugs.where(~reversal & F.col("drug_exposure_start_date").isNotNull()).select(*_CLAIM_KEY)
+    start, r_start = F.col("drug_exposure_start_date"), F.col("_r_start")
+    within = (start == r_start) | ((start < r_start) & (F.datediff(r_start, start) < F.col("days_supply")))
+    pairs = claims.join(rev, ["person_id", "drug_concept_id"]).distinct().where(
+        F.col("days_supply").eqNullSafe(F.col("_r_ds"))
+        & (F.col("_r_q").isNull() | F.col("quantity").isNull() | (F.col("quantity") == F.col("_r_q")))
+        & within)
+    latest = F.max(start).over(Window.partitionBy("person_id", "drug_concept_id", "_r_start", "_r_ds", "_r_q"))
+    return pairs.withColumn("_latest", latest).where(start == F.col("_latest")).select(*_CLAIM_KEY).distinct()
+
+
+def drop_reversed_claims(drugs: DataFrame, keys: DataFrame) -> DataFrame:
+    """``drugs`` without the rows of a claim in ``keys`` (``reversed_claim_keys``; null-safe on days_supply
+    and quantity), same columns."""
+    k = keys.select(*[F.col(c).alias(f"_k_{c}") for c in _CLAIM_KEY])
+    return drugs.join(k, reduce(lambda a, b: a & b, [F.col(c).eqNullSafe(F.col(f"_k_{c}")) for c in _CLAIM_KEY]),
+                      "left_anti")
+
+
+def reversed_claim_counts(drugs: DataFrame, keys: DataFrame) -> DataFrame:
+    """One row (long): n_reversed_claims, the rows of ``drugs`` that a claim reversal cancels (``keys``:
+    ``reversed_claim_keys``; an exported-twice claim's two rows are two). Aggregates only."""
+    k = keys.select(*[F.col(c).alias(f"_k_{c}") for c in _CLAIM_KEY])
+    cancelled = drugs.join(k, reduce(lambda a, b: a & b, [F.col(c).eqNullSafe(F.col(f"_k_{c}")) for c in _CLAIM_KEY]),
+                           "left_semi")
+    return cancelled.agg(F.count(F.lit(1)).cast("long").alias("n_reversed_claims"))
 
 
 def daily_dose_expr(quantity: Column, amount_value: Column, days_supply: Column,
@@ -262,7 +336,8 @@ def min_dose_record_counts(drugs: DataFrame, ingredients: DataFrame, max_days_su
     days_supply is not negative (``is_exposure_expr``: those are no exposure anyway). The
     augmentation agents' counterpart of ``exposure_record_counts``' two counts (``max_days_supply``: as
     ``daily_dose_expr``). Aggregates only."""
-    rows = _with_dose_flags(drugs.where(is_exposure_expr(F.col("days_supply"))), ingredients, max_days_supply)
+    rows = _with_dose_flags(drugs.where(is_exposure_expr(F.col("days_supply"), F.col("quantity"))), ingredients,
+                           max_days_supply)
     return rows.agg(
         F.coalesce(F.sum(F.col("_below_min_dose").cast("long")), F.lit(0)).cast("long").alias("n_below_min_dose"),
         F.coalesce(F.sum(F.col("_dose_unknown").cast("long")), F.lit(0)).cast("long").alias("n_dose_unknown"),
@@ -291,7 +366,7 @@ def derive_ingredient_exposures(
     start = F.col("drug_exposure_start_date")
     return (
         _with_dose_flags(drug_exposure, ingredients, max_days_supply)
-        .where(~F.col("_below_min_dose") & is_exposure_expr(F.col("days_supply")))
+        .where(~F.col("_below_min_dose") & is_exposure_expr(F.col("days_supply"), F.col("quantity")))
         .select(
             "person_id",
             "ingredient_concept_id",
@@ -341,7 +416,7 @@ def exposure_record_counts(drug_exposure: DataFrame, ingredients: DataFrame, max
             F.sum(F.col("_below_min_dose").cast("long")).alias("below"),
             F.sum(F.col("_dose_unknown").cast("long")).alias("unknown"),
             # never below the minimum too: a dose needs days_supply > 0 (daily_dose_expr)
-            F.sum((~is_exposure_expr(F.col("days_supply"))).cast("long")).alias("negative"),
+            F.sum((~is_exposure_expr(F.col("days_supply"), F.col("quantity"))).cast("long")).alias("negative"),
         )
     )
     kept = F.col("n") - F.col("below") - F.col("negative")
