@@ -50,6 +50,7 @@ CASE_ZONES: dict[str, str | None] = {
     "concepts-unmapped-status-combination": None,
     "concepts-history-status-exposure-shapes": None,
     "records-outside-observation-period-start-after-end": None,
+    "records-outside-observation-esketamine": None,
 }
 OFFSET = 1_000_000  # person_id in the shared run = case position x OFFSET + person_id in the case
 VOCABULARY_TABLES = ("concept", "concept_ancestor", "drug_strength")
@@ -432,6 +433,17 @@ def test_a_period_starting_after_its_end_is_observed_to_its_later_date(merged):
     assert _quirks(run)["n_persons_period_start_after_end"] == 3
     flow = _flow(run)
     assert (flow["excluded_outside_followup_only"], flow["non_MDD"]) == (0, 0)
+
+
+def test_an_esketamine_record_anywhere_makes_no_control(merged):
+    """records-outside-observation-esketamine (expected.tsv): esketamine within follow-up (3901)
+    or after the last observation period (3902, counted as excluded only by records outside
+    follow-up) makes no control; metformin does not (3903); an MDD person's esketamine is still the
+    somatic onset (3904). Before round 9 (session 19): 3901 and 3902 non_MDD. (In the shared run
+    since session 54; it ran the chain on its own in test_field_cases_round9, same assertions.)"""
+    run = _case(merged, "records-outside-observation-esketamine", trials=False)
+    outside_only = {r.person_id: r.excluded_outside_followup_only for r in run.mdd.collect()}
+    assert outside_only == {3901: False, 3902: True, 3903: False, 3904: False}
 
 
 @pytest.mark.parametrize(("case", "zone"), list(CASE_ZONES.items()))

@@ -12,7 +12,8 @@
 - An antidepressant anywhere in the record makes no control, for the antidepressant that forms no
   trial (tests/data/field_cases/omop/records-outside-observation-esketamine, by hand): the control
   rule read the trial ingredients only, so an esketamine record (the somatic definition's drug,
-  licensed for treatment-resistant depression) without a depression code left a control.
+  licensed for treatment-resistant depression) without a depression code left a control. Its test
+  runs in test_field_cases_omop's shared phenotype run (session 54: one chain run fewer).
 """
 
 from __future__ import annotations
@@ -20,13 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_field_cases_omop import CASES as OMOP_CASES
-from test_field_cases_omop import _check_phenotypes, _expected
 from test_field_cases_pgs import CASES, assert_expected, case_config, plink2_fileset, run_case, run_scores
-from test_phenotypes_support import toy_config
 
 from trd_spark.errors import InputDataError
-from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
 
 MULTIALLELIC = "multiallelic-effect-is-ref"
 HAPLOID_DS = "partial-dosage-field-haploid"
@@ -150,23 +147,3 @@ def test_a_dosage_beside_a_missing_gt_in_chrx_par_is_diploid_and_elsewhere_names
         dosages([*par, (3_000_000, "./.:1.4\t0/1:1\t1:0.5")])
     with pytest.raises(Exception, match=r"at chrX:3000000 A,G is given without a GT field .*\(plink2 refuses"):
         dosages([(3_000_000, "1.4\t1\t0.5")], fmt="DS")
-
-
-ESKETAMINE_CASE = "records-outside-observation-esketamine"
-
-
-def test_an_esketamine_record_anywhere_makes_no_control(spark):
-    """records-outside-observation-esketamine through the stage's reader and chain (expected.tsv):
-    esketamine within follow-up (3901) or after the last observation period (3902, counted as
-    excluded only by records outside follow-up) makes no control; metformin does not (3903); an
-    MDD person's esketamine is still the somatic onset (3904). Before: 3901 and 3902 non_MDD."""
-    cfg = toy_config(path=str(OMOP_CASES / ESKETAMINE_CASE / "omop"))
-    tables = derive_phenotype_tables(read_omop(spark, cfg), cfg)
-
-    class Run:  # what _check_phenotypes reads: the collected rows with attribute access
-        phenotypes = [type("R", (dict,), {"__getattr__": dict.__getitem__})(r.asDict())
-                      for r in tables.phenotypes.collect()]
-
-    _check_phenotypes(Run, _expected(ESKETAMINE_CASE))  # type: ignore[arg-type]
-    outside_only = {r.person_id: r.excluded_outside_followup_only for r in tables.mdd.collect()}
-    assert outside_only == {3901: False, 3902: True, 3903: False, 3904: False}
