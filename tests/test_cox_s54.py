@@ -25,6 +25,7 @@ import statsmodels.api as sm
 from lifelines import CoxPHFitter
 from models_sim import grid_config, simulate_frame, to_spark
 from statsmodels.stats.meta_analysis import combine_effects
+from test_cox_s53 import _logistic
 
 from trd_spark.errors import ModelError
 from trd_spark.models.cox import fit_cox
@@ -94,13 +95,6 @@ def test_ratio_and_ci_range(beta, se, ok):
         assert out == pytest.approx((np.exp(beta), np.exp(beta - Z95 * se), np.exp(beta + Z95 * se)), rel=1e-12)
 
 
-def _logistic(rows: list[tuple]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=["dataset", "contrast", "pgs_id", "beta", "se", "p", "converged"])
-    df["definition"] = "ad3"
-    df["trait"], df["domain"] = df["pgs_id"] + " trait", "sleep"
-    df["q_fdr"] = df["p_bonferroni"] = df["p"]
-    df["note"] = ""
-    return df
 
 
 def test_random_effects_meta_whose_ci_overflows_is_withheld(caplog):

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -48,7 +47,7 @@ from test_phenotypes_support import (
     MDD_CONCEPT,
     SERTRALINE_TAB,
     d,
-    duckdb_twin,
+    duckdb_twin_run,
     toy_config,
     write_omop_tables,
 )
@@ -274,15 +273,7 @@ def chain_run(spark, case_dir):
 @pytest.fixture(scope="module")
 def twin_run(case_dir):
     """The case through the DuckDB twin, once: rows (sorted COLUMNS tuples) and its drop counts."""
-    cfg = toy_config(path=str(case_dir))
-    out = case_dir.parent / "twin.parquet"
-    _, counts = duckdb_twin().duckdb_phenotypes_and_drop_counts(str(case_dir), cfg, str(out), threads=1)
-    con = duckdb.connect()
-    try:
-        rows = con.execute(f"SELECT {', '.join(COLUMNS)} FROM read_parquet('{out}')").fetchall()
-    finally:
-        con.close()
-    return {"rows": sorted(rows), "counts": counts}
+    return duckdb_twin_run(case_dir, COLUMNS)
 
 
 def _diff(got: list[tuple], want: list[tuple]) -> str:

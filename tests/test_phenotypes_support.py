@@ -307,6 +307,24 @@ def duckdb_twin_rows(root, cfg, out, columns: str, where: str) -> list[tuple]:
         con.close()
 
 
+
+def duckdb_twin_run(case_dir, columns) -> dict:
+    """The DuckDB twin run once on the OMOP export in ``case_dir`` (toy config pointed there; one
+    thread; its phenotypes written beside the folder, ``twin.parquet``): ``{"rows": sorted tuples of
+    ``columns`` (names), "counts": the twin's drop counts}`` (the hand-worked shape modules' twin
+    fixture: test_trials_s53, test_omop_shapes_s54)."""
+    import duckdb
+
+    cfg = toy_config(path=str(case_dir))
+    out = case_dir.parent / "twin.parquet"
+    _, counts = duckdb_twin().duckdb_phenotypes_and_drop_counts(str(case_dir), cfg, str(out), threads=1)
+    con = duckdb.connect()
+    try:
+        rows = con.execute(f"SELECT {', '.join(columns)} FROM read_parquet('{out}')").fetchall()
+    finally:
+        con.close()
+    return {"rows": sorted(rows), "counts": counts}
+
 # A field case's expected.tsv: its columns, and its rows as the phenotypes table's values.
 STATUS_COLUMNS = ["person_id", "definition", "status", "exclusion_reason", "mdd_index_date", "trd_onset_date",
                   "followup_end_date", "time_to_trd_days", "trd_event", "n_adequate_trials"]
