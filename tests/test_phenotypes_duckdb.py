@@ -47,6 +47,17 @@ def add_unusable_death_rows(omop_dir: Path) -> None:
         "observation_period_start_date": day[:2], "observation_period_end_date": day[:2]})
 
 
+def _supplied_product_rows(omop_dir: Path, first: int, n: int):
+    """(drug_exposure table, its antidepressant product rows with a positive days_supply, ``n`` from
+    the ``first``-th on): the rows each added shape below copies."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    drugs = pq.read_table(omop_dir / "drug_exposure.parquet")
+    products = pc.greater_equal(drugs["drug_concept_id"], voc.PRODUCT_BASE)
+    return drugs, drugs.filter(pc.and_(products, pc.greater(pc.fill_null(drugs["days_supply"], 0), 0))).slice(first, n)
+
+
 def add_negative_days_supply_rows(omop_dir: Path, n: int = 40) -> None:
     """The generator writes no negative days_supply (a masked -1): a copy of each of the first
     ``n`` antidepressant product rows with a positive days_supply, 40 days later with that
@@ -54,11 +65,8 @@ def add_negative_days_supply_rows(omop_dir: Path, n: int = 40) -> None:
     every other copy also has refills -1 (nor does it write negative refills: read as none)."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    drugs = pq.read_table(omop_dir / "drug_exposure.parquet")
-    products = pc.greater_equal(drugs["drug_concept_id"], voc.PRODUCT_BASE)
-    rows = drugs.filter(pc.and_(products, pc.greater(pc.fill_null(drugs["days_supply"], 0), 0))).slice(0, n)
+    drugs, rows = _supplied_product_rows(omop_dir, 0, n)
     start = pc.add(rows["drug_exposure_start_date"].cast(pa.int32()), pa.scalar(40, pa.int32())).cast(pa.date32())
     _append(omop_dir / "drug_exposure.parquet", {
         "drug_exposure_id": pa.array(range(40_000_000_000, 40_000_000_000 + rows.num_rows), pa.int64()),
@@ -76,11 +84,8 @@ def add_reversal_rows(omop_dir: Path, n: int = 60) -> None:
     cancels its claim"; session 54 omop)."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    drugs = pq.read_table(omop_dir / "drug_exposure.parquet")
-    products = pc.greater_equal(drugs["drug_concept_id"], voc.PRODUCT_BASE)
-    rows = drugs.filter(pc.and_(products, pc.greater(pc.fill_null(drugs["days_supply"], 0), 0))).slice(2000, n)
+    drugs, rows = _supplied_product_rows(omop_dir, 2000, n)
     odd = pa.array([i % 2 == 1 for i in range(rows.num_rows)])
     day = pc.if_else(odd, pc.add(rows["drug_exposure_start_date"].cast(pa.int32()), pa.scalar(3, pa.int32())),
                      rows["drug_exposure_start_date"].cast(pa.int32())).cast(pa.date32())
@@ -103,11 +108,8 @@ def add_administration_rows(omop_dir: Path, n: int = 200, doses: int = 14) -> No
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    drugs = pq.read_table(omop_dir / "drug_exposure.parquet")
-    products = pc.greater_equal(drugs["drug_concept_id"], voc.PRODUCT_BASE)
-    rows = drugs.filter(pc.and_(products, pc.greater(pc.fill_null(drugs["days_supply"], 0), 0))).slice(0, n)
+    _, rows = _supplied_product_rows(omop_dir, 0, n)
     take = pa.array(np.repeat(np.arange(rows.num_rows), doses))
     day = pc.add(pc.add(rows["drug_exposure_start_date"].cast(pa.int32()).take(take), pa.scalar(100, pa.int32())),
                  pa.array(np.tile(np.arange(doses, dtype=np.int32), rows.num_rows))).cast(pa.date32())
@@ -125,12 +127,9 @@ def add_mail_order_rows(omop_dir: Path, n: int = 200) -> None:
     days, not the default 30 (OHDSI Themis' end-date convention; session 53 trials)."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    drugs = pq.read_table(omop_dir / "drug_exposure.parquet")
-    products = pc.greater_equal(drugs["drug_concept_id"], voc.PRODUCT_BASE)
     # rows after those add_administration_rows takes, and a year on: the two rules' rows do not merge
-    rows = drugs.filter(pc.and_(products, pc.greater(pc.fill_null(drugs["days_supply"], 0), 0))).slice(1000, n)
+    _, rows = _supplied_product_rows(omop_dir, 1000, n)
     day = pc.add(rows["drug_exposure_start_date"].cast(pa.int32()), pa.scalar(365, pa.int32())).cast(pa.date32())
     _append(omop_dir / "drug_exposure.parquet", {
         "drug_exposure_id": pa.array(range(42_000_000_000, 42_000_000_000 + rows.num_rows), pa.int64()),
