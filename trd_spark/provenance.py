@@ -25,8 +25,11 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import importlib.machinery
 import importlib.metadata
 import importlib.resources
+import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -261,6 +264,71 @@ def _distribution_versions() -> dict[str, str]:
         if versions:
             out[top] = ",".join(versions)
     return out
+
+
+# Files of a package that may state its version as a literal ``__version__`` (pyspark:
+# ``version.py``; many: ``_version.py``; others: ``__init__.py``), read in this order.
+VERSION_FILES = ("version.py", "_version.py", "__init__.py")
+
+
+def _declared_version(spec: importlib.machinery.ModuleSpec) -> str | None:
+    """The literal ``__version__`` the module or package ``spec`` finds states in its source
+    (``VERSION_FILES`` of a package; read through its loader, so from a zip too), None when none
+    does. Nothing is imported."""
+    get_data = getattr(spec.loader, "get_data", None)
+    places = list(spec.submodule_search_locations or [])
+    files = [os.path.join(places[0], f) for f in VERSION_FILES] if len(places) == 1 else (
+        [spec.origin] if spec.origin and not places else [])
+    for file in files:
+        try:
+            text = get_data(file).decode("utf-8") if get_data is not None else None
+            tree = ast.parse(text) if text is not None else None
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+            continue
+        for node in tree.body if tree is not None else []:
+            if _is_version_string(node):
+                return str(cast(ast.Constant, node.value).value)
+    return None
+
+
+@functools.cache
+def _imported_version(top: str, installed: str | None) -> str | None:
+    """The ``lib:<top>`` key's value of the third-party top-level module ``top``: ``installed``
+    (``_distribution_versions``: ``"dist==version"``), unless the copy an import of ``top`` finds
+    (``importlib.util.find_spec``, which imports nothing for a top-level name) is not the
+    distribution's own, installed where its metadata is: then that copy's declared version
+    (``_declared_version``), as ``"<dist or top>==<version>"``. None: no distribution and no
+    declared version (left out of the digest).
+
+    Why: ``spark-submit`` puts its own ``$SPARK_HOME/python/lib/pyspark.zip`` first on the driver's
+    path (a cluster's Spark; on Dataproc, the image's), so the pyspark imported, and the Spark whose
+    JVM computes, is that Spark's, while the metadata read is a pip pyspark installed beside it (as
+    Hail's requirements bring one) or none at all. A Spark upgrade with the image then reran no
+    stage: the digest held the pip copy's version, or no ``lib:pyspark``. A distribution whose own
+    copy is not there (metadata only) keeps its version: the import finds none of its own to
+    contradict it."""
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return installed
+    places = list(spec.submodule_search_locations or [])
+    where = places[0] if len(places) == 1 else spec.origin if not places else None
+    if where is None:  # a namespace package over several folders: no one copy
+        return installed
+    name = installed.split(",")[0].partition("==")[0] if installed else top
+    if installed:
+        for entry in installed.split(","):
+            try:
+                own = Path(str(importlib.metadata.distribution(entry.partition("==")[0]).locate_file(
+                    Path(where).name)))
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            if not own.exists() or os.path.realpath(own) == os.path.realpath(where):
+                return installed  # the distribution's own copy is what is imported, or it has none
+    declared = _declared_version(spec)
+    return installed if declared is None else f"{name}=={declared}"
 
 
 def _import_distributions(entry: str) -> frozenset[str]:
@@ -1000,7 +1068,8 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
         if not libraries.get(lib, {by}) - {by}:
             libraries.pop(lib, None)
     versions = _distribution_versions()
-    direct = {f"lib:{top}": versions[top] for top in sorted(libraries) if top in versions}
+    direct = {f"lib:{top}": seen for top in sorted(libraries)
+              if (seen := _imported_version(top, versions.get(top))) is not None}
     digests.update(direct)
     dists = frozenset().union(*(_import_distributions(v) for v in direct.values()))
     digests.update({k: v for k, v in _closure_versions(dists).items() if k not in digests})
