@@ -1240,4 +1240,51 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
                         AND c.concept_id = e.drug_concept_id AND c.start_date = e.drug_exposure_start_date
                         AND c.ds IS NOT DISTINCT FROM e.days_supply AND c.q IS NOT DISTINCT FROM {q})""").fetchone()
     out["reversed_claims"] = {"n_reversed_claims": int(n_reversed)}
+    out["unreached_drug_records"] = {"n_drug_exposure_unreached": _unreached_drug_records(con, src, cfg)}
     return out
+
+
+def _unreached_drug_records(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Config) -> int:
+    """drug_exposure records (every date) of a standard, valid concept of domain 'Drug' whose concept_name
+    holds, as a whole name (no letter or digit around it, case-insensitive), the name of an ingredient a
+    study drug set includes with its descendants (its concept's name; the YAML name when the concept table
+    lacks it), and that is no member of any study drug set (roots and descendants, includes and excludes):
+    a product a partial concept_ancestor cut off its ingredient (the stage's notes.quirks.
+    unreached_drug_records). 0 when the sets name no such ingredient."""
+    x = con.execute
+    drug_sets = [n for n in _study_set_names(cfg) if "drug" in cfg.concept_sets.concept_sets[n].domains]
+    names: set[str] = set()
+    for name in drug_sets:
+        for ref in cfg.concept_sets.concept_sets[name].include:
+            if not ref.descendants:
+                continue
+            if ref.concept_id is not None:
+                root = ref.concept_id
+            else:
+                hit = x(f"SELECT concept_id FROM {src['concept']} WHERE vocabulary_id = ? AND concept_code = ?",
+                        [ref.vocabulary_id, ref.concept_code]).fetchone()
+                if hit is None:
+                    continue
+                root = int(hit[0])
+            # a member root only (only_if_standard: where the release holds it as standard)
+            if x("SELECT 1 FROM members WHERE set_name = ? AND root_id = ? AND kind = 'include'",
+                 [name, root]).fetchone() is None:
+                continue
+            named = x(f"SELECT concept_name FROM {src['concept']} WHERE concept_id = ?", [root]).fetchone()
+            names.add(((named[0] if named and named[0] is not None else None) or ref.name).strip().lower())
+    names.discard("")
+    if not names:
+        return 0
+    alternatives = "|".join(re.sub(r"([^A-Za-z0-9\s])", r"\\\1", n) for n in sorted(names))
+    pattern = f"(?i)(^|[^A-Za-z0-9])({alternatives})([^A-Za-z0-9]|$)"
+    in_sets = ", ".join(_q(n) for n in drug_sets)
+    concept_cols = {r[0].lower() for r in x(f"DESCRIBE SELECT * FROM {src['concept']}").fetchall()}
+    valid = ("UPPER(TRIM(COALESCE(CAST(c.invalid_reason AS VARCHAR), ''))) IN ('', 'NULL', 'NA')"
+             if "invalid_reason" in concept_cols else "TRUE")
+    [n] = x(f"""SELECT COUNT(*) FROM {src['drug_exposure']} e
+        WHERE e.drug_concept_id NOT IN (SELECT concept_id FROM members WHERE set_name IN ({in_sets}))
+          AND EXISTS (SELECT 1 FROM {src['concept']} c WHERE c.concept_id = e.drug_concept_id
+                        AND TRIM(c.domain_id) = 'Drug' AND TRIM(c.standard_concept) = 'S'
+                        AND {valid}
+                        AND regexp_matches(c.concept_name, ?))""", [pattern]).fetchone()
+    return int(n)

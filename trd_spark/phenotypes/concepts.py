@@ -419,6 +419,47 @@ def ingredient_map(concept_set: ConceptSet, vocab: Vocabulary) -> list[tuple[int
     return sorted((d, i, n) for (d, i), n in rows.items())
 
 
+# ASCII punctuation a concept name may hold ("St. John's wort", "vitamin B 12 (cyanocobalamin)"): escaped
+# with a backslash, which Java (Spark ``rlike``), Python ``re`` and RE2 (DuckDB) all read as the character.
+_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def name_pattern(names: Iterable[str]) -> str | None:
+    """The regular expression matching a concept name that holds one of ``names`` as a whole name,
+    case-insensitive: not inside a longer word on either side (``ketamine`` is not found in
+    ``esketamine``; ``(?:^|[^A-Za-z0-9])`` rather than ``\\b``, so a name ending in punctuation is
+    found too), read alike by Java, Python ``re`` and RE2 (``dose_form_pattern``'s three readers).
+    ASCII punctuation is escaped (``_PUNCTUATION``); blank and null names are skipped; None for
+    none left."""
+    distinct = sorted({n.strip().lower() for n in names if n is not None and n.strip()})
+    if not distinct:
+        return None
+    escaped = ["".join(f"\\{ch}" if ch in _PUNCTUATION else ch for ch in n) for n in distinct]
+    return f"(?i)(?:^|[^A-Za-z0-9])(?:{'|'.join(escaped)})(?:[^A-Za-z0-9]|$)"
+
+
+def drug_reach(concept_sets: Iterable[ConceptSet], vocab: Vocabulary) -> tuple[list[str], frozenset[int]]:
+    """(the names of ``concept_sets``' included ingredients, every concept ``concept_ancestor`` takes
+    them to) for the check of a partial ``concept_ancestor`` (``phenotypes.stage.event_table_counts``'
+    ``UNREACHED``). Names: each include reference expanded with ``descendants`` and a member here
+    (``_member_root``), by its ``concept`` name, else the name the YAML writes (sorted, distinct).
+    Reached: the members of every include and exclude reference with its descendants (``_expand_ref``),
+    before excludes and dose forms are taken out: a product the set leaves out on purpose (doxepin cream)
+    is reached. RxNorm names a clinical or branded drug after its ingredients ("sertraline 50 MG Oral
+    Tablet"), and Athena's ``concept_ancestor`` takes every such product to each of them: a standard
+    drug concept named after an ingredient that it does not reach is the product of a table that lost
+    rows (OHDSI CohortDiagnostics' "orphan concepts" look for the same by name)."""
+    names: set[str] = set()
+    reached: frozenset[int] = frozenset()
+    for cs in concept_sets:
+        for ref in cs.include:
+            root = _member_root(ref, vocab)
+            if ref.descendants and root is not None:
+                names.add(vocab.names.get(root, ref.name))
+        reached |= _expand_refs([*cs.include, *cs.exclude], vocab)
+    return sorted(names), reached
+
+
 def id_frame(spark: SparkSession, ids: Iterable[int], column: str) -> DataFrame:
     """One ``long`` column ``column``, one row per distinct ID of ``ids`` (sorted).
 

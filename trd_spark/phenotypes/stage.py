@@ -39,6 +39,7 @@ from trd_spark.phenotypes.concepts import (
     conditional_refs,
     conditional_source_ids,
     dose_form_excluded,
+    drug_reach,
     expand_concept_set,
     id_frame,
     ingredient_frame,
@@ -46,6 +47,7 @@ from trd_spark.phenotypes.concepts import (
     invalid_refs,
     load_vocabulary,
     mismatched_refs,
+    name_pattern,
     nonstandard_refs,
 )
 from trd_spark.phenotypes.flow import (
@@ -889,7 +891,8 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
     records their preliminary and 'history of' records (one status per record); the drug records
     kept within follow-up hold the antidepressant records ``antidepressant_exposures`` counts (rows
     x ingredient reached: a combination product counts twice there, which only makes the relation
-    more cautious). A pair whose counts a run lacks is skipped (``record_counts_text``)."""
+    more cautious); drug_exposure's records hold the unreached products' (``UNREACHED``), apart from its
+    study, concept-0 and non-standard records. A pair whose counts a run lacks is skipped (``record_counts_text``)."""
     out: list[tuple[str, tuple[str, ...]]] = []
     for domain, (table, _, _) in EVENT_TABLES.items():
         total = f"quirks.event_table_records.n_{table}{RECORDS_SUFFIX}"
@@ -922,6 +925,13 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
         misplaced = f"quirks.{CONDITION_IN_OBSERVATION_PART}.{CONDITION_IN_OBSERVATION}"
         out += [(total, (misplaced,)), (total, ("study_event_dates.observation.n_records", misplaced)),
                 (total, (f"quirks.unmapped_records.n_{OBSERVATION_TABLE}", misplaced))]
+    # drug_exposure's records hold the unreached products' (UNREACHED): standard, valid concepts no study
+    # drug set holds, so disjoint from its study records, its concept-0 and its non-standard records
+    if UNREACHED_PART in quirks:
+        total = f"quirks.event_table_records.n_drug_exposure{RECORDS_SUFFIX}"
+        orphan = f"quirks.{UNREACHED_PART}.{UNREACHED}"
+        zero, other = "quirks.unmapped_records.n_drug_exposure", f"quirks.unmapped_records.n_drug_exposure{NONSTANDARD_SUFFIX}"
+        out += [(total, (orphan,)), (total, (drugs, zero, orphan)), (total, (zero, other, orphan))]
     return out
 
 
@@ -1201,6 +1211,12 @@ CONDITION_IN_OBSERVATION = "n_condition_concept_in_observation"
 # ... and their persons (distinct person_id; a person count: logged as a label, exact in the manifest)
 CONDITION_IN_OBSERVATION_PERSONS = "n_persons_condition_concept_in_observation"
 CONDITION_IN_OBSERVATION_PART = "observation_condition_records"
+# event_table_counts' key (with ``unreached``) of the drug_exposure records of a standard, valid Drug
+# concept named after a study drug set's ingredient that concept_ancestor takes to none of the study
+# drug sets' concepts, and the quirk part holding it (``stage_counts``; ``unreached_drug_warnings``;
+# the gate ``unreached_drug_records``): products a partial concept_ancestor cut off their ingredient.
+UNREACHED = "n_drug_exposure_unreached"
+UNREACHED_PART = "unreached_drug_records"
 
 
 def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, frozenset[int]]
@@ -1223,6 +1239,41 @@ def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, fr
         if ids:
             out[name] = (tuple(EVENT_TABLES[d][0] for d in concept_set.domains), ids, sets[name])
     return out
+
+
+def unreached_drug_check(cfg: Config, vocab: Vocabulary) -> tuple[str, frozenset[int]] | None:
+    """(the regular expression of the study drug sets' ingredient names, ``concepts.name_pattern``;
+    every concept ``concept_ancestor`` takes their references to, ``concepts.drug_reach``) for
+    ``event_table_counts``' ``UNREACHED``, over the study concept sets read in drug_exposure
+    (``study_concept_set_names`` with domain drug: antidepressants, augmentation, esketamine); None
+    when they name no ingredient with descendants. The one check of a partial ``concept_ancestor``
+    that does not need its level-0 self rows (a trimmed table, as tests/test_phenotypes_support.py's,
+    is complete for what it links): docs/phenotypes.md "A partial ancestor table"."""
+    sets = [cs for n in study_concept_set_names(cfg) if "drug" in (cs := _concept_set(cfg, n)).domains]
+    names, reached = drug_reach(sets, vocab)
+    pattern = name_pattern(names)
+    return None if pattern is None else (pattern, reached)
+
+
+def unreached_drug_warnings(counts: dict[str, int], records_below: int | None,
+                            shown: Mapping[str, str] | None = None) -> list[str]:
+    """The run log's WARNING line (after "phenotypes: ") for ``stage_counts``' quirks.unreached_drug_records
+    (``UNREACHED``: records, shown as ``concept_record_warnings``' are, ``records_below``, ``shown``):
+    drug_exposure records of a standard drug product named after a study ingredient that
+    ``concept_ancestor`` takes to no study drug set's concept, so no exposure, no trial and no
+    reason to keep a person out of the controls. Empty when none (session 54 newuser: a
+    concept_ancestor cut to half its rows moved 8 of 34 ad2_augmentation TRD persons to trMDD
+    with no WARNING). The gate ``unreached_drug_records`` stops the run at its error level."""
+    n = counts.get(UNREACHED, 0)
+    if not n:
+        return []
+    text = record_text(shown, f"quirks.{UNREACHED_PART}.{UNREACHED}", n, records_below)
+    return [f"drug_exposure: {text} record(s) of a standard drug product whose concept_name holds a study "
+            "ingredient's name but which concept_ancestor takes to no concept of a study drug set are not read "
+            "(no exposure, no trial, no control exclusion); likely cause: concept_ancestor is partial (exported "
+            "with a row limit, a subset of the vocabulary, or a release older than the drug records: Athena's "
+            "table links every RxNorm product to its ingredients); export the full table. Counted in "
+            f"notes.quirks.{UNREACHED_PART}; the run stops at phenotypes.gates.unreached_drug_records.error"]
 
 
 def observation_condition_warnings(counts: dict[str, int], records_below: int | None,
@@ -1277,7 +1328,8 @@ def conditional_record_warnings(counts: dict[str, int],
 def event_table_counts(omop: dict[str, DataFrame],
                        conditional: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]] | None = None,
                        *, observation_ids: frozenset[int] | None = None,
-                       condition_ids: frozenset[int] | None = None) -> DataFrame:
+                       condition_ids: frozenset[int] | None = None,
+                       unreached: tuple[str, frozenset[int]] | None = None) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
     source concept is set (not 0): not read (docs/phenotypes.md "Concepts": standard concepts only, as
@@ -1319,7 +1371,16 @@ def event_table_counts(omop: dict[str, DataFrame],
     not counted here (``condition_in_observation_persons``, a second job that ``stage_counts`` runs
     only when there are such records): a person key here would add person_id to the Parquet scan
     of every observation row (All of Us' hundreds of millions of survey answers) on every run,
-    to count persons on a few rows (session 42 fixesB)."""
+    to count persons on a few rows (session 42 fixesB).
+    ``unreached`` (``unreached_drug_check``: a name pattern, the concepts concept_ancestor takes the
+    study drug sets to; ``run`` passes it): adds ``UNREACHED``, the drug_exposure records whose
+    drug_concept_id is a standard, valid concept of domain 'Drug' whose concept_name the pattern
+    matches (it holds a study ingredient's name) and that is not among those concepts: a product
+    a partial concept_ancestor left without its ingredient (session 54 newuser: silent). Disjoint
+    from the study drug records (their concepts are among those), from concept 0 and from the
+    non-standard records. Same scan and aggregate: ``concept``'s name joins only for the Drug
+    domain's standard concepts, the pattern runs after the join on the concepts with records, and
+    the reached concepts join those rows as a broadcast ID frame (``id_frame``)."""
 
     def scan(table: str, concept: str, source: str) -> DataFrame:
         src, c, s = omop[table], F.col(concept), F.col(source)
@@ -1351,15 +1412,27 @@ def event_table_counts(omop: dict[str, DataFrame],
                                                           F.sum(unmapped.cast("long")).alias("_unmapped"), *outside)
     concept = omop["concept"]
     reason = F.col("invalid_reason") if "invalid_reason" in concept.columns else F.lit(None).cast("string")
-    flags = concept.select(F.col("concept_id").alias("_concept"),
-                           nonstandard_concept_expr(F.col("standard_concept"), reason).alias("_flag"))
+    nonstandard_flag = nonstandard_concept_expr(F.col("standard_concept"), reason)
+    # a standard, valid Drug concept's name, for the unreached products (null for any other concept)
+    drug_name = ([F.when((F.trim(F.col("domain_id")) == "Drug") & ~nonstandard_flag, F.col("concept_name"))
+                  .alias("_drug_name")] if unreached is not None else [])
+    flags = concept.select(F.col("concept_id").alias("_concept"), nonstandard_flag.alias("_flag"), *drug_name)
     # Again per table and concept after the join (the few concepts the records use, not the whole
     # vocabulary): a concept_id on two concept rows (the CDM's primary key) counts its records once.
     rows = per_concept.join(flags, "_concept", "left").groupBy("_table", "_concept").agg(
         F.max("_n").alias("_n"), F.max("_unmapped").alias("_unmapped"), F.max("_flag").alias("_nonstandard"),
         *[F.max(f"_c{i}").alias(f"_c{i}") for i in range(len(checks))],
-        *([F.max("_m").alias("_m")] if condition_ids is not None else []))
+        *([F.max("_m").alias("_m")] if condition_ids is not None else []),
+        *([F.max("_drug_name").alias("_drug_name")] if unreached is not None else []))
     nonstandard = F.coalesce(F.col("_nonstandard"), F.lit(False)) & (F.col("_concept") != 0)
+    orphan: list[Column] = []
+    if unreached is not None:
+        pattern, reached = unreached
+        # the reached concepts, joined as a broadcast ID frame (distinct IDs: no row repeats)
+        hits = id_frame(rows.sparkSession, reached, "_reached_id").withColumn("_reached", F.lit(True))
+        rows = rows.join(F.broadcast(hits), F.col("_concept") == F.col("_reached_id"), "left")
+        named = F.coalesce(F.col("_drug_name").rlike(pattern), F.lit(False)) & F.col("_reached").isNull()
+        orphan = [F.when(named, F.col("_n"))]
 
     def total(table: str | tuple[str, ...], value: Column) -> Column:
         named = F.col("_table").isin([table] if isinstance(table, str) else list(table))
@@ -1372,7 +1445,8 @@ def event_table_counts(omop: dict[str, DataFrame],
                     *[total(tables, F.col(f"_c{i}")).alias(f"n_{name}{OUTSIDE_SET_SUFFIX}")
                       for i, (name, (tables, _, _)) in enumerate(checks)],
                     *([total(OBSERVATION_TABLE, F.col("_m")).alias(CONDITION_IN_OBSERVATION)]
-                      if condition_ids is not None else []))
+                      if condition_ids is not None else []),
+                    *[total("drug_exposure", value).alias(UNREACHED) for value in orphan])
 
 
 def condition_in_observation_persons(omop: dict[str, DataFrame], condition_ids: frozenset[int]) -> int:
@@ -1577,6 +1651,7 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
                          "after the cutoff (the follow-up lines' n_after_death), which no line shows apart")
     implausible = logs_range([(drugs[k], shown[f"quirks.drug_values.{k}"])
                               for k in ("n_end_over_max_days", "n_days_supply_over_max")], threshold, drugs["n_records"])
+    unreached = quirks[UNREACHED_PART][UNREACHED] if UNREACHED_PART in quirks else None
     return {
         "sex_other": check_gate(
             "sex_other", people["n_sex_other"], people["n_persons"], g.sex_other, what="persons with sex 'other'",
@@ -1606,6 +1681,16 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
             what="persons without an observation period (followed to death or the data cutoff)",
             cause="observation_period not exported for all persons", where=where,
             persons_below=cfg.report.small_count_threshold),
+        # the unreached products' records (UNREACHED) of those and the study drug records (every date):
+        # the records of the study's drug products, reached or not
+        **({"unreached_drug_records": check_gate(
+            "unreached_drug_records", unreached, unreached + event_dates["drug"]["n_records"],
+            g.unreached_drug_records,
+            what="drug_exposure records of a standard drug product named after a study ingredient that concept_ancestor "
+                 "takes to no study drug set's concept (of those and the study drug records; not read)",
+            cause="concept_ancestor is partial (exported with a row limit, a vocabulary subset, or a release older "
+                  "than the drug records; Athena's table links every RxNorm product to its ingredients): export the "
+                  "full table", where=where, records_below=threshold)} if unreached is not None else {}),
     }
 
 
@@ -1639,6 +1724,7 @@ def stage_counts(
     condition_ids: frozenset[int] | None = None,
     augmentation: DataFrame | None = None,
     dose_forms: dict[str, frozenset[int]] | None = None,
+    unreached: tuple[str, frozenset[int]] | None = None,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE collect.
 
@@ -1663,6 +1749,8 @@ def stage_counts(
     drug records within follow-up: n_below_min_dose, n_dose_unknown). ``dose_forms``
     (``dose_form_ids``): when not empty, quirks gains ``DOSE_FORM_PART`` (``dose_form_records``
     over the study drug records of every date: per set n_records_<set>, n_persons_<set>).
+    ``unreached`` (``unreached_drug_check``): when given, quirks gains ``UNREACHED_PART``
+    (``event_table_counts``' ``UNREACHED``, in its aggregate).
 
     The domains' events are tagged and aggregated together; every aggregate's result is turned
     into long rows (part, domain, key, value) and the parts are UNIONED into one collect. (A
@@ -1678,9 +1766,11 @@ def stage_counts(
     ])
     dates = followup_date_counts(tagged, persons, "event_date", omop["death"], data_cutoff_date, group_by=("domain",))
     date_cols = [c for c in dates.columns if c != "domain"]
-    tables = event_table_counts(omop, conditional, observation_ids=observation_ids, condition_ids=condition_ids)
+    tables = event_table_counts(omop, conditional, observation_ids=observation_ids, condition_ids=condition_ids,
+                                unreached=unreached)
     outside = [c for c in tables.columns if c.endswith(OUTSIDE_SET_SUFFIX)]
     misplaced = [c for c in tables.columns if c == CONDITION_IN_OBSERVATION]
+    orphans = [c for c in tables.columns if c == UNREACHED]
     quirk_parts = {
         # Over the records within follow-up, the ones the trials are built from (derive_trials):
         # over every date, n_exposures counted exposures no trial could read (after death, after
@@ -1696,10 +1786,12 @@ def stage_counts(
                                                     data_cutoff_date),
         "condition_status": condition_status_counts(events["condition"]),
         "unmapped_records": tables.select(*[c for c in tables.columns
-                                            if not c.endswith(RECORDS_SUFFIX) and c not in outside + misplaced]),
+                                            if not c.endswith(RECORDS_SUFFIX)
+                                            and c not in outside + misplaced + orphans]),
         "event_table_records": tables.select(*[c for c in tables.columns if c.endswith(RECORDS_SUFFIX)]),
         **({"conditional_records": tables.select(*outside)} if outside else {}),
         **({CONDITION_IN_OBSERVATION_PART: tables.select(*misplaced)} if misplaced else {}),
+        **({UNREACHED_PART: tables.select(*orphans)} if orphans else {}),
         # the augmentation agents' records dropped for their dose, where an agent has a minimum
         **({"augmentation_exposures": min_dose_record_counts(followup_drug_records, augmentation, max_days_supply)}
            if augmentation is not None else {}),
@@ -1709,7 +1801,8 @@ def stage_counts(
     # Those two parts are columns of ONE aggregate, collected once as "event_tables": collected
     # apart, each part's pruned plan scanned the event tables again (no exchange is reused then).
     joint = {"unmapped_records": "event_tables", "event_table_records": "event_tables",
-             "conditional_records": "event_tables", CONDITION_IN_OBSERVATION_PART: "event_tables"}
+             "conditional_records": "event_tables", CONDITION_IN_OBSERVATION_PART: "event_tables",
+             UNREACHED_PART: "event_tables"}
     # A given part lacking one of its counts is the caller's error: raised before the collect,
     # not after a query over every event table.
     for name, counts in observed.items():
@@ -2066,7 +2159,8 @@ def run(ctx: StageContext) -> None:
                                            max_days, observed=observed_quirks, use_verbatim_end_date=verbatim,
                                            conditional=conditional, observation_ids=observation_count_ids(cfg, vocab),
                                            condition_ids=study_concept_ids(cfg, vocab)["condition"],
-                                           augmentation=doses, dose_forms=dose_form_ids(cfg, vocab))
+                                           augmentation=doses, dose_forms=dose_form_ids(cfg, vocab),
+                                           unreached=unreached_drug_check(cfg, vocab))
         # Record counts of 1 to T-1 read <T in the logs (logs.record_count_text); the manifest keeps them.
         threshold = cfg.report.small_count_threshold
         # The lines read together: a total shown in two lines is shown the same way in both, and
@@ -2112,6 +2206,7 @@ def run(ctx: StageContext) -> None:
         for line in [*concept_record_warnings(quirks["unmapped_records"], threshold, shown),
                      *conditional_record_warnings(quirks.get("conditional_records", {}), conditional, threshold, shown),
                      *observation_condition_warnings(quirks.get(CONDITION_IN_OBSERVATION_PART, {}), threshold, shown),
+                     *unreached_drug_warnings(quirks.get(UNREACHED_PART, {}), threshold, shown),
                      *birth_and_death_warnings(quirks["birth_and_death"], cfg.omop.death_table),
                      *implausible_birth_warnings(quirks["persons"])]:
             log.warning("phenotypes: %s", line)
