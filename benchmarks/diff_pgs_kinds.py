@@ -72,8 +72,8 @@ on either side, or anchored on the right (REF/ALT sharing a suffix), the effect 
 Oracle: docs/pgs.md's "Indel representations" (as written, else the minimal form when one
 orientation fits) in the script's own code, the matched alleles scored by plink2 on the .pgen
 (in parts where a record's REF is counted twice); the ``not_found_unnormalised`` rows counted
-from the reference stretch (not found, and the minimal form not the left-aligned one) against
-each route's match log; and, printed only, the matches whose variant is not the row's (the
+from the reference stretch (not found, and the minimal form not the left-aligned one, or, from
+session 55, left-aligned while the record writes it shifted right) against each route's match log; and, printed only, the matches whose variant is not the row's (the
 insertion's pair met as the deletion's: the alleles cannot tell). ``--match-only``: the
 matcher alone on the .pgen's and split .bed's lists (diff_pgs_routes.py's), seconds per seed.
 
@@ -721,11 +721,25 @@ def repeat_calls(rng: np.random.Generator, records: list[dict], n_samples: int) 
     return calls
 
 
+def shifted_alt(rec: dict, j: int) -> tuple[int, frozenset] | None:
+    """The left-aligned minimal form (position, allele pair) of a repeat record's alt ``j`` when
+    the record writes it shifted right (its minimal form not the left-aligned one: forms
+    ``right``/``right_pad``), else None: a score row left-aligned on that pair is then
+    ``not_found_unnormalised`` from the genotypes' side (``matching.shifted_genotype_indels``;
+    either reading of the pair, an insertion or a deletion of the unit, is the same pair)."""
+    rep: Repeat = rec["repeat"]
+    left = rep.forms(rec["alt_kinds"][j])["left"]
+    tp, tr, ta = _min_rep(rec["pos"], rec["ref"], rec["alts"][j])
+    pair = (left[0], frozenset(left[1:]))
+    return None if (tp, frozenset((tr, ta))) == pair else pair
+
+
 def repeat_rows(rng: np.random.Generator, records: list[dict]
                 ) -> tuple[list[tuple], list[tuple], int, int, list[tuple]]:
     """A scoring file's rows on the repeat records (chr, pos, effect, other, weight) and the oracle:
     its matches (record ID, allele counted as the .pgen writes it, weight), the count of
-    ``not_found_unnormalised`` rows (not found, and their minimal form not the left-aligned one),
+    ``not_found_unnormalised`` rows (not found, and their minimal form not the left-aligned one,
+    or left-aligned while the record writes that variant shifted right: ``shifted_alt``),
     and the count of matches whose variant is not the row's (an insertion's pair met as the
     deletion's at one anchor: the written alleles cannot tell them apart; pgsc_calc alike); and
     the extra plink2 rows of a REF effect allele that is part of its record's REF (``kept_alts``:
@@ -787,6 +801,8 @@ def repeat_rows(rng: np.random.Generator, records: list[dict]
             ms, ma, mb = _min_rep(p, o, e)
             if (ms, frozenset((ma, mb))) != (left[0], frozenset(left[1:])):
                 unnormalised += 1
+            elif any(shifted_alt(rec, j) == (ms, frozenset((ma, mb))) for j in range(len(rec["alts"]))):
+                unnormalised += 1  # the record's alt is this row's variant written shifted right (session 55)
             continue
         j, effect_alt = found
         if (rec["id"], j) in taken:

@@ -16,8 +16,10 @@ For each score variant, at its locus, the first rule that holds wins:
                        allele and the locus is multi-allelic, or an rsID not in the genotypes)
     not_found_unnormalised  not found, and the score's indel is written in a form a
                        left-aligned (normalised) genotype file cannot hold: shifted right in a
-                       repeat, or anchored on its right (``unnormalised_indels``; counted with
-                       not_found in the summary)
+                       repeat, or anchored on its right (``unnormalised_indels``); or it is
+                       left-aligned and the genotypes hold a row written shifted right that
+                       its alleles show to be the same indel (``shifted_genotype_indels``);
+                       counted with not_found in the summary
     liftover_failed    the variant's position did not lift over to the dataset's build
                        (counted with not_found in the summary)
     multiallelic_unreadable  the genotype reader skipped a multi-allelic row at the locus
@@ -976,6 +978,98 @@ def unnormalised_indels(effect: np.ndarray, other: np.ndarray) -> np.ndarray:
     return out
 
 
+# How far right of a left-aligned score indel (bases) a genotype row holding the same indel
+# shifted right is looked for (``shifted_genotype_indels``); a repeat longer than this is not
+# searched to its end.
+SHIFT_WINDOW = 100
+
+
+def _left_anchored_indels(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per allele pair (object arrays, None when missing): whether it is an indel anchored on its
+    left (one allele one base, the other longer and starting with it), the inserted or deleted
+    sequence (the longer allele without its anchor; '' elsewhere) and whether that sequence ends
+    with the anchor base (``unnormalised_indels``' first case: the indel shifts left)."""
+    a = pd.Series(np.asarray(first, dtype=object), dtype=object)
+    b = pd.Series(np.asarray(second, dtype=object), dtype=object)
+    la = a.str.len().to_numpy("float64", na_value=np.nan)
+    lb = b.str.len().to_numpy("float64", na_value=np.nan)
+    at = np.flatnonzero(((la == 1) & (lb > 1)) | ((lb == 1) & (la > 1)))
+    indel = np.zeros(len(a), dtype=bool)
+    seq = np.full(len(a), "", dtype=object)
+    shifts = np.zeros(len(a), dtype=bool)
+    av, bv = a.to_numpy(object), b.to_numpy(object)
+    for i in at.tolist():
+        short, long_ = (str(av[i]), str(bv[i])) if la[i] == 1 else (str(bv[i]), str(av[i]))
+        if long_[0] == short:
+            indel[i], seq[i], shifts[i] = True, long_[1:], long_[-1] == short
+    return indel, seq, shifts
+
+
+def _minimal_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows``' ``contig``, ``position``, ``ref``, ``alt`` in minimal representation (``minimal_alleles``)."""
+    position, ref, alt = minimal_alleles(rows["position"].to_numpy(np.int64), rows["ref"].to_numpy(object),
+                                         rows["alt"].to_numpy(object))
+    return pd.DataFrame({"contig": rows["contig"].to_numpy(object), "position": position, "ref": ref, "alt": alt})
+
+
+def shifted_genotype_indels(contig: np.ndarray, position: np.ndarray, effect: np.ndarray, other: np.ndarray,
+                            rows: pd.DataFrame, window: int = SHIFT_WINDOW) -> np.ndarray:
+    """bool per score site (``contig`` object, ``position`` int64, ``effect``/``other`` object, in
+    minimal representation, ``minimal_alleles``): a left-aligned indel (anchored on its left,
+    its sequence not ending with the anchor base) for which ``rows`` (genotype rows: ``contig``,
+    ``position``, ``ref``, ``alt``, in minimal representation) hold a row written not
+    left-aligned that is, as far as the two rows' alleles tell, the same indel shifted right
+    in a repeat: at q in (p, p + ``window``], an indel of the same length whose sequence is the
+    score's rotated by q - p (the sequence a deletion or insertion of a repeat unit reads
+    after a shift of d bases) and ends with its own anchor base (``unnormalised_indels``: no
+    left-aligned file writes it). E.g. in ``CAGAGT`` from 100, the score's ``C/CAG`` at 100 and
+    the row ``GAG>G`` at 102 (the same AG deleted, written 2 bases on); in ``CAAT``, ``C/CA`` at
+    100 and ``A>AA`` at 101 (one more A).
+
+    Exact where the two rows cover every base between them (a deletion shifted at most its
+    length plus one); further, the bases between are unknown and the rows may name two
+    variants of one unit in two repeats: either way the score variant is only counted as not
+    found for this reason (``not_found_unnormalised``), never scored: the shift is only sure
+    with the reference sequence (``bcftools norm -f``). Either reading of the score's pair
+    (insertion or deletion: the alleles do not say which is REF) is taken.
+    Cost: a factorize and sort of the rows' keys, then a loop over the rows within
+    ``window`` of each candidate (few: not-found indels)."""
+    n = len(position)
+    out = np.zeros(n, dtype=bool)
+    indel, seq, shifts = _left_anchored_indels(effect, other)
+    cand = np.flatnonzero(indel & ~shifts)
+    if not len(cand) or not len(rows):
+        return out
+    r_contig = rows["contig"].to_numpy(object)
+    codes, uniques = pd.factorize(pd.Series(np.concatenate([r_contig, np.asarray(contig, dtype=object)[cand]]),
+                                            dtype=object))
+    r_codes, s_codes = codes[: len(r_contig)].astype(np.int64), codes[len(r_contig):].astype(np.int64)
+    key = (r_codes << 32) + rows["position"].to_numpy(np.int64)
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    s_key = (s_codes << 32) + np.asarray(position, np.int64)[cand]
+    lo = np.searchsorted(sorted_key, s_key, side="right")
+    hi = np.searchsorted(sorted_key, s_key + window, side="right")
+    near = np.flatnonzero(hi > lo)
+    if not len(near):
+        return out
+    counts = (hi - lo)[near]
+    pick = order[np.concatenate([np.arange(a, b) for a, b in zip(lo[near], hi[near], strict=True)])]
+    r_indel, r_seq, r_shifts = _left_anchored_indels(rows["ref"].to_numpy(object)[pick],
+                                                      rows["alt"].to_numpy(object)[pick])
+    r_pos = rows["position"].to_numpy(np.int64)[pick]
+    site = np.repeat(cand[near], counts)
+    p = np.asarray(position, np.int64)
+    for j in np.flatnonzero(r_indel & r_shifts).tolist():
+        i = int(site[j])
+        s, t = str(seq[i]), str(r_seq[j])
+        if len(s) != len(t) or out[i]:
+            continue
+        d = int(r_pos[j] - p[i]) % len(s)
+        out[i] = s[d:] + s[:d] == t
+    return out
+
+
 def minimal_site_alleles(sites: pd.DataFrame) -> tuple[pd.Series, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The score sites' alleles as the matcher compares them: ``position`` (Int64, NA when
     unplaced), ``effect_allele`` and ``other_allele`` in minimal representation
@@ -1285,7 +1379,7 @@ def upper_case_alleles(rows: pd.DataFrame) -> pd.DataFrame:
 @small_pages()
 def match_sites_frame(
     sites: pd.DataFrame, rows: pd.DataFrame, *, keep_ambiguous: bool, unreadable: Sequence[str] = (),
-    duplicate_variants: str = "error",
+    duplicate_variants: str = "error", neighbours: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Match score sites to genotype rows by the rules of the module doc: ``sites`` from
     ``score_sites``; ``rows`` the target's genotype rows, one per ``[ref, alt]`` (``contig``,
@@ -1293,7 +1387,10 @@ def match_sites_frame(
     the file's own row they were split from, ``genotypes.SITE_POSITION``; default the row
     itself]; e.g.
     ``pgen_engine.variant_index``); ``unreadable``: loci (``chr4:1000000``) whose rows the
-    reader skipped. Score and genotype alleles are compared in their minimal representation
+    reader skipped; ``neighbours``: more genotype rows (``contig``, ``position``, ``ref``,
+    ``alt``), never matched, where a not-found indel's shifted form is also looked for
+    (``shifted_genotype_indels``: Hail's routes collect rows at the score loci only,
+    ``genotype_rows_at``'s ``near``). Score and genotype alleles are compared in their minimal representation
     (``minimal_alleles``, Hail's ``min_rep``), so ``ATT``/``AT`` at a site written ``AT>ATT,A``
     is the row ``A>AT``.
 
@@ -1432,6 +1529,14 @@ def match_sites_frame(
     if len(nf):
         shifted = np.zeros(n, dtype=bool)
         shifted[nf[unnormalised_indels(ea[nf], oa[nf])]] = True
+        # The reverse: a left-aligned score indel whose genotype row is written shifted right
+        # (a genotype file not left-aligned), told from the two rows' alleles.
+        rest = nf[~shifted[nf]]
+        if len(rest):
+            near = right if neighbours is None or not len(neighbours) else pd.concat(
+                [right, _minimal_rows(upper_case_alleles(neighbours))], ignore_index=True)
+            shifted[rest[shifted_genotype_indels(contig[rest], m_position.to_numpy("int64", na_value=0)[rest],
+                                                 ea[rest], oa[rest], near)]] = True
         match_type = np.where(shifted, "not_found_unnormalised", match_type)
     chosen = np.select([match_type == t for t in USED_MATCH_TYPES], [dra, dar, fra, far], default=-1)
     pair_row = pairs["row"].to_numpy(np.int64)
@@ -1635,8 +1740,20 @@ def unnormalised_examples(m: FrameMatches) -> dict[str, tuple[int, str]]:
     for score, line, at_site in frame.drop_duplicates("score").itertuples(index=False):
         s = m.sites.iloc[at_site]
         out[m.pgs_ids[score]] = (int(counts[score]), f"line {line}: {s['chrom']}:{s['pos']} "
-                                                     f"{s['effect_allele']}/{s['other_allele']}")
+                                                     f"{s['effect_allele']}/{s['other_allele']}"
+                                 + ("" if _written_unnormalised(s) else ", the genotypes' row shifted right"))
     return out
+
+
+def _written_unnormalised(site: pd.Series) -> bool:
+    """Whether a score site's own alleles (``chrom``, ``pos``, ``effect_allele``, ``other_allele``) are
+    written not left-aligned (``unnormalised_indels`` of their minimal form); False: its
+    ``not_found_unnormalised`` is the genotypes' (``shifted_genotype_indels``)."""
+    e, o = site["effect_allele"], site["other_allele"]
+    if e is None or o is None or pd.isna(e) or pd.isna(o) or pd.isna(site["pos"]):
+        return False
+    _, mo, me = minimal_alleles(np.array([int(site["pos"])]), np.array([o], dtype=object), np.array([e], dtype=object))
+    return bool(unnormalised_indels(me, mo)[0])
 
 
 def _site_members(bounds: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -2531,6 +2648,60 @@ class ScoreLoci:
         return ScoreLoci(self.reference_genome, np.union1d(self.global_positions, np.asarray(extra, np.int64)))
 
 
+# Width (bases) of ``ShiftWindows``' buckets of global positions.
+SHIFT_BUCKET = 128
+
+
+@dataclass(frozen=True)
+class ShiftWindows:
+    """Where a genotype file not left-aligned may hold a score's left-aligned indel shifted right
+    (``shifted_genotype_indels``): buckets (global position // ``SHIFT_BUCKET``, int64, sorted,
+    distinct) covering ``[p, p + SHIFT_WINDOW]`` of each placed score site whose minimal alleles
+    are a left-aligned indel. Hail's routes collect the file rows there that are indels written
+    not left-aligned (``genotype_rows_at``'s ``near``) beside the rows at the score loci, so that
+    they, as the native routes' whole variant lists, can tell such a not-found indel."""
+
+    buckets: np.ndarray
+
+    @classmethod
+    def of(cls, hl: hl_types, sites: pd.DataFrame, reference_genome: str) -> ShiftWindows | None:
+        """The windows of ``score_sites``' placed indels on ``reference_genome``; None without any."""
+        position, ea, oa, _, _ = minimal_site_alleles(sites)
+        indel, _, shifts = _left_anchored_indels(ea, oa)
+        at = np.flatnonzero(indel & ~shifts & position.notna().to_numpy() & sites["contig"].notna().to_numpy())
+        if not len(at):
+            return None
+        offsets = hl.get_reference(reference_genome).global_positions_dict
+        start = pd.Series(sites["contig"].to_numpy(object)[at], dtype=object).map(offsets)
+        ok = start.notna().to_numpy()
+        if not ok.any():
+            return None
+        gp = start.to_numpy("float64")[ok].astype(np.int64) + position.to_numpy("int64", na_value=0)[at][ok] - 1
+        return cls(np.unique(np.concatenate([gp // SHIFT_BUCKET, (gp + SHIFT_WINDOW) // SHIFT_BUCKET])))
+
+    def contains(self, global_positions: np.ndarray) -> np.ndarray:
+        """bool per global position (int64): in one of the buckets."""
+        return np.isin(np.asarray(global_positions, np.int64) // SHIFT_BUCKET, self.buckets)
+
+    def expression(self, hl: hl_types, locus, alleles) -> Any:
+        """Boolean expression: a file row (``locus``, ``alleles``: REF first, any alts) in a bucket
+        with an alt whose ``hl.min_rep`` is an indel anchored on its left whose sequence ends with
+        the anchor base (written not left-aligned: ``unnormalised_indels``' first case)."""
+        wanted = hl.literal({int(b) for b in self.buckets}, hl.tset(hl.tint64))
+        ref = alleles[0]
+
+        def shifted(a):
+            m = hl.min_rep(locus, [ref, a]).alleles
+            short = hl.if_else(hl.len(m[0]) == 1, m[0], m[1])
+            long_ = hl.if_else(hl.len(m[0]) == 1, m[1], m[0])
+            return ((hl.len(m[0]) != hl.len(m[1])) & (hl.len(short) == 1) & (long_[0] == short)
+                    & (long_[hl.len(long_) - 1] == short))
+
+        return hl.if_else(wanted.contains(locus.global_position() // SHIFT_BUCKET),
+                          hl.any(lambda a: (hl.len(a) != hl.len(ref)) & (a != "*") & shifted(a), alleles[1:]),
+                          False)
+
+
 def ref_matches_off_score_loci(sites: pd.DataFrame, rows: pd.DataFrame, loci: ScoreLoci,
                                offsets: dict[str, int]) -> np.ndarray:
     """Global positions (int64, sorted, distinct; ``offsets``: the reference's
@@ -2568,7 +2739,7 @@ def at_score_loci(hl: hl_types, wanted, locus, alleles) -> Any:
 
 
 def file_rows_at(file_rows: pd.DataFrame, loci: ScoreLoci, offsets: dict[str, int],
-                 contigs: Sequence[str]) -> pd.DataFrame | None:
+                 contigs: Sequence[str], near: ShiftWindows | None = None) -> pd.DataFrame | None:
     """``genotype_rows_at(split=True, row_numbers=True)``'s frame from a MatrixTable's rows read
     without Hail (``mt_entries.file_rows``: contig, position, alleles, file_row), with
     ``at_score_loci``'s rule in numpy: a row at a score locus (``loci``; ``offsets``: the
@@ -2576,7 +2747,7 @@ def file_rows_at(file_rows: pd.DataFrame, loci: ScoreLoci, offsets: dict[str, in
     bases or more whose ``min_rep`` (``minimal_alleles``) lies at one; then split as the rows job's
     are (``split_file_rows``, in ``contigs`` order). None when some row has an alt equal to its
     REF of two bases or more (Hail's ``min_rep`` raises: the caller runs the rows job, which
-    reports it)."""
+    reports it). ``near``: as ``genotype_rows_at``'s (the frame then has ``AT_SCORE_LOCI``)."""
     import json
 
     wanted = np.asarray(loci.global_positions, np.int64)
@@ -2593,19 +2764,32 @@ def file_rows_at(file_rows: pd.DataFrame, loci: ScoreLoci, offsets: dict[str, in
         at = np.array([i for i, _ in pairs], np.int64)
         moved, _, _ = minimal_alleles(position[at], ref[at], np.array([a for _, a in pairs], dtype=object))
         keep[at[np.isin(start[at] + moved - 1, wanted)]] = True
+    at_loci = keep.copy()
+    if near is not None:  # (a loop over the rows in the windows that are at no score locus: few)
+        for i in np.flatnonzero(~keep & near.contains(start + position - 1)).tolist():
+            a = alleles[i]
+            e = np.array(a[1:], dtype=object)
+            _, r, x = minimal_alleles(np.full(len(e), position[i]), np.full(len(e), a[0], dtype=object), e)
+            indel, _, shifts = _left_anchored_indels(r, x)
+            keep[i] = bool((indel & shifts).any())
     kept = file_rows[keep]
     frame = pd.DataFrame({"contig": kept["contig"].to_numpy(object), "position": kept["position"].to_numpy(np.int64),
                           "alleles_json": [json.dumps(a) for a in kept["alleles"]],
                           FILE_ROW: kept["file_row"].to_numpy(np.int64)})
+    if near is not None:
+        frame[SHIFT_ONLY] = ~at_loci[keep]
     return split_file_rows(frame, contigs)
 
 
 # ``genotype_rows_at``'s column (bool) with ``also``: the row is one it collects without ``also``.
 AT_SCORE_LOCI = "at_score_loci"
+# ``genotype_rows_at``'s / ``file_rows_at``'s column (bool) with ``near``: the row is collected for it alone.
+SHIFT_ONLY = "shift_only"
 
 
 def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids: Sequence[str] = (), *,
-                     split: bool = True, row_numbers: bool = False, also: ScoreLoci | None = None) -> pd.DataFrame:
+                     split: bool = True, row_numbers: bool = False, also: ScoreLoci | None = None,
+                     near: ShiftWindows | None = None) -> pd.DataFrame:
     """The genotype rows at ``loci``, and those whose ``rsid`` is in ``rsids`` (rsID-only
     scores), collected to the driver as the frame matcher takes them, in key order (contig
     in the reference's order, position, ref, alt).
@@ -2630,6 +2814,9 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
     elsewhere than the score loci (``build_positions``: the score sites' places on the other
     build); the frame then has ``AT_SCORE_LOCI`` (bool), True for the rows collected without
     ``also`` (the match takes those only: its rows are the same with or without the check).
+    ``near``: also the rows there that hold an indel written not left-aligned
+    (``ShiftWindows.expression``); the frame then has ``SHIFT_ONLY`` (bool), True for the rows
+    collected for ``near`` alone (the match's ``neighbours``, never matched).
 
     One Hail job: the file rows picked by a literal set (no join, no sort, no split in Hail:
     ``hl.split_multi`` is a union of two reads of its input, one of them re-keyed) written as
@@ -2652,6 +2839,9 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
     if also is not None:
         rows = rows.annotate(**{AT_SCORE_LOCI: keep})
         keep = rows[AT_SCORE_LOCI] | at_score_loci(hl, also.literal(hl), rows.locus, rows.alleles)
+    if near is not None:
+        rows = rows.annotate(**{SHIFT_ONLY: ~keep})
+        keep = ~rows[SHIFT_ONLY] | near.expression(hl, rows.locus, rows.alleles)
     kept = rows.filter(keep)
     f: dict[str, Any] = {"contig": kept.locus.contig, "position": kept.locus.position}
     if split:
@@ -2668,6 +2858,8 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
         f[FILE_ROW] = kept[FILE_ROW]
     if also is not None:
         f[AT_SCORE_LOCI] = kept[AT_SCORE_LOCI]
+    if near is not None:
+        f[SHIFT_ONLY] = kept[SHIFT_ONLY]
     out = _export_rows(hl, kept.select(**f), list(f))
     if has_rsid:
         rsid = out["rsid"].to_numpy(object)
@@ -2714,8 +2906,9 @@ def split_file_rows(file_rows: pd.DataFrame, contigs: Sequence[str]) -> pd.DataF
         out["rsid"] = file_rows["rsid"].to_numpy(object)[at]
     if FILE_ROW in file_rows:
         out[FILE_ROW] = file_rows[FILE_ROW].to_numpy(np.int64)[at]
-    if AT_SCORE_LOCI in file_rows:
-        out[AT_SCORE_LOCI] = file_rows[AT_SCORE_LOCI].to_numpy(bool)[at]
+    for flag in (AT_SCORE_LOCI, SHIFT_ONLY):
+        if flag in file_rows:
+            out[flag] = file_rows[flag].to_numpy(bool)[at]
     out[NORMALISED] = normalised.astype(bool)
     out[SITE_POSITION], out[SITE_REF], out[SITE_ALT] = site_position, site_ref, site_alt
     out[SITE_RECORD] = at  # (int64) the alts of one record share it: genotypes.check_split_site_sums
@@ -2767,7 +2960,7 @@ def _read_tsv_shards(path: str, columns: list[str]) -> pd.DataFrame:
     for c in ("position", FILE_ROW):
         if c in out:
             out[c] = out[c].astype("int64")
-    for c in ("_rsid_missing", NORMALISED, AT_SCORE_LOCI):
+    for c in ("_rsid_missing", NORMALISED, AT_SCORE_LOCI, SHIFT_ONLY):
         if c in out:
             out[c] = (out[c] == "true").astype(bool)
     return out

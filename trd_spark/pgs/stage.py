@@ -62,10 +62,12 @@ from trd_spark.pgs.genotypes import (
 )
 from trd_spark.pgs.matching import (
     AT_SCORE_LOCI,
+    SHIFT_ONLY,
     UNASSIGNED_DOMAIN,
     FrameMatches,
     ScoreLabel,
     ScoreLoci,
+    ShiftWindows,
     check_duplicate_rows_frame,
     count_complex_skipped,
     file_rows_at,
@@ -484,11 +486,11 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
                         "reader skips (n_unreadable; see the genotype WARNING)", dataset_name, row.pgs_id,
                         counted(row.n_unreadable, "variant"))
     for pgs_id, (n, first) in unnormalised_examples(r.frame).items():
-        log.warning("  %s %s: %s not found and written not left-aligned (an indel shifted right in a repeat or "
-                    "anchored on its right; first at %s): a left-aligned genotype file writes such a variant further "
-                    "left, found only with the reference sequence; left-align the scoring file's indels (e.g. "
-                    "bcftools norm -f <reference FASTA> on it as a VCF) to score them (variant_matches: "
-                    "not_found_unnormalised)",
+        log.warning("  %s %s: %s not found and written not left-aligned in the scoring file or in the genotypes "
+                    "(an indel shifted right in a repeat or anchored on its right; first at %s): the other file "
+                    "writes such a variant elsewhere, told apart only with the reference sequence; left-align the "
+                    "file's indels (e.g. bcftools norm -f <reference FASTA>; the scoring file as a VCF) to score "
+                    "them (variant_matches: not_found_unnormalised)",
                     dataset_name, pgs_id, counted(n, "indel"), first)
     return r
 
@@ -614,13 +616,23 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map, ids=ids)
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
 
+        neighbours: pd.DataFrame | None = None
+        # (a VDS is densified at the score loci alone: no rows near them to look at)
+        near = ShiftWindows.of(hl, sites, rg) if source.format != "vds" else None
+
         def rows_at(loci: ScoreLoci, also: ScoreLoci | None = None) -> pd.DataFrame:
             """The genotype rows at ``loci`` (and the wanted rsIDs), split on the driver (and at
-            ``also``, flagged: ``genotype_rows_at``)."""
-            rows = _mt_rows_at(hl, source.path, rows_table, loci, rg) if direct else None
+            ``also``, flagged: ``genotype_rows_at``); the rows holding an indel written not
+            left-aligned near the score's indels go to ``neighbours`` (``ShiftWindows``)."""
+            nonlocal neighbours
+            rows = _mt_rows_at(hl, source.path, rows_table, loci, rg, near) if direct else None
             if rows is None:
                 rows = genotype_rows_at(hl, rows_table, loci, wanted_rsids, split=split, row_numbers=direct,
-                                        also=also)
+                                        also=also, near=near)
+            if SHIFT_ONLY in rows:
+                only = rows[SHIFT_ONLY].to_numpy(bool)
+                neighbours = rows[only].reset_index(drop=True)
+                rows = rows[~only].drop(columns=SHIFT_ONLY).reset_index(drop=True)
             return rows
 
         loci = ScoreLoci.of(hl, sites, rg)
@@ -637,7 +649,7 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
 
     def match(rows: pd.DataFrame) -> pd.DataFrame:
         return match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
-                                 duplicate_variants=cfg.pgs.duplicate_variants)
+                                 duplicate_variants=cfg.pgs.duplicate_variants, neighbours=neighbours)
 
     matched = match(rows)
     # A REF effect allele matched on a row that moved onto its locus: its site's other alts given
@@ -719,7 +731,7 @@ def _mt_sample_ids(path: str, calls: hl_types.MatrixTable) -> list[str]:
 
 
 def _mt_rows_at(hl: hl_types, path: str, rows_table: hl_types.Table, loci: ScoreLoci,
-                reference_genome: str) -> pd.DataFrame | None:
+                reference_genome: str, near: ShiftWindows | None = None) -> pd.DataFrame | None:
     """``genotype_rows_at(split=True, row_numbers=True)``'s frame for the local MatrixTable
     ``path`` read from its own rows files, without Hail's rows job (``mt_entries.file_rows``,
     ``matching.file_rows_at``); None (the caller runs the job) when the rows hold more than the
@@ -737,7 +749,7 @@ def _mt_rows_at(hl: hl_types, path: str, rows_table: hl_types.Table, loci: Score
     if frame is None:
         return None
     rg = hl.get_reference(reference_genome)
-    return file_rows_at(frame, loci, rg.global_positions_dict, rg.contigs)
+    return file_rows_at(frame, loci, rg.global_positions_dict, rg.contigs, near)
 
 
 def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | None = None,
