@@ -58,11 +58,12 @@ _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
 # Modules that share a session fixture run in one xdist group (one worker), so the fixture
 # runs once: the installed toy run is test_cli's check and test_cluster's reference.
 # The two toy releases are test_privacy_export's subject, test_pipeline_e2e's end-to-end run and
-# test_fault_resume's uninterrupted reference (toy-r1); test_privacy_s40_export and _s41 hunt in their exports.
+# test_fault_resume's uninterrupted reference (toy-r1); test_privacy_s40_export and _s41 hunt in their exports;
+# test_moved_s55 applies moved_groups to each export against the other.
 SHARED_GROUPS = {"test_cli.py": "installed_toy_run", "test_cluster.py": "installed_toy_run",
                  "test_privacy_export.py": "toy_releases", "test_pipeline_e2e.py": "toy_releases",
                  "test_fault_resume.py": "toy_releases", "test_privacy_s40_export.py": "toy_releases",
-                 "test_privacy_s41.py": "toy_releases"}
+                 "test_privacy_s41.py": "toy_releases", "test_moved_s55.py": "toy_releases"}
 
 
 def pytest_itemcollected(item):

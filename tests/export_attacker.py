@@ -982,7 +982,8 @@ def group_sizes_from_score_moments(dist, threshold: int = 20) -> dict:
 
 
 def newcomer_carriers_from_two_exports(before: tuple[float, float, float], after: tuple[float, float, float],
-                                       d2: float, r2: float, threshold: int = 20) -> int | None:
+                                       d2: float, r2: float, threshold: int = 20,
+                                       drift: tuple[float, float] = (1.0, 0.0)) -> int | None:
     """The two-releases moments attack (session 53 privacy10; docs/privacy.md "Heavy-tailed scores",
     two exports of one group): one group's (n, mean, sd) as two exports publish them, ``before`` (n1 persons) and
     ``after`` (n2), in SD units of each release's standardisation. Whoever is in both is taken to keep
@@ -992,15 +993,37 @@ def newcomer_carriers_from_two_exports(before: tuple[float, float, float], after
     variance, from the published weights and a public allele frequency), (k - 1) var = Q - S^2 / k =
     (k - 1) r2 + d2 c (1 - c / k) + noise: the c of 0..``threshold`` - 1 (c < k / 2) that fits best,
     as ``carriers_from_group_moments`` reads one group. None when the group did not grow by 2 or
-    more, or a moment is not shown (blank)."""
+    more, or a moment is not shown (blank). ``drift`` (a, b): the persons in both mapped
+    z2 = a z1 + b by the re-standardisation (``drift_from_other_groups``; default: kept)."""
     (n1, m1, s1), (n2, m2, s2) = before, after
     if any(not np.isfinite(v) for v in (m1, s1, m2, s2)):
         return None
     k = int(n2) - int(n1)
     if k < 2:
         return None
-    s = n2 * m2 - n1 * m1
-    q = (n2 - 1) * s2 ** 2 + n2 * m2 ** 2 - (n1 - 1) * s1 ** 2 - n1 * m1 ** 2
+    a, b = drift
+    s = n2 * m2 - n1 * (a * m1 + b)
+    q = (n2 - 1) * s2 ** 2 + n2 * m2 ** 2 - a * a * ((n1 - 1) * s1 ** 2 + n1 * m1 ** 2) - 2 * a * b * n1 * m1 - b * b * n1
     spread = q - s * s / k - (k - 1) * r2
     cs = [c for c in range(threshold) if 2 * c < k]
     return min(cs, key=lambda c: abs(spread - d2 * c * (1 - c / k)))
+
+
+def drift_from_other_groups(before: dict, after: dict, target) -> tuple[float, float]:
+    """(a, b): the re-standardisation's map z2 = a z1 + b of the persons in both exports, as a reader
+    fits it from the groups other than ``target`` that both exports show (``before`` / ``after``:
+    {group: (n, mean, sd)}): a^2 by ``tables.common_scale`` over the groups' ``tables.scale_ratio``
+    (a group of the same persons in both gives it exactly), b as the mean of m2 - a m1 weighted by
+    n2^2 / k (the k persons between move the group's mean by k / n2 of theirs; the same persons: exact).
+    Under ``overall`` standardisation every person in both shares the map."""
+    from trd_spark.report import tables
+
+    others = [g for g in before if g != target and g in after]
+    ratios = [tables.scale_ratio(before[g][0], before[g][2], after[g][0], after[g][2])[:2] for g in others]
+    a2, _ = tables.common_scale(ratios)
+    a = float(np.sqrt(a2))
+    w = np.array([after[g][0] ** 2 / max(abs(after[g][0] - before[g][0]), 1e-6) for g in others])
+    if not len(w):
+        return a, 0.0
+    bs = np.array([after[g][1] - a * before[g][1] for g in others])
+    return a, float((w * bs).sum() / w.sum())

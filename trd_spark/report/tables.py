@@ -118,8 +118,9 @@ class ReleaseCounts:
     # groups is above it counts carriers (``heavy_tailed_scores``, ``carrier_count_scores``).
     max_pgs_excess_kurtosis: float = MAX_PGS_EXCESS_KURTOSIS
     # The PGS-distribution groups' n, mean and sd other exports show ({(dataset, ancestry, pgs_id):
-    # [(n, mean, sd), ...]}, ``prior_moments``): a group's persons who joined since (``moved_groups``).
-    prior_moments: dict[tuple[str, str, str], list[tuple[int, float, float]]] | None = None
+    # [(n, mean, sd) or None per export], ``prior_moments``): a group's persons who joined since
+    # (``moved_groups``).
+    prior_moments: PriorMoments | None = None
 
 
 # Person gates whose count and total are both cells of the export: (count cell, total cell).
@@ -2016,18 +2017,26 @@ def outlying_groups(dist: pd.DataFrame) -> pd.Series:
 
 
 # Standard errors of a normal sum of squares (sqrt(2 (k - 1)) rest variances, k the persons who joined
-# or left a group since an earlier export) by which theirs may differ from k - 1 rest variances before
-# the group's mean and sd are hidden (``moved_groups``); the bar ``outlying_groups`` sets one person's
-# squared distance.
+# or left a group since an earlier export), with the error of the re-standardisation's fitted scale
+# added, by which theirs may differ from k - 1 rest variances before the group's mean and sd are
+# hidden (``moved_groups``); the bar ``outlying_groups`` sets one person's squared distance.
 MOVED_STANDARD_ERRORS = OUTLIER_STANDARD_ERRORS
 
+# One group's (n, mean, sd) as an export shows it; None where that export does not show it.
+Moments = tuple[int, float, float]
+PriorMoments = dict[tuple[str, str, str], list[Moments | None]]
 
-def prior_moments(exports: dict[str, dict]) -> dict[tuple[str, str, str], list[tuple[int, float, float]]]:
-    """{(dataset, ancestry, pgs_id): [(n, mean, sd), ...]} of the PGS-distribution groups other exports
-    show with a number for each (``exports`` as ``prior_counts`` takes them: label -> {"pgs_distribution":
-    text table, ...}; a table absent, a label for n or a blank moment: left out), one entry per export
-    that shows them, in label order."""
-    out: dict[tuple[str, str, str], list[tuple[int, float, float]]] = {}
+
+def prior_moments(exports: dict[str, dict]) -> PriorMoments:
+    """{(dataset, ancestry, pgs_id): [(n, mean, sd) or None, ...]} of the PGS-distribution groups other
+    exports show with a number for each (``exports`` as ``prior_counts`` takes them: label ->
+    {"pgs_distribution": text table, ...}; a table absent, a label for n or a blank moment: left out).
+    One position per export with a pgs_distribution table, in label order, the same position in every
+    group's list (None where that export does not show the group; trailing Nones dropped), so that
+    ``moved_groups`` fits each export's re-standardisation from the groups it shows; a group no export
+    shows has no key."""
+    out: dict[tuple[str, str, str], list[Moments | None]] = {}
+    position = 0
     for _, tables in sorted(exports.items()):
         dist = tables.get("pgs_distribution")
         if dist is None or not len(dist) or not {"n", "mean", "sd"} <= set(dist.columns):
@@ -2036,59 +2045,123 @@ def prior_moments(exports: dict[str, dict]) -> dict[tuple[str, str, str], list[t
         sd = pd.to_numeric(dist["sd"], errors="coerce")
         for ds, anc, pgs, n, m, s in zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"], mean, sd):
             if str(n).isdigit() and math.isfinite(m) and math.isfinite(s):
-                out.setdefault((str(ds), str(anc), str(pgs)), []).append((int(n), float(m), float(s)))
+                entries = out.setdefault((str(ds), str(anc), str(pgs)), [])
+                entries.extend([None] * (position - len(entries)))
+                entries.append((int(n), float(m), float(s)))
+        position += 1
     return out
 
 
-def moved_groups(dist: pd.DataFrame, prior: dict[tuple[str, str, str], list[tuple[int, float, float]]] | None,
-                 threshold: int) -> pd.Series:
+def scale_ratio(n1: float, s1: float, n2: float, s2: float) -> tuple[float, float, float]:
+    """(A, v, D) of one group shown as n1 persons of sd s1 in an export and n2 of sd s2 in another,
+    the smaller set's persons being in both and their scores mapped z2 = a z1 + b between the
+    two standardisations. The centred sum of squares (n - 1) sd^2 of the larger set is the smaller
+    set's, rescaled by a^2, plus the k = |n2 - n1| others' plus their between-means term, whose
+    expectation for a normal group of variance sd1^2 is (k - 1 + n_small / n_large) sd1^2, so
+    (n2 - 1) sd2^2 = A D sd1^2 with D = n2 - 2 + n1 / n2 (joined, n2 >= n1) or n2 - n2 / n1 (left)
+    gives A, the group's estimate of a^2, with the relative sampling variance
+    v = 2 (k' + (n_small / n_large)^2 + k'^2 / (n1 - 1)) / D^2, k' = max(k - 1, 0): the k others'
+    sum of squares (chi-squared on k - 1), the between term (chi-squared on 1) and sd1^2 as the
+    estimate of the k persons' variance (its relative variance 2 / (n1 - 1)): a comparison of two
+    variances, F on (k - 1, n1 - 1) degrees of freedom; near 0 for the same persons re-standardised.
+    The mean's drift b does not enter: a group's own mean shift takes it, at a cost of the one
+    between term. NaN when either export shows fewer than 2 persons or no spread."""
+    if not (n1 >= 2 and n2 >= 2 and s1 > 0 and s2 >= 0):
+        return float("nan"), float("nan"), float("nan")
+    small, large = min(n1, n2), max(n1, n2)
+    d = n2 - 2 + n1 / n2 if n2 >= n1 else n2 - n2 / n1
+    a = (n2 - 1) * s2 * s2 / (d * s1 * s1)
+    k1 = max(large - small - 1, 0)
+    v = 2.0 * (k1 + (small / large) ** 2 + k1 * k1 / (n1 - 1)) / (d * d)
+    return a, v, d
+
+
+def common_scale(ratios: list[tuple[float, float]]) -> tuple[float, float]:
+    """(A, w): the re-standardisation's a^2 common to the groups of a dataset and score, fitted from
+    the other groups' (A_h, v_h) (``scale_ratio``) by inverse-variance weights, A = sum(A_h / v_h) /
+    sum(1 / v_h), and w = 1 / sum(1 / v_h), its relative sampling variance (the reader's fit: under
+    ``overall`` standardisation every person in both exports shares one map z2 = a z1 + b). With no
+    other group (1.0, 0.0): the persons in both taken to keep their scores, as the earlier rule."""
+    ratios = [(a, v) for a, v in ratios if math.isfinite(a) and math.isfinite(v) and v > 0]
+    if not ratios:
+        return 1.0, 0.0
+    weight = sum(1.0 / v for _, v in ratios)
+    return sum(a / v for a, v in ratios) / weight, 1.0 / weight
+
+
+def moved_groups(dist: pd.DataFrame, prior: PriorMoments | None, threshold: int) -> pd.Series:
     """Rows of ``dist`` (pgs_distribution, before suppression) whose mean and sd, read with the same
     group's n, mean and sd in another export (``prior``, ``prior_moments``), count a person far out
     among those who joined or left the group in between.
 
     The attack (docs/privacy.md "Heavy-tailed scores", two exports of one group): with n1, m1, s1
-    shown before and n2, m2, s2 now, the k = |n2 - n1| persons between them have the sum S = +-(n2 m2 - n1 m1) and
-    the sum of squares Q = +-((n2 - 1) s2^2 + n2 m2^2 - (n1 - 1) s1^2 - n1 m1^2), whoever is in both
-    keeping their score up to the re-standardisation's drift: a group of k whose own moments no other
-    rule reads, (k - 1) var = Q - S^2 / k = (k - 1) r^2 + d^2 c (1 - c / k) + noise for c carriers d SD
-    out (d and the rest's variance r^2 from the published weights). 25 newcomers to a group of 500 of
-    10,000 persons, 1 at 5 SD: read exactly in 45 of 60 simulations, 35 of them where the later export
-    is flagged by no other rule (``tests/test_privacy11_s54.py``). Rule: their excess over the group's
-    earlier variance, E = Q - S^2 / k - (k - 1) s1^2, beyond ``MOVED_STANDARD_ERRORS`` x
-    sqrt(2 (k - 1)) s1^2 (the sampling error of a normal group's sum of squares, as ``outlying_groups``
-    bounds one person's squared distance), either sign (a carrier who left reads as well), hides this
-    export's mean and sd of the group (and, as their complement, the largest shown group's:
-    ``moment_complements``); so does a change of 1..``threshold`` - 1 persons (the audit hides such an
-    n anyway). The earlier variance, not a robust scale of this release: the two releases' scores are
-    standardised apart (another person set, another PC model), and a scale read in one release against
-    sums of the other flagged 25 of the 69 groups toy-r1's export shows against toy-r2's, s1^2 none. A
-    group of the same n in both (persons swapped, or the same persons re-standardised) is not read.
-    What is computed is what the reader computes: the earlier export's published moments against
-    this export's. All False without ``prior``."""
+    shown before and n2, m2, s2 now, the k = |n2 - n1| persons between them are a group of k whose
+    own moments no other rule reads. Whoever is in both has their score mapped z2 = a z1 + b by the
+    re-standardisation (each release standardises anew), so for joiners
+    (k - 1) var = (n2 - 1) s2^2 - a^2 (n1 - 1) s1^2 - (n1 n2 / k) (m2 - a m1 - b)^2
+    = (k - 1) r^2 + d^2 c (1 - c / k) + noise for c carriers d SD out (d and the rest's variance
+    r^2 from the published weights). 25 newcomers to a group of 500 of 10,000 persons, 1 at 5 SD:
+    read exactly in 45 of 60 simulations, 35 of them where the later export is flagged by no other
+    rule (``tests/test_privacy11_s54.py``). a^2 matters, b hardly: a's error moves the sum of squares
+    by (n2 - 2) s1^2 per unit of a^2, a drift that grows with the group while the newcomers' sampling
+    error grows with k (a 0.5% rescale flagged every group of 100,000 + 10,000 when the rule took
+    a = 1, b = 0: ``tests/test_moved_s55.py``); b enters through one between-means term, which the
+    group's own mean absorbs at a cost of one chi-square degree of freedom (``scale_ratio``).
+    Every person in both shares the map under ``overall`` standardisation, so the reader fits a^2
+    from the other groups of the dataset and score that both exports show (``common_scale``).
+
+    Rule, per (dataset, pgs_id) and earlier export: each group's A_g (its own a^2 estimate, of
+    relative sampling variance v_g: ``scale_ratio``) against A and w (its relative variance) fitted
+    from the other groups both exports show (leave-one-out, ``common_scale``); |A_g / A - 1| beyond
+    ``MOVED_STANDARD_ERRORS`` x sqrt(v_g + w) (v_g: the sampling error of a normal group's sum of
+    squares, as ``outlying_groups`` bounds one person's squared distance, with the between-means
+    term and sd1^2 standing for the k persons' variance; w: the fitted drift's error carried to
+    this group; either sign: a carrier who left reads as well) hides this export's mean and sd of
+    the group (and, as their complement, the largest shown group's: ``moment_complements``); the
+    farthest group first, then left out of the fit for the others (a hidden group is in no
+    reader's fit, and a carrier's group would pull the fit of the others). So does a change of
+    1..``threshold`` - 1 persons (the audit hides such an n anyway). With no other group the map is
+    taken as the identity (A = 1, w = 0). Why the carriers stay flagged: c carriers d SD out move
+    A_g by d^2 c (1 - c / k) / D_g, against a bar of about 2 sqrt(2 k + D_g^2 w) / D_g; where a
+    carrier can be read at all (k of 25-100, sqrt(2 k) under d^2) D_g^2 w is a few units beside a
+    dataset's large groups and the bar is session 54's, while D_g^2 w is large only for a large
+    group, where sqrt(2 k) already exceeds any carrier's d^2 (measured: docs/privacy.md). The
+    group's earlier variance, not a robust scale of this release: a scale read in one release
+    against sums of the other flagged 25 of the 69 groups toy-r1's export shows against toy-r2's,
+    s1^2 none. A group of the same n in both (persons swapped, or the same persons re-standardised)
+    is not read, but gives the fit A exactly. A drift that differs between the groups
+    (``pc_adjusted``'s variance model refitted, beyond the fit's sampling error) flags them: the
+    safe direction. What is computed is what the reader computes: the earlier export's published
+    moments against this export's. All False without ``prior``."""
     out = pd.Series(False, index=dist.index, dtype=bool)
     need = ("n", "mean", "sd")
     if not prior or dist.empty or not all(c in dist.columns for c in need):
         return out
     num = {c: pd.to_numeric(dist[c], errors="coerce") for c in need}
-    for i in dist.index:
-        before = prior.get((str(dist.at[i, "dataset"]), str(dist.at[i, "ancestry"]), str(dist.at[i, "pgs_id"])))
-        n2, m2, s2 = num["n"][i], num["mean"][i], num["sd"][i]
-        if not before or not (math.isfinite(n2) and math.isfinite(m2) and math.isfinite(s2)):
-            continue
-        for n1, m1, s1 in before:
-            k = abs(int(n2) - n1)
-            if k == 0:
-                continue
-            if k < threshold or not s1 > 0:
-                out[i] = True
-                break
-            sign = 1.0 if n2 > n1 else -1.0
-            s = sign * (n2 * m2 - n1 * m1)
-            q = sign * ((n2 - 1) * s2 ** 2 + n2 * m2 ** 2 - (n1 - 1) * s1 ** 2 - n1 * m1 ** 2)
-            excess = q - s * s / k - (k - 1) * s1 ** 2
-            if abs(excess) > MOVED_STANDARD_ERRORS * (2.0 * (k - 1)) ** 0.5 * s1 ** 2:
-                out[i] = True
-                break
+    for _, idx in dist.groupby(["dataset", "pgs_id"], sort=False).groups.items():
+        rows = [i for i in idx if all(math.isfinite(num[c][i]) for c in need)]
+        entries = {i: prior.get((str(dist.at[i, "dataset"]), str(dist.at[i, "ancestry"]), str(dist.at[i, "pgs_id"])))
+                   or [] for i in rows}
+        for j in range(max((len(e) for e in entries.values()), default=0)):
+            earlier = {i: e[j] for i, e in entries.items() if j < len(e)}
+            pairs = {i: (b[0], b[2], num["n"][i], num["sd"][i]) for i, b in earlier.items() if b is not None}
+            ratios = {i: scale_ratio(*p) for i, p in pairs.items()}
+            moved = {i: abs(int(n2) - n1) for i, (n1, _, n2, _) in pairs.items()}
+            for i, k in moved.items():
+                if 0 < k < threshold or (k and not math.isfinite(ratios[i][0])):
+                    out[i] = True
+                    del ratios[i]
+            while True:  # the farthest first: a flagged group is hidden, so no reader fits with it
+                z = {}
+                for i, (a_g, v_g, _) in ratios.items():
+                    if moved[i]:
+                        a, w = common_scale([r[:2] for h, r in ratios.items() if h != i])
+                        z[i] = abs(a_g / a - 1.0) / (v_g + w) ** 0.5 if a > 0 else math.inf
+                worst = max(z, key=lambda i: z[i], default=None)
+                if worst is None or not z[worst] > MOVED_STANDARD_ERRORS:
+                    break
+                out[worst] = True
+                del ratios[worst]
     return out
 
 
