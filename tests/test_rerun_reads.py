@@ -39,7 +39,7 @@ def test_phenotypes_rerun_for_the_omop_tables_they_read_and_for_no_other_file(sp
     a ``_SUCCESS`` marker or ``.crc`` rewritten by a re-export, or ``drug_strength`` without a
     minimum dose reran phenotypes, cohort, models and report. Now it covers the tables
     ``phenotypes.omop.omop_tables_read`` names, each located as the reader locates it
-    (``{table}.parquet`` before ``{table}/``) and listed as Spark lists it; a table it reads,
+    (``{table}.parquet`` or ``{table}/``) and listed as Spark lists it; a table it reads,
     a part file added to one, an optional table appearing, and drug_strength once a minimum
     dose is configured, still rerun it, and the reason names the tables that changed."""
     cfg = load_config(_config(tmp_path))
@@ -54,7 +54,6 @@ def test_phenotypes_rerun_for_the_omop_tables_they_read_and_for_no_other_file(sp
     _write(omop / "condition_occurrence" / "_SUCCESS", "")  # not data to Spark
     _write(omop / "condition_occurrence" / "year=2019" / ".part-00000.parquet.crc", "crc")
     _write(omop / "condition_occurrence" / "part-00009.parquet._COPYING_", "half a copy")
-    _write(omop / "person" / "part-00000.parquet", "PAR1 other person")  # person.parquet is the one read
     _write(omop / "drug_strength.parquet", "PAR1 strengths")  # no minimum dose configured: not read
     assert _phenotypes(cfg) == []
 
@@ -70,6 +69,9 @@ def test_phenotypes_rerun_for_the_omop_tables_they_read_and_for_no_other_file(sp
     _write(omop / "device_exposure" / "part-00000.parquet", "PAR1 rTMS")  # optional table, read when present
     assert _phenotypes(cfg) == changed("device_exposure added")
     _publish(spark, cfg, "phenotypes")
+    # A person/ folder beside person.parquet: the reader stops on the two, so it reruns (test_reruns_s55).
+    _write(omop / "person" / "part-00000.parquet", "PAR1 other person")
+    assert _phenotypes(cfg) == changed("person added")
     (omop / "person.parquet").unlink()  # now the reader takes person/
     assert _phenotypes(cfg) == changed("person added, person.parquet removed")
 

@@ -136,3 +136,66 @@ def test_an_installed_library_keeps_its_installed_version():
     versions = provenance._distribution_versions()
     for top in ("pyspark", "py4j", "pandas", "numpy", "statsmodels", "lifelines", "hail", "pyarrow", "yaml"):
         assert versions.get(top) and provenance._imported_version(top, versions[top]) == versions[top], top
+
+
+def _omop_files(tmp_path: Path) -> list[str]:
+    """``stage_input_files``' list for an OMOP folder ``tmp_path`` under the toy config."""
+    from test_phenotypes_support import toy_config
+
+    from trd_spark.phenotypes.omop import stage_input_files
+
+    return [os.path.relpath(f, tmp_path) for f in stage_input_files(toy_config(path=str(tmp_path)), None)["omop.path"]]
+
+
+def test_a_table_folder_written_beside_the_file_read_reruns_the_phenotypes_stage(tmp_path):
+    """before this session: a ``drug_exposure/`` folder (a later export) written beside the
+    ``drug_exposure.parquet`` the outputs were read from was in no fingerprint, so the scheduled
+    run said "all 5 stages up to date" and printed the old headline, though the reader stops on the
+    two (``_locate``: which one holds the table is unknown). Now the folder's parts count: the stage
+    reruns and stops with that one error (toy-r2, session 55: exit 3)."""
+    from trd_spark.stages import files_fingerprint
+
+    for table in ("person", "drug_exposure", "concept"):
+        (tmp_path / f"{table}.parquet").write_bytes(b"x")
+    before = _omop_files(tmp_path)
+    assert before == ["concept.parquet", "drug_exposure.parquet", "person.parquet"]
+    (tmp_path / "drug_exposure").mkdir()
+    (tmp_path / "drug_exposure" / "part-0.parquet").write_bytes(b"y")
+    (tmp_path / "drug_exposure" / "_SUCCESS").write_bytes(b"")
+    assert _omop_files(tmp_path) == [*before[:2], "drug_exposure/part-0.parquet", "person.parquet"]
+    digest = [files_fingerprint(str(tmp_path), [str(tmp_path / f) for f in files])["digest"]
+              for files in (before, _omop_files(tmp_path))]
+    assert digest[0] != digest[1]
+
+
+def test_an_absent_table_under_a_name_the_reader_stops_on_reruns_the_phenotypes_stage(tmp_path):
+    """before this session: an optional table absent when the release was run (read as empty: no
+    deaths) and then delivered as ``DEATH.parquet`` (an Oracle export's upper case) or
+    ``death.csv.gz`` was in no fingerprint: the release stayed up to date with every death lost,
+    though the reader stops on such a name (near_table_names, field case round 37). Such names of a
+    table that is there rerun nothing (the reader takes the table's own name and looks no further)."""
+    (tmp_path / "person.parquet").write_bytes(b"x")
+    assert _omop_files(tmp_path) == ["person.parquet"]
+    (tmp_path / "DEATH.parquet").write_bytes(b"x")
+    (tmp_path / "Device_Exposure").mkdir()
+    (tmp_path / "Device_Exposure" / "part-0.parquet").write_bytes(b"x")
+    assert _omop_files(tmp_path) == ["DEATH.parquet", "Device_Exposure/part-0.parquet", "person.parquet"]
+    (tmp_path / "PERSON.parquet").write_bytes(b"x")  # person.parquet is there: not read, no rerun
+    (tmp_path / "person.csv.gz").write_bytes(b"x")
+    (tmp_path / "observation_period_README.txt").write_bytes(b"x")  # another table's name: not death's
+    assert _omop_files(tmp_path) == ["DEATH.parquet", "Device_Exposure/part-0.parquet", "person.parquet"]
+
+
+def test_a_delta_log_written_into_a_table_folder_reruns_the_phenotypes_stage(tmp_path):
+    """before this session: ``_delta_log/`` is ``_``-prefixed, so a table folder turned into a
+    Delta table in place after the release ran (CONVERT TO DELTA, then a DELETE of whole files,
+    which writes the log alone) left the fingerprint as it was, though the reader stops on such a
+    folder (``check_not_versioned_table``: its files of earlier versions would read as rows)."""
+    (tmp_path / "person.parquet").write_bytes(b"x")
+    (tmp_path / "drug_exposure").mkdir()
+    (tmp_path / "drug_exposure" / "part-0.parquet").write_bytes(b"x")
+    before = _omop_files(tmp_path)
+    (tmp_path / "drug_exposure" / "_delta_log").mkdir()
+    (tmp_path / "drug_exposure" / "_delta_log" / "00000000000000000000.json").write_text("{}")
+    (tmp_path / "drug_exposure" / "_SUCCESS").write_text("")  # still not data
+    assert _omop_files(tmp_path) == ["drug_exposure/_delta_log/00000000000000000000.json", *before]

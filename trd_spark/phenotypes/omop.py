@@ -1776,12 +1776,18 @@ def spark_reads_name(name: str) -> bool:
 def stage_input_files(cfg: Config, fs: Fs | None) -> dict[str, list[str] | None]:
     """The files of ``omop.path`` the phenotype stage reads under ``cfg``, for its rerun
     fingerprint (``stages.StageSpec.input_files``): {``omop.path``: files}. Per table of
-    ``omop_tables_read``: ``{table}.{format}`` when it exists, else ``{table}/`` (as
-    ``read_omop_table`` locates it), a folder's files as Spark reads them (``spark_reads_name``
-    at every level: a ``_SUCCESS`` rewritten or a ``.crc`` beside a part is not data); nothing
-    for an absent table (an optional one reads as empty: the table appearing later changes the
-    list). Another table of the release (``note``, ``measurement``, ``drug_strength`` without a
-    minimum dose) or a README beside them reruns nothing. A local path is listed with ``os``
+    ``omop_tables_read``: ``{table}.{format}`` and the folder ``{table}/``, each where it exists
+    (``read_omop_table`` reads the one there, ``_locate``, and stops on both: so a folder of a
+    later export written beside the file reruns the stage, which then says so; before session
+    55 the file alone was listed and the run stayed up to date on the earlier export), a
+    folder's files as Spark reads them (``spark_reads_name`` at every level: a ``_SUCCESS``
+    rewritten or a ``.crc`` beside a part is not data); for an absent table (an optional one
+    reads as empty) the entries holding it under a name the reader does not take
+    (``near_table_names``: ``DEATH.parquet``, ``death.csv.gz``, on which ``_locate`` stops too),
+    else nothing (the table appearing later changes the list); a Parquet table folder's
+    ``_delta_log`` / ``.hoodie`` files (``check_not_versioned_table`` stops on them). Another table of the release
+    (``note``, ``measurement``, ``drug_strength`` without a minimum dose) or a README beside
+    them reruns nothing. A local path is listed with ``os``
     (through links to folders, ``stages._local_files``); a URI through ``fs`` (``io.Fs``), {}
     without it (the folder is then fingerprinted whole, as before); BigQuery: {} (a dataset
     has no files; ``StageSpec.external`` leaves it out)."""
@@ -1793,23 +1799,38 @@ def stage_input_files(cfg: Config, fs: Fs | None) -> dict[str, list[str] | None]
     local = local_path(base)
     if local is None and fs is None:
         return {}
+
+    def exists(root: str) -> bool:
+        return os.path.exists(f"{local}/{root}") if local is not None else bool(fs and fs.exists(f"{base}/{root}"))
+
+    # A table folder's log of a versioned format (``check_not_versioned_table`` stops on it): a
+    # Delta DELETE of whole files, or of a partition, changes its log alone.
+    stops_on = {m for m, _, _ in VERSIONED_TABLE_MARKERS} if cfg.omop.format == "parquet" else set()
     files: list[str] = []
+    listing: list[str] | None = None  # the release folder's entries: listed once, when a table is absent
     for table in (release_table(cfg.omop, t) for t in omop_tables_read(cfg)):
-        for root in (f"{table}.{cfg.omop.format}", table):
+        # Both where both exist, and the near names where neither does: ``_locate`` stops on either,
+        # so they must rerun the stage rather than leave it up to date (a folder of a later export
+        # written beside the file the outputs were read from, a DEATH.parquet appearing).
+        roots = [root for root in (f"{table}.{cfg.omop.format}", table) if exists(root)]
+        if not roots:
+            if listing is None:
+                try:  # a file system that cannot list (a stand-in) gives none
+                    listing = os.listdir(local) if local is not None else list(getattr(fs, "listdir", lambda _: [])(base))
+                except OSError:
+                    listing = []
+            roots = near_table_names(listing, table)
+        for root in roots:
             if local is not None:
                 where = f"{local}/{root}"
-                if not os.path.exists(where):
-                    continue
                 found = [(f, os.path.relpath(f, where)) for f in _local_files(where)]
             else:
                 assert fs is not None
                 where = f"{base}/{root}"
-                if not fs.exists(where):
-                    continue
                 found = [(f"{where}/{rel}" if rel else where, rel) for rel in fs.list_files(where)]
-            files += [f for f, rel in found if rel in ("", ".") or all(spark_reads_name(n) for n in rel.split("/"))]
-            break
-    return {"omop.path": sorted(files)}
+            files += [f for f, rel in found if rel in ("", ".") or all(spark_reads_name(n) for n in rel.split("/"))
+                      or rel.split("/")[0] in stops_on]
+    return {"omop.path": sorted(set(files))}
 
 
 def _note_person_deaths(df: DataFrame, table: str, where: str) -> None:
