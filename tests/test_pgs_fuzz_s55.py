@@ -134,3 +134,33 @@ def test_rows_near_score_indels_read_from_mt_files_equal_hails_rows_job(hl, tmp_
     only = hails[hails[SHIFT_ONLY]]
     assert sorted(set(only["site_position"].astype(int))) == [1004, 2002, 2003]
     assert sorted(set(hails.loc[~hails[SHIFT_ONLY], "site_position"].astype(int))) == [3000]
+
+
+def test_liftover_placed_harmonised_rows_on_an_inverted_block_are_left_unplaced():
+    """A harmonised row the Catalog placed by liftover (``hm_source`` liftover) on a region
+    inverted between its author build and hm_pos's: pgs-harmonizer hands the 1-based
+    chr_position to pyliftover's 0-based ``convert_coordinate``, whose answer on a negative-strand
+    block (target_size - 1 - position) is 2 bases left of the variant, so a single-base pair there
+    is no longer kept for a strand flip (before this commit it was matched at hm_pos, 2 bases
+    off); rows placed by rsID (``ENSEMBL``) on the region, and liftover rows on a plus-strand
+    block, keep theirs. GRCh37 20,000,100-20,000,400 on a block with x + y = 30,000,000 (rsID
+    rows exact), the liftover rows' sums 2 less."""
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    rows = [  # (chr_position, hm_source, hm_pos, effect, other, placed?)
+        (20000100, "ENSEMBL", 9999900, "A", "G", True),
+        (20000200, "ENSEMBL", 9999800, "C", "A", True),
+        (20000300, "liftover", 9999698, "A", "G", False),
+        (20000400, "liftover", 9999598, "T", "C", False),
+        (1010000, "liftover", 1000000, "A", "G", True),   # a plus-strand block: exact
+        (1020000, "liftover", 1010000, "C", "T", True),
+    ]
+    body = "".join(f"1\t{x}\t{e}\t{o}\t0.{k + 1}\t{s}\t1\t{y}\n" for k, (x, s, y, e, o, _) in enumerate(rows))
+    text = ("#pgs_id=PGS995502\n#genome_build=GRCh37\n#HmPOS_build=GRCh38\nchr_name\tchr_position\t"
+            "effect_allele\tother_allele\teffect_weight\thm_source\thm_chr\thm_pos\n" + body)
+    sf = parse_scoring_file(text, source="hm.txt", target_build="GRCh38")
+    v = sf.variants.sort_values("line")
+    assert v["pos"].notna().tolist() == [r[5] for r in rows]
+    assert sf.n_unplaced == 2
+    note = [n for n in sf.notes if "opposite directions" in n]
+    assert len(note) == 1 and note[0].startswith("2 variant rows") and "hm_source" in note[0], note

@@ -1793,8 +1793,16 @@ def parse_scoring_file(
     # builds run in opposite directions, rows whose bases' order or strand matter are left unplaced.
     n_inverted_unplaced = 0
     if positions_from == "harmonised" and other_place is not None:
-        unplace = inverted_mapping_rows(chrom, pos_num.to_numpy("float64", na_value=np.nan), other_place) \
-            & ~flippable_pairs(effect, other)
+        inverted = inverted_mapping_rows(chrom, pos_num.to_numpy("float64", na_value=np.nan), other_place)
+        # A row the Catalog placed by liftover (hm_source 'liftover'): pgs-harmonizer's
+        # liftover_tools.lift hands the 1-based chr_position to pyliftover's 0-based
+        # convert_coordinate and writes its answer, exact on a plus-strand block but, where
+        # pyliftover returns target_size - 1 - position (a negative-strand block), 2 bases left of
+        # the variant: not placed there even as a flippable pair (session 55, from the code; rows
+        # placed by rsID, 'ENSEMBL', are exact).
+        lifted = (df["hm_source"].astype(TEXT).str.strip().str.lower() == "liftover").fillna(False).to_numpy(bool) \
+            if "hm_source" in df.columns else np.zeros(len(df), dtype=bool)
+        unplace = inverted & (~flippable_pairs(effect, other) | lifted)
         n_inverted_unplaced = int(unplace.sum())
         if n_inverted_unplaced:
             chrom = TextCodes(np.where(unplace, -1, chrom.codes).astype(np.int32), chrom.values)
@@ -1908,7 +1916,8 @@ def parse_scoring_file(
                      f"opposite directions (hm_pos falls as chr_position rises, over two rows or more) left unplaced "
                      f"(counted as not found): their alleles are on {other_build}'s strand, and an allele of several "
                      "bases, a row without other allele or an A/T or C/G pair cannot be placed or oriented there "
-                     "from the file; its single-base pairs match by strand flip")
+                     "from the file, nor a row placed by liftover (hm_source: its hm_pos is 2 bases off there); "
+                     "its other single-base pairs match by strand flip")
     if n_hm_differ:
         differ_rows = counted(n_hm_differ, "variant row's", "variant rows'")
         notes.append(f"{differ_rows} hm_chr/hm_pos differ from their chr_name/chr_position "
