@@ -199,3 +199,39 @@ def test_a_delta_log_written_into_a_table_folder_reruns_the_phenotypes_stage(tmp
     (tmp_path / "drug_exposure" / "_delta_log" / "00000000000000000000.json").write_text("{}")
     (tmp_path / "drug_exposure" / "_SUCCESS").write_text("")  # still not data
     assert _omop_files(tmp_path) == ["drug_exposure/_delta_log/00000000000000000000.json", *before]
+
+
+def test_a_comparison_of_releases_made_by_different_code_says_so(tmp_path, caplog):
+    """before this session: ``compare-releases A B`` of a release rerun under a code fix (``run
+    --release latest`` takes the newest first) and one not yet rerun compared them without a word,
+    so the fix's effect read as a change between the releases. Now one WARNING and a summary line
+    name the stages and modules that differ; the same code (run control apart) says nothing."""
+    import json
+    import logging
+
+    from trd_spark.layout import Layout
+    from trd_spark.releases import LocalFs
+    from trd_spark.report.compare import code_differences, warn_code_differences
+
+    def publish(release: str, stage: str, code: dict) -> None:
+        folder = Path(Layout(str(tmp_path), release).stage_dir(stage))
+        folder.mkdir(parents=True)
+        (folder / "_manifest.json").write_text(json.dumps({"fingerprint_parts": {"code": code}}))
+        (folder / "_SUCCESS").write_text("")
+
+    same = {"trd_spark.models.stage": "aa", "lib:statsmodels": "statsmodels==0.14.4"}
+    for release in ("r1", "r2"):
+        publish(release, "models", same)
+    publish("r1", "phenotypes", {"trd_spark.phenotypes.omop": "11", "java:phenotypes": "17"})
+    publish("r2", "phenotypes", {"trd_spark.phenotypes.omop": "22", "java:phenotypes": "17"})
+    publish("r1", "pgs", {"trd_spark.pgs.stage": "1"})  # r2 has no pgs output: not compared
+    fs = LocalFs()
+    assert code_differences(fs, str(tmp_path), "r1", "r2") == ["phenotypes: trd_spark.phenotypes.omop"]
+    with caplog.at_level(logging.WARNING, logger="trd_spark"):
+        (line,) = warn_code_differences(fs, str(tmp_path), "r1", "r2")
+    assert "phenotypes: trd_spark.phenotypes.omop" in line
+    assert "r1 and r2 were made by different code" in caplog.text
+    # A run-control module recorded by an older version on one side only is no difference.
+    publish("r1", "cohort", {"trd_spark.cohort.stage": "c", "trd_spark.releases": "old"})
+    publish("r2", "cohort", {"trd_spark.cohort.stage": "c"})
+    assert code_differences(fs, str(tmp_path), "r1", "r2") == ["phenotypes: trd_spark.phenotypes.omop"]

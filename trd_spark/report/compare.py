@@ -572,6 +572,59 @@ def warn_changed_inputs(config_for: Callable[[str], Config], fs_for: Callable[[C
     return lines
 
 
+# At most this many of a stage's differing modules and libraries are named (``code_differences``).
+NAMED_CODE = 5
+
+
+def code_differences(fs: FsLike, root: str, release_a: str, release_b: str) -> list[str]:
+    """``["<stage>: <module or lib:name>, ..."]`` of each stage complete in both releases under
+    ``root`` whose code differs between them: the ``code`` of its manifest's
+    ``fingerprint_parts`` (``provenance.code_digests``: the package modules it ran and the versions
+    of its libraries and Java), the run-control modules either leaves out not counted
+    (``provenance.recorded_code``). Why: ``run --release latest`` applies a code fix to the newest
+    release first and to the older ones one call later each, so between two calls a comparison
+    set one release's results under the fix beside the other's under the code before, and showed
+    the fix's effect as what changed between the releases, without a word. A manifest with no code
+    record (an older version), or that cannot be read, is not compared."""
+    from trd_spark.provenance import recorded_code
+    from trd_spark.stages import STAGE_SPECS
+
+    out = []
+    for stage in STAGE_SPECS:
+        codes = []
+        for release in (release_a, release_b):
+            layout = Layout(root, release)
+            try:  # a damaged manifest is the comparison's checks' to report, not this note's
+                manifest = layout.manifest(fs, stage) if layout.is_complete(fs, stage) else None
+            except InputDataError:
+                manifest = None
+            parts = (manifest or {}).get("fingerprint_parts")
+            code = parts.get("code") if isinstance(parts, dict) else None
+            codes.append(code if isinstance(code, dict) else None)
+        a, b = codes
+        if a is None or b is None:
+            continue
+        a, b = recorded_code(a, b), recorded_code(b, a)
+        keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        if keys:
+            more = f" and {len(keys) - NAMED_CODE} more" if len(keys) > NAMED_CODE else ""
+            out.append(f"{stage}: {', '.join(keys[:NAMED_CODE])}{more}")
+    return out
+
+
+def warn_code_differences(fs: FsLike, root: str, release_a: str, release_b: str) -> list[str]:
+    """One WARNING when the two releases' stages ran different code (``code_differences``);
+    returns the summary's line (none when the code is the same). Not refused: each release is
+    what it published, and ``trd-spark releases`` shows which is outdated."""
+    differences = code_differences(fs, root, release_a, release_b)
+    if not differences:
+        return []
+    log.warning("compare-releases: releases %s and %s were made by different code (%s): a difference between "
+                "them may come from the code, not the data; rerun the outdated one first (`trd-spark releases` "
+                "lists it)", release_a, release_b, "; ".join(differences))
+    return [f"Made by different code (rerun the outdated release, then compare): {'; '.join(differences)}"]
+
+
 def rerun_advice(cfg: Config, release: str, rerun_options: str, verb: str) -> str:
     """How ``check_comparable``'s error says to make ``release``'s outputs with this config:
     ``<verb>: trd-spark run<rerun_options> --release <release>`` where that run reads the
@@ -711,6 +764,7 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
         changed = warn_changed_inputs(config_for, lambda c: Fs(spark) if needs_spark_to_plan(c) else LocalFs(),
                                       release_a, release_b)
         root = cfg.output_root.rstrip("/")
+        other_code = warn_code_differences(Fs(spark), root, release_a, release_b)
         # Before the tables are computed: the export lock holds the exports still, not the pgs or
         # phenotypes outputs (their stages do not take it). A rerun of one publishing meanwhile
         # then reads as a change since (out of date), never as what the tables were computed from.
@@ -729,7 +783,8 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
                        before_swap=drop_checksum_files, markers=(DISCLOSURE,))
     log.info("compare-releases: wrote %s and %s (for export: %s)", ", ".join(f"{n}.tsv" for n in tables),
              DISCLOSURE, for_export)
-    return summary_text(tables, release_a, release_b, out_dir) + "".join(f"\n{note}" for note in (*why_not, *changed))
+    return summary_text(tables, release_a, release_b, out_dir) + "".join(
+        f"\n{note}" for note in (*why_not, *changed, *other_code))
 
 
 DISCLOSURE = "_disclosure.json"
