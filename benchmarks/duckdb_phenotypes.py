@@ -13,7 +13,7 @@ Rules covered: MDD and exclusions (an implausible year of birth first), controls
 x (1 + refills) unless that course exceeds max_days_supply, an administration record's own day
 (``ADMINISTRATION_DRUG_TYPE_IDS``), a mail-order prescription's mail_order_days_supply
 (``MAIL_ORDER_DRUG_TYPE_IDS``), default; negative days_supply or quantity no exposure, and the claim such a
-reversal cancels none either,
+reversal cancels (one claim per reversal) none either,
 nor an augmentation or somatic drug event), the per-ingredient minimum daily dose (quantity x drug_strength
 amount / days_supply; of the trials' and the augmentation agents' ingredients), ignored ingredients and minimum trial days, episodes, adequacy, the
 three TRD rules with procedure, device, observation and drug somatic events (a set read in the table of
@@ -752,15 +752,20 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
           AND e.drug_exposure_start_date >= make_date(p.year_of_birth, 1, 1)
           AND e.drug_exposure_start_date <= p.end_date""")
     # Claim reversals (docs/phenotypes.md "When an exposure ends"): a record with a negative days_supply or
-    # quantity is no exposure, and cancels the claim it reverses: among the study records of every date, the
-    # latest non-reversal record of the same person and product with days_supply = |the reversal's| (both
-    # empty alike) and quantity = |the reversal's| (or either empty), starting on the reversal's day or
-    # earlier while its days_supply ran; that claim's rows (identical ones together) are no exposure either.
-    x(_reversed_claims_sql(src["drug_exposure"], drug_cols))
-    x("""DELETE FROM drugs d WHERE EXISTS (
-           SELECT 1 FROM reversed_claims c WHERE c.person_id = d.person_id AND c.concept_id = d.concept_id
+    # quantity is no exposure, and cancels ONE claim it may reverse (_reversed_claims): n claims and m reversals
+    # of one claim leave n - m; the claim rows cancelled are no exposure either.
+    _reversed_claims(con, src["drug_exposure"], drug_cols, tr.use_verbatim_end_date, tr.use_refills)
+    x("""DELETE FROM drugs WHERE rowid IN (
+           SELECT d.rowid FROM (
+             SELECT rowid, person_id, concept_id, start_date, days_supply, quantity, end_date, verbatim_end, refills,
+                    row_number() OVER (PARTITION BY person_id, concept_id, start_date, days_supply, quantity, end_date,
+                                                    verbatim_end, refills) AS rn
+             FROM drugs) d
+           JOIN reversed_claims c ON c.person_id = d.person_id AND c.concept_id = d.concept_id
              AND c.start_date = d.start_date AND c.ds IS NOT DISTINCT FROM d.days_supply
-             AND c.q IS NOT DISTINCT FROM d.quantity)""")
+             AND c.q IS NOT DISTINCT FROM d.quantity AND c.end_date IS NOT DISTINCT FROM d.end_date
+             AND c.verbatim_end IS NOT DISTINCT FROM d.verbatim_end AND c.refills IS NOT DISTINCT FROM d.refills
+           WHERE d.rn <= c.n)""")
 
     # MDD group per person.
     excl = list(mdd_cfg.exclude_concept_sets)
@@ -1009,29 +1014,78 @@ EVENT_TABLES = {
 }
 
 
-def _reversed_claims_sql(drug_source: str, drug_cols: list[str]) -> str:
-    """CREATE TEMP TABLE reversed_claims (person_id, concept_id, start_date, ds, q): the claims a claim reversal
-    cancels among the study drug records of ``drug_source`` (every date; docs/phenotypes.md "When an exposure
-    ends"), one row per claim (its identical rows together)."""
-    q = "CAST(quantity AS DOUBLE)" if "quantity" in [c.lower() for c in drug_cols] else "CAST(NULL AS DOUBLE)"
-    return f"""CREATE TEMP TABLE reversed_claims AS
+def _reversed_claims(con: duckdb.DuckDBPyConnection, drug_source: str, drug_cols: list[str], use_verbatim: bool,
+                     use_refills: bool) -> None:
+    """CREATE TEMP TABLE reversed_claims (person_id, concept_id, start_date, ds, q, end_date, verbatim_end, refills,
+    n): the claim rows claim reversals cancel among the study drug records of ``drug_source`` (every date;
+    docs/phenotypes.md "When an exposure ends"), n rows of each such row's values (verbatim_end / refills null
+    when the rule does not read them, as in ``drugs``), and reversal_totals (n_cancelled, n_unmatched).
+
+    Written as a plain loop over the few persons and products with a reversal: the reversals in date order (on
+    a day, those with days_supply and quantity first, then with days_supply, then without), each cancelling one
+    claim not yet cancelled that it may reverse, the latest (then: the same quantity, the greatest quantity,
+    days_supply, end date, verbatim end, refills)."""
+    cols = [c.lower() for c in drug_cols]
+
+    def col(name: str, sql_type: str, on: bool = True) -> str:
+        return f"CAST({name} AS {sql_type})" if on and name in cols else f"CAST(NULL AS {sql_type})"
+
+    rows = con.execute(f"""
         WITH rx AS (
           SELECT CAST(person_id AS BIGINT) AS person_id, CAST(drug_concept_id AS BIGINT) AS concept_id,
-                 drug_exposure_start_date AS start_date, days_supply AS ds, {q} AS q,
-                 COALESCE(days_supply < 0 OR {q} < 0, FALSE) AS reversal
+                 drug_exposure_start_date AS start_date, CAST(days_supply AS BIGINT) AS ds, {col('quantity', 'DOUBLE')} AS q,
+                 drug_exposure_end_date AS end_date, {col('verbatim_end_date', 'DATE')} AS verbatim_end,
+                 {col('refills', 'BIGINT', use_refills)} AS refills
           FROM {drug_source}
-          WHERE drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include')),
-        m AS (
-          SELECT c.person_id, c.concept_id, c.start_date, c.ds, c.q, r.start_date AS r_start, ABS(r.ds) AS r_ds,
-                 ABS(r.q) AS r_q
-          FROM (SELECT DISTINCT * FROM rx WHERE reversal) r
-          JOIN (SELECT DISTINCT * FROM rx WHERE NOT reversal AND start_date IS NOT NULL) c
-            ON c.person_id = r.person_id AND c.concept_id = r.concept_id AND c.ds IS NOT DISTINCT FROM ABS(r.ds)
-           AND (r.q IS NULL OR c.q IS NULL OR c.q = ABS(r.q))
-           AND (c.start_date = r.start_date
-                OR (c.start_date < r.start_date AND date_diff('day', c.start_date, r.start_date) < c.ds)))
-        SELECT DISTINCT person_id, concept_id, start_date, ds, q FROM m
-        QUALIFY start_date = MAX(start_date) OVER (PARTITION BY person_id, concept_id, r_start, r_ds, r_q)"""
+          WHERE drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include'))
+        SELECT rx.* FROM rx JOIN (SELECT DISTINCT person_id, concept_id FROM rx WHERE COALESCE(ds < 0 OR q < 0, FALSE)) p
+          ON p.person_id = rx.person_id AND p.concept_id = rx.concept_id""").fetchall()
+
+    def low(v: object) -> tuple:  # an order where an empty value is below every value
+        return (v is not None, v if v is not None else 0)
+
+    by_pair: dict[tuple, list] = {}
+    for r in rows:
+        by_pair.setdefault((r[0], r[1]), []).append(r)
+    cancelled: dict[tuple, int] = {}
+    n_cancelled = n_unmatched = 0
+    for recs in by_pair.values():
+        is_negative = [(r[3] is not None and r[3] < 0) or (r[4] is not None and r[4] < 0) for r in recs]
+        negative = [r for r, neg in zip(recs, is_negative, strict=True) if neg]
+        claims = [r for r, neg in zip(recs, is_negative, strict=True) if not neg and r[2] is not None]
+        reversals = []
+        for r in negative:
+            ds = abs(r[3]) if r[3] is not None else None
+            q = abs(r[4]) if r[4] is not None else None
+            kind = 2 if not ds else (1 if q is None else 0)
+            reversals.append((r[2], kind, ds, q))
+        reversals.sort(key=lambda v: (low(v[0]), v[1], low(v[2]), low(v[3])))
+        free = list(range(len(claims)))
+        for start, kind, ds, q in reversals:
+            def may_reverse(c: tuple, start=start, kind=kind, ds=ds, q=q) -> bool:
+                if start is None:
+                    return False
+                in_reach = c[2] == start or (c[2] < start and c[3] is not None and (start - c[2]).days < c[3])
+                if kind == 2:
+                    return in_reach and q is not None and c[4] == q
+                return in_reach and c[3] == ds and (q is None or c[4] is None or c[4] == q)
+            options = [i for i in free if may_reverse(claims[i])]
+            if not options:
+                n_unmatched += 1
+                continue
+            best = max(options, key=lambda i: (claims[i][2], q is not None and claims[i][4] == q, low(claims[i][4]),
+                                               low(claims[i][3]), low(claims[i][5]), low(claims[i][6]), low(claims[i][7])))
+            free.remove(best)
+            c = claims[best]
+            key = (*c[:6], c[6] if use_verbatim else None, c[7])
+            cancelled[key] = cancelled.get(key, 0) + 1
+            n_cancelled += 1
+    con.execute("""CREATE TEMP TABLE reversed_claims (person_id BIGINT, concept_id BIGINT, start_date DATE, ds BIGINT,
+                   q DOUBLE, end_date DATE, verbatim_end DATE, refills BIGINT, n BIGINT)""")
+    if cancelled:
+        con.executemany("INSERT INTO reversed_claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(*k, n) for k, n in cancelled.items()])
+    con.execute(f"CREATE TEMP TABLE reversal_totals AS SELECT {n_cancelled} AS n_cancelled, {n_unmatched} AS n_unmatched")
 
 
 def _study_set_names(cfg: Config) -> list[str]:
@@ -1068,8 +1122,8 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     and ``{"drug_records": {n_end_before_start, n_negative_days_supply, n_negative_quantity, n_zero_days_supply,
     n_refill_course_over_max, n_negative_refills, n_administration_one_day, n_mail_order_default,
     n_verbatim_end_not_after_start}}`` over the same drug records (``stage.drug_record_quirk_columns``);
-    ``{"reversed_claims": {n_reversed_claims}}``: those records of a claim a claim reversal cancels (``_run``'s
-    ``reversed_claims``; the stage's notes.quirks.reversed_claims).
+    ``{"reversed_claims": {n_reversed_claims, n_unmatched_reversals}}``: those records claim reversals cancel (one
+    each) and the reversals that cancel none (``_reversed_claims``; the stage's notes.quirks.reversed_claims).
     ``{"observation_condition_records": {n_condition_concept_in_observation,
     n_persons_condition_concept_in_observation}}``: the observation records whose observation_concept_id
     is a concept of a condition set a rule reads (not read; 0 when no set reads the table), and their
@@ -1232,14 +1286,10 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
                                     "n_mail_order_default",
                                     "n_verbatim_end_not_after_start"),
                                    map(int, row)))
-    # the study drug records (every date) of a claim a claim reversal cancels (_run's reversed_claims)
-    q = "CAST(quantity AS DOUBLE)" if "quantity" in cols else "CAST(NULL AS DOUBLE)"
-    [n_reversed] = x(f"""SELECT COUNT(*) FROM {src['drug_exposure']} e
-        WHERE drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include')
-          AND EXISTS (SELECT 1 FROM reversed_claims c WHERE c.person_id = e.person_id
-                        AND c.concept_id = e.drug_concept_id AND c.start_date = e.drug_exposure_start_date
-                        AND c.ds IS NOT DISTINCT FROM e.days_supply AND c.q IS NOT DISTINCT FROM {q})""").fetchone()
-    out["reversed_claims"] = {"n_reversed_claims": int(n_reversed)}
+    # the study drug records (every date) claim reversals cancel, and the reversals that cancel none (_run's
+    # _reversed_claims)
+    n_reversed, n_unmatched = x("SELECT n_cancelled, n_unmatched FROM reversal_totals").fetchone()
+    out["reversed_claims"] = {"n_reversed_claims": int(n_reversed), "n_unmatched_reversals": int(n_unmatched)}
     out["unreached_drug_records"] = {"n_drug_exposure_unreached": _unreached_drug_records(con, src, cfg)}
     return out
 

@@ -105,9 +105,11 @@ CLAIMS: dict[int, tuple[list[tuple], str | None, str | None]] = {
     5406: ([drug(5406, SERTRALINE_TAB, S, 60), drug(5406, SERTRALINE_TAB, "2019-10-31", -60)], S, None),
     # a negative row of another supply (-30 against 60): not the claim's reversal; the claim stays
     5407: ([drug(5407, SERTRALINE_TAB, S, 60), drug(5407, SERTRALINE_TAB, S, -30)], S, None),
-    # the claim exported twice (identical rows: one exposure, s53 5319) and its reversal: no exposure
-    5408: ([drug(5408, SERTRALINE_TAB, S, 60), drug(5408, SERTRALINE_TAB, S, 60), drug(5408, SERTRALINE_TAB, S, -60)],
-           None, None),
+    # the claim and its reversal, both exported twice (identical rows): two reversals cancel the two claim rows, no
+    # exposure (session 55: a reversal cancels one claim row; a claim twice and its reversal once is a claim, its
+    # reversal and a rebill, tests/test_reversal_s55.py 5501)
+    5408: ([drug(5408, SERTRALINE_TAB, S, 60), drug(5408, SERTRALINE_TAB, S, 60), drug(5408, SERTRALINE_TAB, S, -60),
+            drug(5408, SERTRALINE_TAB, S, -60)], None, None),
     # two 45-day claims (S and 2019-09-20) and a reversal on 2019-09-25 within both supplies: it cancels the
     # latest, the claim of 2019-09-20; S's 45 days stay (cancelling both: trMDD; the earliest: TRD on 09-20)
     5410: ([drug(5410, SERTRALINE_TAB, S, 45), drug(5410, SERTRALINE_TAB, "2019-09-20", 45),
@@ -321,9 +323,9 @@ def test_drop_counts_of_the_chain_and_the_twin_agree(chain_run, twin_run):
     """Every record a rule drops or reads otherwise is counted, the same in the chain and the twin; by hand:
     conditions before the birth year: 5466's and 5467's 1999 codes (3); after death: 5462's two and 5472's two
     diagnoses; drugs after death: 5462's and 5472's two background rows each; negative days_supply: 5401, 5402,
-    5405, 5406, 5407, 5408, 5409, 5410 (8); negative quantity: 5403, 5404 (2); reversed claims (claims a
-    reversal cancels): 5401, 5402, 5403, 5405, 5408 x2 (identical rows), 5409, 5410 (8 rows;
-    notes.quirks.reversed_claims). On
+    5405, 5406, 5407, 5408 x2, 5409, 5410 (9); negative quantity: 5403, 5404 (2); reversed claims (claims a
+    reversal cancels, one each): 5401, 5402, 5403, 5405, 5408 x2 (identical rows, two reversals), 5409, 5410 (8
+    rows; notes.quirks.reversed_claims); reversals that cancel none: 5404, 5406, 5407 (3; session 55). On
     10a863e neither count existed."""
     (event_dates, quirks), oracle = chain_run["counts"], twin_run["counts"]
     for domain, counts in event_dates.items():
@@ -335,11 +337,11 @@ def test_drop_counts_of_the_chain_and_the_twin_agree(chain_run, twin_run):
     assert cond_counts["n_after_death"] == 4
     assert drug_counts["n_after_death"] == 4
     q = quirks["drug_records"]
-    assert q["n_negative_days_supply"] == 8
+    assert q["n_negative_days_supply"] == 9
     assert q["n_negative_quantity"] == 2
-    assert quirks["reversed_claims"]["n_reversed_claims"] == 8
+    assert quirks["reversed_claims"] == {"n_reversed_claims": 8, "n_unmatched_reversals": 3}
     # the antidepressant records within follow-up the trials read: no reversed claim among them (5401's
     # cancelled claim and its reversal leave one row, the reversal, no exposure)
     exposures = quirks["antidepressant_exposures"]
     assert exposures["n_records"] == (exposures["n_below_min_dose"] + exposures["n_exposures"]
-                                      + exposures["n_duplicates_removed"] + 9)  # the 9 sertraline reversals
+                                      + exposures["n_duplicates_removed"] + 10)  # the 10 sertraline reversals

@@ -81,7 +81,7 @@ def add_reversal_rows(omop_dir: Path, n: int = 60) -> None:
     with a positive days_supply (from the 2001st), a reversal of that claim: the even ones on its day with
     the days_supply negated, the odd ones 3 days later with the quantity negated (-30 where it has none: then
     the claim's empty quantity matches any), which cancel the claim (docs/phenotypes.md "A claim reversal
-    cancels its claim"; session 54 omop)."""
+    cancels one claim"; session 54 omop)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 

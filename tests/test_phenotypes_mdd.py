@@ -174,8 +174,9 @@ def test_distinct_mdd_dates_are_counted_after_one_exchange_by_person(run, mdd):
     (``countDistinct`` per person) reads conditions repartitioned by person, instead of
     Spark's two exchanges for it, the first keyed by person AND date (benchmarks/RESULTS.md,
     session 11). Groups as in the tests above (the same query's rows). The plan also holds the claim
-    reversals' exchanges (session 54, a38b1e0: drug rows keyed by person, drug_concept_id, day, supply
-    and quantity; ``trials.reversed_claim_keys``), which feed the antidepressant-without-MDD check;
+    reversals' exchanges (session 54, a38b1e0; since session 55 the records of the persons and products
+    with a reversal, keyed by person and drug_concept_id: ``trials.drop_reversed_claims``), which feed the
+    antidepressant-without-MDD check;
     every other exchange, the conditions' among them, is by person_id alone."""
     keys = re.findall(r"Exchange hashpartitioning\(([^)]*)\)", run.mdd_plan)
     reversal = [k for k in keys if "drug_concept_id#" in k or "quantity#" in k]

@@ -102,7 +102,6 @@ from trd_spark.phenotypes.trials import (
     min_dose_record_counts,
     refill_course_over_max_expr,
     reversed_claim_counts,
-    reversed_claim_keys,
 )
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
 from trd_spark.vocabulary import (
@@ -535,11 +534,10 @@ def followup_events(events: dict[str, DataFrame], persons: DataFrame) -> dict[st
 
 def followup_drugs(drugs: DataFrame, persons: DataFrame) -> DataFrame:
     """The study drug records ``drugs`` (every date) within each person's follow-up, without the claims a
-    claim reversal cancels (``trials.reversed_claim_keys``, matched over the records of every date: a
+    claim reversal cancels (``trials.drop_reversed_claims``, one per reversal, matched over the records of every date: a
     reversal after death still cancels its claim; the reversals themselves stay, no exposure by
     ``trials.is_exposure_expr``, and keep their person out of the controls). Same columns."""
-    followup = restrict_to_followup(drugs, persons, EVENT_TABLES["drug"][2])
-    return drop_reversed_claims(followup, reversed_claim_keys(drugs))
+    return restrict_to_followup(drop_reversed_claims(drugs), persons, EVENT_TABLES["drug"][2])
 
 
 # The clinical tables whose rows are evidence of EHR data (omop.ehr_evidence any_record): not
@@ -1776,8 +1774,9 @@ def stage_counts(
         # over every date, n_exposures counted exposures no trial could read (after death, after
         # the cutoff); those records are counted in study_event_dates.drug instead.
         "antidepressant_exposures": exposure_record_counts(followup_drug_records, ingredients, max_days_supply),
-        # the claims a claim reversal cancels (trials.reversed_claim_keys), over the records of every date
-        "reversed_claims": reversed_claim_counts(events["drug"], reversed_claim_keys(events["drug"])),
+        # the claims claim reversals cancel (one each) and the reversals that cancel none (trials.reversed_claim_counts),
+        # over the records of every date
+        "reversed_claims": reversed_claim_counts(events["drug"]),
         "observation_periods": observation_period_overlaps(omop["observation_period"]),
         "drug_records": drug_record_quirks(events["drug"], max_days_supply, use_verbatim_end_date=use_verbatim_end_date),
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
@@ -2192,6 +2191,13 @@ def run(ctx: StageContext) -> None:
                         "within its days_supply; OHDSI Themis #124): not used as exposures; still no control",
                         record_text(shown, "quirks.reversed_claims.n_reversed_claims",
                                     quirks["reversed_claims"]["n_reversed_claims"], threshold))
+        if quirks["reversed_claims"]["n_unmatched_reversals"]:
+            log.warning("phenotypes: drug_exposure: %s claim reversal(s) (a study record with a negative days_supply or "
+                        "quantity) cancel no claim: none of the same person, product, supply and quantity on the "
+                        "reversal's day or earlier within its days_supply (e.g. dated before its claim or of another "
+                        "product); each is no exposure and cancels nothing",
+                        record_text(shown, "quirks.reversed_claims.n_unmatched_reversals",
+                                    quirks["reversed_claims"]["n_unmatched_reversals"], threshold))
         if quirks["condition_status"]["n_preliminary_records"]:
             log.warning("phenotypes: condition_occurrence: %s study record(s) with a preliminary status (rule-out / "
                         "possible diagnosis): no MDD diagnosis",

@@ -43,18 +43,26 @@ So is a record with a negative ``quantity`` (a reversal written as the units ret
 plausibleValueLow for drug_exposure.quantity is 0.0000001). It still keeps its person out of the
 controls (the control rule reads every record).
 
-A **claim reversal** (such a negative record) also cancels the claim it reverses, as OHDSI Themis
+A **claim reversal** (such a negative record) also cancels ONE claim it reverses, as OHDSI Themis
 #124 says a negative record may need to be "combined with other record (e.g. reversal of
 prescription)": kept, the reversed claim of a fill never dispensed made an adequate trial (ad3 TRD)
-or an augmentation onset. ``reversed_claim_keys``: a reversal cancels the claim (a record that is no
-reversal) of the same person and ``drug_concept_id`` whose days_supply is the reversal's without its
-sign (both empty alike) and whose quantity is the reversal's without its sign (either empty: any),
-starting on the reversal's day or earlier while its days_supply ran (reversal start - claim start <
-days_supply; a claim without one only on the same day); of several, the latest. The claim's
-identical rows (an export repeating it) are one claim and are cancelled together. Matched over the
-study drug records of every date (a reversal after death still cancels its claim); the cancelled
-rows are counted (stage: notes.quirks.reversed_claims.n_reversed_claims) and, like the reversal,
-keep their person out of the controls.
+or an augmentation onset. A reversal may reverse a claim (a record that is no reversal) of the same
+person and ``drug_concept_id`` whose days_supply is the reversal's without its sign and whose quantity
+is the reversal's without its sign (either empty: any), or, when the reversal's days_supply is empty or
+0, whose quantity is the reversal's without its sign (any days_supply), starting on the reversal's day
+or earlier while its days_supply ran (reversal start - claim start < the claim's days_supply; a claim
+without one only on the same day). Reversals are taken in date order (on a day: those with days_supply
+and quantity, then with days_supply, then without), each cancelling the latest claim row not yet
+cancelled that it may reverse (of equals: its own quantity, then the greatest quantity, days_supply,
+end date, verbatim end, refills). So n claim rows and m reversals of one claim leave n - m: a claim, its
+reversal and a rebill on one day (identical rows) leave the rebill, as payers net a reversal against one
+claim (NCPDP B2 reverses one B1; PCORnet's DISPENSE_AMT is the net amount). A reversal dated before its
+claim, of another supply or quantity, or after the claim's supply ran out cancels nothing and is counted
+(``reversed_claim_counts``: stage notes.quirks.reversed_claims.n_unmatched_reversals). Matched over the
+study drug records of every date (a reversal after death still cancels its claim; only the records of
+persons and products with a reversal are matched, ``_reversal_matches``); the cancelled rows are counted
+(notes.quirks.reversed_claims.n_reversed_claims) and, like the reversal, keep their person out of the
+controls.
 
 Minimum dose (``ingredient_min_daily_dose``, per ingredient; default none): the daily dose of a
 record is ``quantity x amount_value / days_supply`` (units dispensed x mg of ingredient per unit
@@ -82,7 +90,6 @@ exposures have gap 0.
 
 from __future__ import annotations
 
-from functools import reduce
 from typing import TYPE_CHECKING
 
 from pyspark.sql import Window
@@ -231,48 +238,85 @@ def is_exposure_expr(days_supply: Column, quantity: Column | None = None) -> Col
 
 
 _CLAIM_KEY = ("person_id", "drug_concept_id", "drug_exposure_start_date", "days_supply", "quantity")
+# the columns that order a reversal's candidate claims after (start, exact quantity, quantity, days_supply): a claim
+# row's other read columns, the greatest first; rows equal in all of them are equivalent to every rule
+_CLAIM_TIES = ("drug_exposure_end_date", "verbatim_end_date", "refills")
+
+
+def _reversal_matches(drugs: DataFrame) -> DataFrame:
+    """Per (person_id, drug_concept_id) of ``drugs`` with a claim reversal (``is_reversal_expr``): ``_claims`` (its
+    records that are no reversal, every column of ``drugs``, in one array), ``_cancelled`` (the positions in
+    ``_claims`` of the claims its reversals cancel, one each; module docstring) and ``_n_reversals``.
+
+    Only the records of the (few) persons and products with a reversal are matched: those pairs are found first
+    and broadcast, and the records semi-joined to them; no other record is shuffled. The matching is one pass of
+    ``aggregate`` over the pair's reversals (date order; on a day, those of known days_supply and quantity first,
+    then of known days_supply, then of unknown), each taking the latest claim not yet taken that it may reverse.
+    """
+    start, ds, q = F.col("drug_exposure_start_date"), F.col("days_supply"), F.col("quantity")
+    reversal = is_reversal_expr(ds, q)
+    pairs = drugs.where(reversal).select("person_id", "drug_concept_id").distinct()
+    near = drugs.join(F.broadcast(pairs), ["person_id", "drug_concept_id"], "left_semi")
+    unknown_ds = ds.isNull() | (ds == 0)
+    kind = F.when(unknown_ds, 2).when(q.isNull(), 1).otherwise(0)
+    rev = F.struct(start.alias("s"), kind.alias("k"), F.abs(ds).alias("ds"), F.abs(q).alias("q"))
+    grouped = near.groupBy("person_id", "drug_concept_id").agg(
+        F.collect_list(F.when(~reversal, F.struct(*[F.col(c) for c in drugs.columns]))).alias("_claims"),
+        F.array_sort(F.collect_list(F.when(reversal, rev))).alias("_revs"))
+
+    def step(taken: Column, r: Column) -> Column:
+        def may_reverse(c: Column) -> Column:
+            c_start, c_ds, c_q = c["drug_exposure_start_date"], c["days_supply"], c["quantity"]
+            reach = (c_start == r["s"]) | ((c_start < r["s"]) & (F.datediff(r["s"], c_start) < c_ds))
+            by_supply = (c_ds == r["ds"]) & (r["q"].isNull() | c_q.isNull() | (c_q == r["q"]))
+            return F.coalesce(reach & F.when(r["k"] == 2, c_q == r["q"]).otherwise(by_supply), F.lit(False))
+
+        ranked = F.transform(F.col("_claims"), lambda c, i: F.when(
+            may_reverse(c) & ~F.array_contains(taken, i),
+            F.struct(c["drug_exposure_start_date"].alias("s"), F.coalesce(c["quantity"] == r["q"], F.lit(False)).alias("x"),
+                     c["quantity"].alias("q"), c["days_supply"].alias("ds"),
+                     *[c[t].alias(t) for t in _CLAIM_TIES], i.alias("i"))))
+        best = F.array_max(ranked)  # the latest; nulls (no candidate) are skipped
+        return F.when(best.isNull(), taken).otherwise(F.concat(taken, F.array(best["i"])))
+
+    return grouped.select(
+        "person_id", "drug_concept_id", "_claims", F.size("_revs").alias("_n_reversals"),
+        F.aggregate("_revs", F.array().cast("array<int>"), step).alias("_cancelled"))
 
 
 def reversed_claim_keys(drugs: DataFrame) -> DataFrame:
     """The claims of ``drugs`` (drug_exposure rows: person_id, drug_concept_id, drug_exposure_start_date,
-    days_supply, quantity) that a claim reversal cancels, one row per claim: those five columns.
+    days_supply, quantity, ...) that claim reversals cancel: those five columns and ``n_cancelled`` (long), the
+    rows of that claim cancelled (one per reversal; module docstring). Aggregated per claim (identical keys: one row)."""
+    m = _reversal_matches(drugs)
+    cancelled = m.select(F.explode(F.transform("_cancelled", lambda i: F.element_at("_claims", i + 1))).alias("c"))
+    return cancelled.groupBy(*[F.col("c")[k].alias(k) for k in _CLAIM_KEY]).agg(
+        F.count(F.lit(1)).cast("long").alias("n_cancelled"))
 
-    A reversal (``is_reversal_expr``) cancels the latest claim (a record that is none) of its person
-    and drug_concept_id with days_supply = |its days_supply| (null-safe), quantity = |its quantity| or
-    either empty, starting on its day or earlier within the claim's days_supply (module docstring).
-    """
+
+def drop_reversed_claims(drugs: DataFrame) -> DataFrame:
+    """``drugs`` (drug_exposure rows, every date) without the claim rows the claim reversals among them cancel (one
+    per reversal, ``_reversal_matches``; module docstring), same columns. The records of persons and products
+    without a reversal pass through a broadcast anti-join, unshuffled."""
     reversal = is_reversal_expr(F.col("days_supply"), F.col("quantity"))
-    rev = drugs.where(reversal).select(
-        "person_id", "drug_concept_id", F.col("drug_exposure_start_date").alias("_r_start"),
-        F.abs(F.col("days_supply")).alias("_r_ds"), F.abs(F.col("quantity")).alias("_r_q")).distinct()
-    # every claim row meets the (few) reversals of its person and product first; the distinct is of the pairs,
-    # not of every study drug record (no shuffle of the claims beyond the join's)
-    claims = drugs.where(~reversal & F.col("drug_exposure_start_date").isNotNull()).select(*_CLAIM_KEY)
-    start, r_start = F.col("drug_exposure_start_date"), F.col("_r_start")
-    within = (start == r_start) | ((start < r_start) & (F.datediff(r_start, start) < F.col("days_supply")))
-    pairs = claims.join(rev, ["person_id", "drug_concept_id"]).distinct().where(
-        F.col("days_supply").eqNullSafe(F.col("_r_ds"))
-        & (F.col("_r_q").isNull() | F.col("quantity").isNull() | (F.col("quantity") == F.col("_r_q")))
-        & within)
-    latest = F.max(start).over(Window.partitionBy("person_id", "drug_concept_id", "_r_start", "_r_ds", "_r_q"))
-    return pairs.withColumn("_latest", latest).where(start == F.col("_latest")).select(*_CLAIM_KEY).distinct()
+    pairs = drugs.where(reversal).select("person_id", "drug_concept_id").distinct().withColumn("_rp", F.lit(True))
+    # every record but the claims of a pair with a reversal (those are matched): the reversals stay, no exposure
+    passed = drugs.join(F.broadcast(pairs), ["person_id", "drug_concept_id"], "left").where(
+        F.col("_rp").isNull() | reversal).select(*drugs.columns)
+    m = _reversal_matches(drugs)
+    kept = m.select(F.explode(F.filter("_claims", lambda c, i: ~F.array_contains("_cancelled", i))).alias("c"))
+    return passed.unionByName(kept.select("c.*"))
 
 
-def drop_reversed_claims(drugs: DataFrame, keys: DataFrame) -> DataFrame:
-    """``drugs`` without the rows of a claim in ``keys`` (``reversed_claim_keys``; null-safe on days_supply
-    and quantity), same columns."""
-    k = keys.select(*[F.col(c).alias(f"_k_{c}") for c in _CLAIM_KEY])
-    return drugs.join(k, reduce(lambda a, b: a & b, [F.col(c).eqNullSafe(F.col(f"_k_{c}")) for c in _CLAIM_KEY]),
-                      "left_anti")
-
-
-def reversed_claim_counts(drugs: DataFrame, keys: DataFrame) -> DataFrame:
-    """One row (long): n_reversed_claims, the rows of ``drugs`` that a claim reversal cancels (``keys``:
-    ``reversed_claim_keys``; an exported-twice claim's two rows are two). Aggregates only."""
-    k = keys.select(*[F.col(c).alias(f"_k_{c}") for c in _CLAIM_KEY])
-    cancelled = drugs.join(k, reduce(lambda a, b: a & b, [F.col(c).eqNullSafe(F.col(f"_k_{c}")) for c in _CLAIM_KEY]),
-                           "left_semi")
-    return cancelled.agg(F.count(F.lit(1)).cast("long").alias("n_reversed_claims"))
+def reversed_claim_counts(drugs: DataFrame) -> DataFrame:
+    """One row (long): n_reversed_claims, the rows of ``drugs`` (every date) that claim reversals cancel (one per
+    reversal; an exported-twice claim's two rows are two claims), and n_unmatched_reversals, the reversals that
+    cancel none (no claim of their person, product, supply and quantity on their day or earlier within its
+    days_supply, or every such claim taken by another reversal). Aggregates only."""
+    m = _reversal_matches(drugs)
+    return m.agg(F.coalesce(F.sum(F.size("_cancelled")), F.lit(0)).cast("long").alias("n_reversed_claims"),
+                 F.coalesce(F.sum(F.col("_n_reversals") - F.size("_cancelled")), F.lit(0)).cast("long")
+                 .alias("n_unmatched_reversals"))
 
 
 def daily_dose_expr(quantity: Column, amount_value: Column, days_supply: Column,

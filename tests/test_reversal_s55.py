@@ -1,0 +1,205 @@
+"""Claim reversals: the shapes session 54 left (helper "reversal", session 55), hand-worked from docs/phenotypes.md
+"When an exposure ends" (A claim reversal cancels one claim).
+
+The rule: a record with a negative days_supply or quantity (a reversal) is no exposure and cancels ONE claim row
+(a record that is none) of its person and drug_concept_id that it may reverse: days_supply equal to the reversal's
+without its sign and quantity equal to its quantity without the sign (or either empty); a reversal whose
+days_supply is empty or 0 by its quantity alone (the claim's quantity equal to its own without the sign), whatever
+the claim's days_supply; the claim starting on the reversal's day, or earlier while its days_supply ran (reversal
+start - claim start < the claim's days_supply; a claim without one only on the same day). Reversals are taken in
+date order (on a day those with days_supply and quantity first, then those with days_supply, then those without),
+each cancelling the latest claim not yet cancelled (of equals: the one of its quantity, then the greatest
+quantity). n claim rows and m reversals of one claim leave n - m rows. A reversal that finds no claim cancels
+nothing and is counted (notes.quirks.reversed_claims.n_unmatched_reversals).
+
+Sources: OHDSI Themis #124 (a negative record may need to be "combined with other record (e.g. reversal of
+prescription)"); a reversal cancels one claim as payers net them (NCPDP B2 reverses one B1 claim; PCORnet CDM
+DISPENSING.DISPENSE_AMT is the "net amount per NDC per dispensing"; payer ETLs pair the k-th reversal of a
+prescription, fill date, NDC and units with its k-th claim); a same-day claim, reversal and rebill is the pharmacy
+rebill (three transactions on one fill date). The latest claim first: a fill is reversed when it is not picked up,
+and the latest fill is the one still on the shelf (BC PharmaCare: returned to stock within 30 days).
+
+The frame (as tests/test_omop_shapes_s54.py): everyone born 1970, female, observed 2010-2023 (follow-up to the
+cutoff 2023-07-01); MDD on 2019-01-10 and 2019-02-10; two background adequate trials (citalopram 2019-02-01 and
+bupropion 2019-05-01, 60 days each); then the sertraline VARIANT from S = 2019-09-01. A sertraline trial of >= 42
+days makes ad3 TRD on its start with 3 adequate trials; else trMDD with 2 (ad2_augmentation and somatic trMDD
+always, with the same trial count). The chain (read_omop, derive_phenotype_tables, stage_counts) and the DuckDB
+twin each run once on the one export.
+
+Before this session (046a78f): identical claim rows were one claim cancelled together (5501, 5502: trMDD), a
+reversal with an empty days_supply cancelled nothing (5504, 5505: TRD), one reversal with an empty quantity
+cancelled two claims (5507: trMDD), two reversals of one supply cancelled one claim (5513: TRD), and no count said
+how many reversals cancelled nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_phenotypes_support import (
+    ANCESTRY,
+    BUPROPION,
+    CITALOPRAM,
+    CONCEPTS,
+    MDD_CONCEPT,
+    SERTRALINE,
+    SERTRALINE_TAB,
+    d,
+    duckdb_twin_run,
+    toy_config,
+    write_omop_tables,
+)
+
+from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
+from trd_spark.phenotypes.trials import reversed_claim_counts
+
+INDEX, S = "2019-01-10", "2019-09-01"
+CUTOFF = "2023-07-01"
+COLUMNS = ["person_id", "definition", "status", "exclusion_reason", "mdd_index_date", "trd_onset_date",
+           "followup_end_date", "n_adequate_trials"]
+DEFINITIONS = ("ad3", "ad2_augmentation", "somatic")
+PHARMACY_CLAIM = 32869  # drug_type_concept_id "Pharmacy claim" (any type but administration / mail order reads alike)
+NOT_STUDIED = 19_000_055  # a drug concept in no study set (not in the toy vocabulary)
+
+
+def rx(pid: int, start: str, ds: int | None, q: float | None = None, *, concept: int = SERTRALINE_TAB,
+       end: str | None = None) -> tuple:
+    """A drug_exposure row (OMOP_COLUMNS order): end = ``end`` or the start (the ETL's), days_supply ``ds``."""
+    return (pid, concept, d(start), d(end or start), ds, None, q, None, None, PHARMACY_CLAIM)
+
+
+# person_id -> (variant rows, ad3 onset or None (trMDD), the rows' claims cancelled, reversals that cancel none)
+SHAPES: dict[int, tuple[list[tuple], str | None, int, int]] = {
+    # claim, reversal and rebill on one day (identical claim rows: 2 claims, 1 reversal): 2 - 1 = 1 claim stands,
+    # the 60-day rebill: TRD on S
+    5501: ([rx(5501, S, 60), rx(5501, S, -60), rx(5501, S, 60)], S, 1, 0),
+    # three identical claim rows, two reversals: one stands, TRD on S
+    5502: ([rx(5502, S, 60)] * 3 + [rx(5502, S, -60)] * 2, S, 2, 0),
+    # one claim, two reversals: the claim is cancelled, the second reversal finds none (counted)
+    5503: ([rx(5503, S, 60), rx(5503, S, -60), rx(5503, S, -60)], None, 1, 1),
+    # a reversal with an empty days_supply and quantity -60 (units returned): by its quantity, the claim of 60 units
+    # on its day is cancelled (whatever the claim's days_supply)
+    5504: ([rx(5504, S, 60, 60.0), rx(5504, S, None, -60.0)], None, 1, 0),
+    # the same 4 days later: within the claim's 60 days, cancelled
+    5505: ([rx(5505, S, 60, 60.0), rx(5505, "2019-09-05", None, -60.0)], None, 1, 0),
+    # an empty-days_supply reversal of another quantity (-30 against 60): no claim of it; the claim stands
+    5506: ([rx(5506, S, 60, 60.0), rx(5506, S, None, -30.0)], S, 0, 1),
+    # two claims on one day (quantity 30 and 60, 60 days each) and ONE reversal without a quantity: it cancels one
+    # (of equals, the greater quantity: the 60); the other's 60 days stand, TRD on S
+    5507: ([rx(5507, S, 60, 30.0), rx(5507, S, 60, 60.0), rx(5507, S, -60)], S, 1, 0),
+    # a lone reversal (no claim): no exposure, counted as cancelling none
+    5508: ([rx(5508, S, -60)], None, 0, 1),
+    # the reversal of a claim of a drug in no study set: neither row is a study record (not read, not counted)
+    5509: ([rx(5509, S, 60, concept=NOT_STUDIED), rx(5509, S, -60, concept=NOT_STUDIED)], None, 0, 0),
+    # a claim whose length is its end date alone (no days_supply, quantity 60, end S + 59) and its reversal (no
+    # days_supply, quantity -60) the same day: cancelled by quantity
+    5510: ([rx(5510, S, None, 60.0, end="2019-10-30"), rx(5510, S, None, -60.0)], None, 1, 0),
+    # the same reversal 3 days later: a claim without a days_supply is reversed on its day only; it stands (its
+    # end date: 60 days, TRD on S) and the reversal cancels none
+    5511: ([rx(5511, S, None, 60.0, end="2019-10-30"), rx(5511, "2019-09-04", None, -60.0)], S, 0, 1),
+    # a reversal dated the day BEFORE its claim (an ETL dating the reversal by another clock): a reversal cancels
+    # a claim of its day or earlier only; the claim stands, TRD on S, the reversal cancels none
+    5512: ([rx(5512, S, 60), rx(5512, "2019-08-31", -60)], S, 0, 1),
+    # two 45-day claims (S and 09-20) and two reversals on 09-25 within both supplies: the first takes the latest
+    # claim (09-20), the second the other (S): no sertraline, trMDD
+    5513: ([rx(5513, S, 45), rx(5513, "2019-09-20", 45), rx(5513, "2019-09-25", -45), rx(5513, "2019-09-25", -45)],
+           None, 2, 0),
+}
+PERSONS = sorted(SHAPES)
+
+
+def _write_case(root: Path) -> None:
+    drugs = []
+    for p, (variant, _, _, _) in SHAPES.items():
+        drugs += [rx(p, "2019-02-01", 60, concept=CITALOPRAM), rx(p, "2019-05-01", 60, concept=BUPROPION), *variant]
+    write_omop_tables(root, {
+        "person": [(p, 8532, 1970, 1, 1) for p in PERSONS],
+        "observation_period": [(p, d("2010-01-01"), d("2023-12-31")) for p in PERSONS],
+        "condition_occurrence": [(p, MDD_CONCEPT, d(x)) for p in PERSONS for x in (INDEX, "2019-02-10")],
+        "drug_exposure": drugs,
+        "concept": CONCEPTS,
+        "concept_ancestor": [(a, b, 1, 1) for a, b in ANCESTRY],
+    })
+
+
+def expected() -> list[tuple]:
+    """Every person's three rows, by hand (SHAPES)."""
+    out = []
+    for p, (_, onset, _, _) in SHAPES.items():
+        n = 3 if onset else 2
+        for definition in DEFINITIONS:
+            trd = onset if definition == "ad3" else None
+            out.append((p, definition, "TRD" if trd else "trMDD", None, d(INDEX), d(trd) if trd else None, d(CUTOFF), n))
+    return sorted(out)
+
+
+@pytest.fixture(scope="module")
+def case_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reversal55") / "omop"
+    root.mkdir()
+    _write_case(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def chain_run(spark, case_dir):
+    """The case through the chain, once: rows (sorted COLUMNS tuples), the sertraline trials per person and
+    the reversal counts (``trials.reversed_claim_counts``, the stage's notes.quirks.reversed_claims)."""
+    cfg = toy_config(path=str(case_dir))
+    omop = read_omop(spark, cfg)
+    tables = derive_phenotype_tables(omop, cfg)
+    trials: dict[int, list] = {}
+    for r in tables.trials.where(f"ingredient_concept_id = {SERTRALINE}").collect():
+        trials.setdefault(r.person_id, []).append((str(r.trial_start_date), str(r.trial_end_date), r.trial_days))
+    # the stage's notes.quirks.reversed_claims part alone (stage_counts' plumbing of it: test_omop_shapes_s54)
+    [counts] = reversed_claim_counts(tables.study_events["drug"]).collect()
+    return {"rows": sorted(tuple(r) for r in tables.phenotypes.select(*COLUMNS).collect()),
+            "trials": {p: sorted(t) for p, t in trials.items()}, "reversed_claims": counts.asDict()}
+
+
+@pytest.fixture(scope="module")
+def twin_run(case_dir):
+    return duckdb_twin_run(case_dir, COLUMNS)
+
+
+def _diff(got: list[tuple], want: list[tuple]) -> str:
+    return "\n".join(f"{'+' if r in got else '-'} {r}" for r in sorted(set(got) ^ set(want)))
+
+
+def test_the_chain_gives_every_hand_answer(chain_run):
+    """Every shape through the chain (module docstring). On 046a78f: 5501, 5502 and 5507 trMDD (the rebill, the
+    third row and the 30-unit claim cancelled with the rest), 5504 and 5505 TRD on S (the empty-days_supply
+    reversal cancelled nothing), 5513 TRD on S (two identical reversals cancelled one claim)."""
+    diff = _diff(chain_run["rows"], expected())
+    assert not diff, "\n" + diff
+
+
+def test_the_duckdb_twin_gives_every_hand_answer(twin_run):
+    """The same shapes through the DuckDB twin (its own matching loop); on 046a78f it failed as the chain did."""
+    diff = _diff(twin_run["rows"], expected())
+    assert not diff, "\n" + diff
+
+
+def test_sertraline_trials_by_hand(chain_run):
+    """The sertraline trial each shape leaves: the stood claim's 60 days (S..2019-10-30), none where every claim
+    is cancelled. On 046a78f 5501's, 5502's and 5507's were missing and 5504's and 5513's present."""
+    stood = [(S, "2019-10-30", 60)]
+    for p, (_, onset, _, _) in SHAPES.items():
+        assert chain_run["trials"].get(p, []) == (stood if onset else []), p
+
+
+def test_counts_of_the_chain_and_the_twin_agree(chain_run, twin_run):
+    """notes.quirks.reversed_claims: the claim rows cancelled, one per reversal (1+2+1+1+1+1+1+2 = 10: 5501, 5502,
+    5503, 5504, 5505, 5507, 5510, 5513) and the reversals that cancel none (5503's second, 5506, 5508, 5511, 5512:
+    5); 5509's rows are no study records. The twin counts the same. On 046a78f n_unmatched_reversals did not exist
+    and n_reversed_claims was 9 (5501's two rows, 5502's three, 5507's two, one of 5513's; none of 5504, 5505)."""
+    want = {"n_reversed_claims": sum(s[2] for s in SHAPES.values()),
+            "n_unmatched_reversals": sum(s[3] for s in SHAPES.values())}
+    assert want == {"n_reversed_claims": 10, "n_unmatched_reversals": 5}
+    assert chain_run["reversed_claims"] == want
+    assert twin_run["counts"]["reversed_claims"] == want
+    # the negative rows themselves, as before (the twin's drop counts): days_supply (5501-5503, 5507, 5508, 5512,
+    # 5513) and quantity (5504-5506, 5510, 5511)
+    q = twin_run["counts"]["drug_records"]
+    assert (q["n_negative_days_supply"], q["n_negative_quantity"]) == (1 + 2 + 2 + 1 + 1 + 1 + 2, 5)
