@@ -49,6 +49,7 @@ from trd_spark.phenotypes.stage import (
     study_concept_set_names,
     study_vocabulary,
     trial_ingredients,
+    unreached_drug_check,
     unread_columns,
 )
 from trd_spark.pipeline import run_stage
@@ -133,10 +134,11 @@ def published(spark, tmp_path_factory) -> Published:
     # the condition IDs run passes (observation records of a condition concept: quirks.observation_condition_records)
     vocab = study_vocabulary(omop, cfg)
     conditions = study_concept_ids(cfg, vocab)["condition"]
-    # and the records each drug set's exclude_dose_forms leaves out (quirks.dose_form_excluded, round 43)
+    # and the records each drug set's exclude_dose_forms leaves out (quirks.dose_form_excluded, round 43),
+    # and the products a partial concept_ancestor leaves unreached (quirks.unreached_drug_records, session 55)
     dates, quirks = stage_counts(omop, pure.persons, pure.study_events, pure.ingredients, cfg.omop.data_cutoff_date,
                                  cfg.phenotypes.trials.max_days_supply, condition_ids=conditions,
-                                 dose_forms=dose_form_ids(cfg, vocab))
+                                 dose_forms=dose_form_ids(cfg, vocab), unreached=unreached_drug_check(cfg, vocab))
     return Published(cfg, tmp_path / "results", omop, pure, dates, quirks, warnings)
 
 
@@ -237,7 +239,10 @@ def test_run_publishes_the_four_tables(spark, published):
     # share, kept in the notes, is below it)
     assert {name: g["level"] for name, g in notes["gates"].items()} == {
         "sex_other": "ok", "records_after_cutoff": "warning", "records_before_birth": "ok",
-        "implausible_drug_records": "ok", "no_observation_period": "ok"}
+        "implausible_drug_records": "ok", "no_observation_period": "ok", "unreached_drug_records": "ok"}
+    # run() passes the partial-concept_ancestor check on (session 55 ancestor): the trimmed test vocabulary
+    # (no self rows) reaches every product its records use
+    assert notes["quirks"]["unreached_drug_records"] == {"n_drug_exposure_unreached": 0}
     after_cutoff = notes["gates"]["records_after_cutoff"]
     assert 0 < after_cutoff["n"] < 20 and after_cutoff["share"] < 0.1
     assert notes["gates"]["sex_other"]["total"] == 8
@@ -284,7 +289,7 @@ def test_stage_counts_take_observed_parts_as_given(spark, published):
                          "n_persons_birth_year_implausible": 4}}
     vocab = study_vocabulary(omop, cfg)
     dates_o, quirks_o = stage_counts(*args, observed=given, condition_ids=study_concept_ids(cfg, vocab)["condition"],
-                                     dose_forms=dose_form_ids(cfg, vocab))
+                                     dose_forms=dose_form_ids(cfg, vocab), unreached=unreached_drug_check(cfg, vocab))
     assert list(quirks_o["persons"].items()) == [("n_persons", 1), ("n_sex_other", 2), ("n_no_observation_period", 3),
                                                  ("n_persons_birth_year_implausible", 4)]
     assert dates_o == dates and {k: v for k, v in quirks_o.items() if k != "persons"} == {
