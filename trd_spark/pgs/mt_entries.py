@@ -156,6 +156,120 @@ def _frames(raw: bytes) -> tuple[list[tuple[int, int, int, int]], int]:
     return frames, total
 
 
+# Bytes of a part file a streamed part reads at a time (``_FileBlocks``): a few dozen blocks, so
+# that the compressed bytes are still in the core's cache when zstd reads them.
+_READ_BYTES = 2**18
+
+
+class _FileBlocks:
+    """The blocks of an entries part file (module doc) read forward from the open file ``f``,
+    ``_READ_BYTES`` at a time, into one buffer (``held[1]``: a bytearray, kept by the caller for
+    its next part, no larger than the file, grown only for a block larger than it), instead of
+    the whole file read into memory first; the whole blocks of each read listed at once (as
+    ``_frames`` lists a file's), then given one by one (``next``). Why: a part file is ~20 MB at
+    every sample count of the benchmark (~62M entries), read whole into fresh memory by each
+    part's reader: ~5k page faults per part in a Python worker's first task and often again in
+    its later ones (the 20 MB not reused by the heap), the file's bytes copied to memory and read
+    back from it by zstd; here the buffer stays a few hundred KB and in the cache (issue 16,
+    benchmarks/RESULTS.md session 55 mt16)."""
+
+    def __init__(self, f: Any, held: list[Any], where: str) -> None:
+        self._f = f
+        self._size = os.fstat(f.fileno()).st_size
+        self._where = where
+        if len(held) < 2:  # (no larger than the file: a small part's reader holds no more than its bytes)
+            held.append(bytearray(max(64, min(_READ_BYTES, self._size))))
+        self._held = held
+        self._hi = 0  # the bytes read: held[1][:hi]
+        self._at = 0  # the file offset of held[1][0]
+        self._listed: list[tuple[int, int, int]] = []  # the read's whole blocks: (frame start, end, size)
+        self._next = 0  # the next of them to give
+        self._eof = False
+        self.ended = False  # the file read to its end and every block given
+
+    def _read(self) -> None:
+        """Read the file's next bytes after those of the blocks given (moved to the buffer's
+        start; a buffer twice as large made when a block does not fit it) and list the whole
+        blocks among them; at the file's end, its last bytes as a block cut short. Raises
+        OSError naming the part file and the offset for a block header cut short by the end."""
+        buffer = self._held[1]
+        lo = self._listed[-1][1] if self._listed else 0  # the bytes after the last block listed
+        self._listed, self._next = [], 0
+        while True:
+            if lo:
+                buffer[:self._hi - lo] = buffer[lo:self._hi]
+                self._at += lo
+                self._hi -= lo
+            elif self._hi == len(buffer):  # full, and no whole block in it: a block larger than the buffer
+                larger = bytearray(2 * len(buffer))
+                larger[:self._hi] = buffer
+                self._held[1] = buffer = larger
+            while not self._eof and self._hi < len(buffer):
+                with memoryview(buffer) as room:
+                    got = self._f.readinto(room[self._hi:])
+                self._eof = not got
+                self._hi += got
+            p = 0
+            while p < self._hi:
+                try:
+                    length, q = _varint(buffer, p)
+                except IndexError:  # (a header cut by the buffer's end)
+                    break
+                if q + length > self._hi or q + 4 > self._hi:
+                    break
+                self._listed.append((q + 4, q + length, int.from_bytes(buffer[q:q + 4], "little")))
+                p = q + length
+            if self._listed or not self._eof:
+                if self._listed:
+                    return
+                lo = 0
+                continue
+            if p < self._hi:  # the file's last bytes: a block cut short
+                try:
+                    _, q = _varint(bytes(buffer[p:self._hi]), 0)
+                except IndexError:
+                    q = self._hi
+                else:
+                    q += p
+                if q + 4 > self._hi:
+                    raise OSError(f"{self._where}: the file ends inside the block header at byte {self._at + p}")
+                self._listed.append((q + 4, self._hi, int.from_bytes(buffer[q:q + 4], "little")))
+            return
+
+    def next(self) -> tuple[memoryview, int, int] | None:
+        """The next block: its zstd frame (a view of the buffer, valid until the next call), the
+        decompressed size its header gives and the frame's byte offset in the file; None after
+        the last block. A block cut short by the end of the file is given as far as it goes
+        (``_inflate`` then names the part file and the offset); a header cut short raises
+        OSError naming them."""
+        if self._next == len(self._listed):
+            self._read()
+            if not self._listed:
+                self.ended = True
+                return None
+        start, end, size = self._listed[self._next]
+        self._next += 1
+        return memoryview(self._held[1])[start:end], size, self._at + start
+
+
+class _BytesBlocks:
+    """``_FileBlocks``' ``next`` over a part file's bytes already in memory (``_frames``)."""
+
+    def __init__(self, raw: bytes) -> None:
+        self._view = memoryview(raw)
+        self._frames, _ = _frames(raw)
+        self._next = 0
+        self.ended = False
+
+    def next(self) -> tuple[memoryview, int, int] | None:
+        if self._next == len(self._frames):
+            self.ended = True
+            return None
+        start, end, _, size = self._frames[self._next]
+        self._next += 1
+        return self._view[start:end], size, start
+
+
 def _zstd() -> Any:
     """The zstd module: Python 3.14's ``compression.zstd``, else its backport ``backports.zstd``
     (a declared dependency, as for ``bgen_reader``'s zstd blocks). Why not pyarrow's codec, which
@@ -217,20 +331,22 @@ class _PartStream:
     found). Why: the whole part widened into one buffer was ~2 bytes per entry of fresh pages
     (126 MB a part of the benchmark's MatrixTables at every sample count: ~31k page faults per
     task, its bytes written to memory and read back twice); a step stays in the cache and the
-    buffer is a few steps long (benchmarks/RESULTS.md, session 35 flatmt)."""
+    buffer is a few steps long (benchmarks/RESULTS.md, session 35 flatmt). ``raw``: the part
+    file's bytes, or the part file open for reading (``EntriesReader``), whose blocks are then
+    read forward as the rows reach them (``_FileBlocks``, its buffer ``held[1]``)."""
 
-    def __init__(self, raw: bytes, n_rows: int, optional_elements: bool, held: list[np.ndarray],
+    def __init__(self, raw: Any, n_rows: int, optional_elements: bool, held: list[Any],
                  where: str = "an entries part file") -> None:
         self._zstd = _zstd()
         self._where = where  # the part file, for errors (``_inflate``)
-        self._view = memoryview(raw)
-        self._frames, _ = _frames(raw)
-        self._next_frame = 0
+        if not held:
+            held.append(np.empty(2 * _STREAM_STEP_BYTES, np.uint8))
+        # The part's blocks: from its bytes, or read from its open file as the rows reach them.
+        self._blocks: _BytesBlocks | _FileBlocks = _BytesBlocks(raw) if isinstance(raw, bytes) \
+            else _FileBlocks(raw, held, where)
         self._n_rows = n_rows
         self._optional = optional_elements
         self._held = held
-        if not held:
-            held.append(np.empty(2 * _STREAM_STEP_BYTES, np.uint8))
         self._lo = self._hi = 0  # the widened bytes not read yet: held[0][lo:hi]
         self.next_row = 0  # the part's rows before it are read and checked
         self.n: int | None = None  # the first row's array length (None until ``start``)
@@ -241,10 +357,13 @@ class _PartStream:
         """At least ``need`` widened bytes not read yet in the buffer (frames decompressed and
         widened as needed; the unread bytes moved to its start, or a larger buffer made, when
         the next frame does not fit); False when the part has fewer."""
-        while self._hi - self._lo < need and self._next_frame < len(self._frames):
-            start, end, _, size = self._frames[self._next_frame]
-            self._next_frame += 1
-            piece = _inflate(self._zstd, self._view[start:end], size, self._where, start).replace(b"\x01", b"\x00\x01")
+        while self._hi - self._lo < need:
+            block = self._blocks.next()
+            if block is None:
+                break
+            frame, size, start = block
+            piece = _inflate(self._zstd, frame, size, self._where, start).replace(b"\x01", b"\x00\x01")
+            frame.release()
             buffer = self._held[0]
             if self._hi + len(piece) > len(buffer):
                 kept = self._hi - self._lo
@@ -301,7 +420,7 @@ class _PartStream:
             if self.advance(min(self._n_rows, self.next_row + self.step_rows())) is None:
                 return False
         self._fill(2)
-        return self._hi - self._lo == 1 and self._held[0][self._lo] == 0 and self._next_frame == len(self._frames)
+        return self._hi - self._lo == 1 and self._held[0][self._lo] == 0 and self._blocks.ended
 
 
 def _widened_header(n: int, optional_elements: bool) -> np.ndarray:
@@ -624,7 +743,7 @@ class EntriesReader:
         written = _WIDENED_CODE != 255
         self._of_call[written] = self._of_code[_WIDENED_CODE[written]]
         self._part = -1
-        self._raw = b""  # the open part's file bytes (for the row-by-row parse)
+        self._file: Any = None  # the open part's file, read by its stream (``_FileBlocks``)
         self._stream: _PartStream | None = None
         self._matrix: np.ndarray | None = None  # the open part's wanted rows' codes, parsed row by row
         self._index: np.ndarray | None = None  # their rows in the part (``_matrix``'s rows)
@@ -639,15 +758,22 @@ class EntriesReader:
     def _open(self, p: int) -> None:
         self._stream = self._matrix = self._index = None  # the previous part freed before the next is read
         layout = self._files.layout
-        with open(layout.parts[p], "rb") as f:
-            self._raw = f.read()
+        self._close()
+        # Read forward as the rows reach its blocks (``_FileBlocks``), not whole into memory.
+        self._file = open(layout.parts[p], "rb", buffering=0)
         self._part = p
-        stream = _PartStream(self._raw, layout.counts[p], layout.optional_elements, self._held, layout.parts[p])
+        stream = _PartStream(self._file, layout.counts[p], layout.optional_elements, self._held, layout.parts[p])
         if not stream.start():
             self._row_by_row()
             return
         self._check_width(stream.n)
         self._stream = stream
+
+    def _close(self) -> None:
+        """Close the open part's file (a part done with, or one parsed row by row)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def _check_width(self, n: int | None) -> None:
         if n is not None and n != self._files.n_samples:
@@ -662,7 +788,11 @@ class EntriesReader:
         the parse names what it found); its wanted rows' codes kept for the reads."""
         layout, p = self._files.layout, self._part
         keep = self._wanted(p)
-        matrix = _codes_row_by_row(_decompress(self._raw, layout.parts[p]), keep, layout.counts[p], layout.optional_elements,
+        self._stream = None
+        self._close()
+        with open(layout.parts[p], "rb") as f:
+            raw = f.read()
+        matrix = _codes_row_by_row(_decompress(raw, layout.parts[p]), keep, layout.counts[p], layout.optional_elements,
                                    layout.parts[p])
         self._check_width(matrix.shape[1] if len(matrix) else None)
         self._stream, self._matrix, self._index = None, matrix, keep
@@ -701,10 +831,11 @@ class EntriesReader:
                                "0/0, 0/1, 1/1")
         wanted = self._wanted(self._part)
         if self._stream is not None and len(local) and local[-1] == wanted[-1]:
-            # The part's last wanted row: the rest of it checked now (its file bytes then freed).
+            # The part's last wanted row: the rest of it checked now (its file then closed).
             if not self._stream.finish():
                 self._row_by_row()
-            self._stream, self._raw = None, b""
+            self._stream = None
+            self._close()
 
     def read(self, lo: int, hi: int, out: np.ndarray) -> np.ndarray:
         """The values of the task's rows ``lo:hi`` (indices into ``rows``) written to the first
