@@ -758,13 +758,15 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     x("""DELETE FROM drugs WHERE rowid IN (
            SELECT d.rowid FROM (
              SELECT rowid, person_id, concept_id, start_date, days_supply, quantity, end_date, verbatim_end, refills,
+                    administration, mail_order,
                     row_number() OVER (PARTITION BY person_id, concept_id, start_date, days_supply, quantity, end_date,
-                                                    verbatim_end, refills) AS rn
+                                                    verbatim_end, refills, administration, mail_order) AS rn
              FROM drugs) d
            JOIN reversed_claims c ON c.person_id = d.person_id AND c.concept_id = d.concept_id
              AND c.start_date = d.start_date AND c.ds IS NOT DISTINCT FROM d.days_supply
              AND c.q IS NOT DISTINCT FROM d.quantity AND c.end_date IS NOT DISTINCT FROM d.end_date
              AND c.verbatim_end IS NOT DISTINCT FROM d.verbatim_end AND c.refills IS NOT DISTINCT FROM d.refills
+             AND c.administration = d.administration AND c.mail_order = d.mail_order
            WHERE d.rn <= c.n)""")
 
     # MDD group per person.
@@ -1024,7 +1026,7 @@ def _reversed_claims(con: duckdb.DuckDBPyConnection, drug_source: str, drug_cols
     Written as a plain loop over the few persons and products with a reversal: the reversals in date order (on
     a day, those with days_supply and quantity first, then with days_supply, then without), each cancelling one
     claim not yet cancelled that it may reverse, the latest (then: the same quantity, the greatest quantity,
-    days_supply, end date, verbatim end, refills)."""
+    days_supply, end date, verbatim end, refills, drug_type_concept_id)."""
     cols = [c.lower() for c in drug_cols]
 
     def col(name: str, sql_type: str, on: bool = True) -> str:
@@ -1035,7 +1037,8 @@ def _reversed_claims(con: duckdb.DuckDBPyConnection, drug_source: str, drug_cols
           SELECT CAST(person_id AS BIGINT) AS person_id, CAST(drug_concept_id AS BIGINT) AS concept_id,
                  drug_exposure_start_date AS start_date, CAST(days_supply AS BIGINT) AS ds, {col('quantity', 'DOUBLE')} AS q,
                  drug_exposure_end_date AS end_date, {col('verbatim_end_date', 'DATE')} AS verbatim_end,
-                 {col('refills', 'BIGINT', use_refills)} AS refills
+                 {col('refills', 'BIGINT', use_refills)} AS refills,
+                 {col('drug_type_concept_id', 'BIGINT')} AS drug_type
           FROM {drug_source}
           WHERE drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include'))
         SELECT rx.* FROM rx JOIN (SELECT DISTINCT person_id, concept_id FROM rx WHERE COALESCE(ds < 0 OR q < 0, FALSE)) p
@@ -1074,16 +1077,21 @@ def _reversed_claims(con: duckdb.DuckDBPyConnection, drug_source: str, drug_cols
                 n_unmatched += 1
                 continue
             best = max(options, key=lambda i: (claims[i][2], q is not None and claims[i][4] == q, low(claims[i][4]),
-                                               low(claims[i][3]), low(claims[i][5]), low(claims[i][6]), low(claims[i][7])))
+                                               low(claims[i][3]), low(claims[i][5]), low(claims[i][6]), low(claims[i][7]),
+                                               low(claims[i][8])))
             free.remove(best)
             c = claims[best]
-            key = (*c[:6], c[6] if use_verbatim else None, c[7])
+            # drugs reads drug_type_concept_id as its administration and mail-order flags: the cancelled row is one
+            # of the chosen claim's flags (a mail-order fill and a retail one are not equivalent; session 55 xreview)
+            key = (*c[:6], c[6] if use_verbatim else None, c[7], c[8] in ADMINISTRATION_DRUG_TYPE_IDS,
+                   c[8] in MAIL_ORDER_DRUG_TYPE_IDS)
             cancelled[key] = cancelled.get(key, 0) + 1
             n_cancelled += 1
     con.execute("""CREATE TEMP TABLE reversed_claims (person_id BIGINT, concept_id BIGINT, start_date DATE, ds BIGINT,
-                   q DOUBLE, end_date DATE, verbatim_end DATE, refills BIGINT, n BIGINT)""")
+                   q DOUBLE, end_date DATE, verbatim_end DATE, refills BIGINT, administration BOOLEAN,
+                   mail_order BOOLEAN, n BIGINT)""")
     if cancelled:
-        con.executemany("INSERT INTO reversed_claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        con.executemany("INSERT INTO reversed_claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [(*k, n) for k, n in cancelled.items()])
     con.execute(f"CREATE TEMP TABLE reversal_totals AS SELECT {n_cancelled} AS n_cancelled, {n_unmatched} AS n_unmatched")
 

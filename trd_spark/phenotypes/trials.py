@@ -54,10 +54,11 @@ or earlier while its days_supply ran (reversal start - claim start < the claim's
 without one only on the same day). Reversals are taken in date order (on a day: those with days_supply
 and quantity, then with days_supply, then without), each cancelling the latest claim row not yet
 cancelled that it may reverse (of equals: its own quantity, then the greatest quantity, days_supply,
-end date, verbatim end, refills). So n claim rows and m reversals of one claim leave n - m: a claim, its
-reversal and a rebill on one day (identical rows) leave the rebill, as payers net a reversal against one
-claim (NCPDP B2 reverses one B1; PCORnet's DISPENSE_AMT is the net amount). A reversal dated before its
-claim, of another supply or quantity, or after the claim's supply ran out cancels nothing and is counted
+end date, verbatim end, refills, drug_type_concept_id: a mail-order fill and a retail one are not alike).
+So n claim rows and m reversals of one claim leave n - m: a claim, its reversal and a rebill on one day
+(identical rows) leave the rebill, as payers net a reversal against one claim
+(NCPDP B2 reverses one B1; PCORnet's DISPENSE_AMT is the net amount). A reversal dated before its claim,
+of another supply or quantity, or after the claim's supply ran out cancels nothing and is counted
 (``reversed_claim_counts``: stage notes.quirks.reversed_claims.n_unmatched_reversals). Matched over the
 study drug records of every date (a reversal after death still cancels its claim; only the records of
 persons and products with a reversal are matched, ``_reversal_matches``); the cancelled rows are counted
@@ -239,8 +240,12 @@ def is_exposure_expr(days_supply: Column, quantity: Column | None = None) -> Col
 
 _CLAIM_KEY = ("person_id", "drug_concept_id", "drug_exposure_start_date", "days_supply", "quantity")
 # the columns that order a reversal's candidate claims after (start, exact quantity, quantity, days_supply): a claim
-# row's other read columns, the greatest first; rows equal in all of them are equivalent to every rule
-_CLAIM_TIES = ("drug_exposure_end_date", "verbatim_end_date", "refills")
+# row's other read columns, the greatest first; rows equal in all of them are equivalent to every rule.
+# drug_type_concept_id is read (an administration or a mail-order record without an end or days_supply has its own
+# length): without it, which of a mail-order and a retail claim a reversal cancelled followed collect_list's order
+# (session 55 xreview); drug_source_concept_id last so that the pick never depends on the rows' order.
+_CLAIM_TIES = ("drug_exposure_end_date", "verbatim_end_date", "refills", "drug_type_concept_id",
+               "drug_source_concept_id")
 
 
 def _reversal_matches(drugs: DataFrame) -> DataFrame:
@@ -275,7 +280,7 @@ def _reversal_matches(drugs: DataFrame) -> DataFrame:
             may_reverse(c) & ~F.array_contains(taken, i),
             F.struct(c["drug_exposure_start_date"].alias("s"), F.coalesce(c["quantity"] == r["q"], F.lit(False)).alias("x"),
                      c["quantity"].alias("q"), c["days_supply"].alias("ds"),
-                     *[c[t].alias(t) for t in _CLAIM_TIES], i.alias("i"))))
+                     *[c[t].alias(t) for t in _CLAIM_TIES if t in drugs.columns], i.alias("i"))))
         best = F.array_max(ranked)  # the latest; nulls (no candidate) are skipped
         return F.when(best.isNull(), taken).otherwise(F.concat(taken, F.array(best["i"])))
 
