@@ -1021,7 +1021,8 @@ def _reversed_claims(con: duckdb.DuckDBPyConnection, drug_source: str, drug_cols
     """CREATE TEMP TABLE reversed_claims (person_id, concept_id, start_date, ds, q, end_date, verbatim_end, refills,
     n): the claim rows claim reversals cancel among the study drug records of ``drug_source`` (every date;
     docs/phenotypes.md "When an exposure ends"), n rows of each such row's values (verbatim_end / refills null
-    when the rule does not read them, as in ``drugs``), and reversal_totals (n_cancelled, n_unmatched).
+    when the rule does not read them, as in ``drugs``; the claims are ranked by them all the same, as the chain
+    ranks them), and reversal_totals (n_cancelled, n_unmatched).
 
     Written as a plain loop over the few persons and products with a reversal: the reversals in date order (on
     a day, those with days_supply and quantity first, then with days_supply, then without), each cancelling one
@@ -1037,7 +1038,7 @@ def _reversed_claims(con: duckdb.DuckDBPyConnection, drug_source: str, drug_cols
           SELECT CAST(person_id AS BIGINT) AS person_id, CAST(drug_concept_id AS BIGINT) AS concept_id,
                  drug_exposure_start_date AS start_date, CAST(days_supply AS BIGINT) AS ds, {col('quantity', 'DOUBLE')} AS q,
                  drug_exposure_end_date AS end_date, {col('verbatim_end_date', 'DATE')} AS verbatim_end,
-                 {col('refills', 'BIGINT', use_refills)} AS refills,
+                 {col('refills', 'BIGINT')} AS refills,
                  {col('drug_type_concept_id', 'BIGINT')} AS drug_type
           FROM {drug_source}
           WHERE drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include'))
@@ -1083,8 +1084,8 @@ def _reversed_claims(con: duckdb.DuckDBPyConnection, drug_source: str, drug_cols
             c = claims[best]
             # drugs reads drug_type_concept_id as its administration and mail-order flags: the cancelled row is one
             # of the chosen claim's flags (a mail-order fill and a retail one are not equivalent; session 55 xreview)
-            key = (*c[:6], c[6] if use_verbatim else None, c[7], c[8] in ADMINISTRATION_DRUG_TYPE_IDS,
-                   c[8] in MAIL_ORDER_DRUG_TYPE_IDS)
+            key = (*c[:6], c[6] if use_verbatim else None, c[7] if use_refills else None,
+                   c[8] in ADMINISTRATION_DRUG_TYPE_IDS, c[8] in MAIL_ORDER_DRUG_TYPE_IDS)
             cancelled[key] = cancelled.get(key, 0) + 1
             n_cancelled += 1
     con.execute("""CREATE TEMP TABLE reversed_claims (person_id BIGINT, concept_id BIGINT, start_date DATE, ds BIGINT,

@@ -32,9 +32,10 @@ PHARMACY_CLAIM, MAIL_ORDER = 32869, 38000176
 S = "2019-09-01"
 
 
-def rx(pid: int, start: str, ds: int | None, q: float | None, drug_type: int, concept: int = SERTRALINE_TAB) -> tuple:
+def rx(pid: int, start: str, ds: int | None, q: float | None, drug_type: int, concept: int = SERTRALINE_TAB,
+       refills: int | None = None) -> tuple:
     """A drug_exposure row (OMOP_COLUMNS order), its end the start (the ETL's)."""
-    return (pid, concept, d(start), d(start), ds, None, q, None, None, drug_type)
+    return (pid, concept, d(start), d(start), ds, None, q, refills, None, drug_type)
 
 
 def shape(pid: int, mail_first: bool) -> list[tuple]:
@@ -44,30 +45,35 @@ def shape(pid: int, mail_first: bool) -> list[tuple]:
     return [*(claims if mail_first else claims[::-1]), rx(pid, S, None, -60.0, PHARMACY_CLAIM)]
 
 
+def refills_shape(pid: int) -> list[tuple]:
+    """The shape with the retail claim written with 2 refills (the mail-order one with 0): refills rank before
+    drug_type_concept_id (trials._CLAIM_TIES), read by the exposure rule or not (use_refills, default off)."""
+    return [rx(pid, S, None, 60.0, MAIL_ORDER, refills=0), rx(pid, S, None, 60.0, PHARMACY_CLAIM, refills=2),
+            rx(pid, S, None, -60.0, PHARMACY_CLAIM)]
+
+
 def test_the_chain_cancels_the_same_claim_whatever_the_rows_order(spark):
     """trials.drop_reversed_claims on the shape in both orders (one partition, so collect_list keeps the input
-    order): the retail claim stands both times. Before this fix (90cffef): the claim listed second was cancelled,
-    so the mail-order one stood in one order and the retail one in the other."""
+    order): the retail claim stands both times; with refills, the mail-order one. Before this fix (90cffef): the
+    claim listed second was cancelled, so the mail-order one stood in one order and the retail one in the other."""
     from pyspark.sql import types as T
 
     schema = T.StructType([T.StructField(n, t, True) for n, t in OMOP_COLUMNS["drug_exposure"]])
-    kept = {}
-    for mail_first in (True, False):
-        df = spark.createDataFrame(shape(1, mail_first), schema).coalesce(1)
-        rows = drop_reversed_claims(df).where("quantity > 0").collect()
-        kept[mail_first] = [r.drug_type_concept_id for r in rows]
-    assert kept == {True: [PHARMACY_CLAIM], False: [PHARMACY_CLAIM]}
+    rows = [*shape(1, True), *shape(2, False), *refills_shape(3)]
+    kept = drop_reversed_claims(spark.createDataFrame(rows, schema).coalesce(1)).where("quantity > 0").collect()
+    assert sorted((r.person_id, r.drug_type_concept_id) for r in kept) == [
+        (1, PHARMACY_CLAIM), (2, PHARMACY_CLAIM), (3, MAIL_ORDER)]
 
 
 @pytest.fixture(scope="module")
 def twin_rows(tmp_path_factory):
     root = tmp_path_factory.mktemp("xreview55") / "omop"
     root.mkdir()
-    persons = {1: True, 2: False}  # person -> mail-order claim first
+    persons = {1: shape(1, True), 2: shape(2, False), 3: refills_shape(3)}
     drugs = []
-    for p, mail_first in persons.items():
+    for p, variant in persons.items():
         drugs += [rx(p, "2019-02-01", 60, None, PHARMACY_CLAIM, CITALOPRAM),
-                  rx(p, "2019-05-01", 60, None, PHARMACY_CLAIM, BUPROPION), *shape(p, mail_first)]
+                  rx(p, "2019-05-01", 60, None, PHARMACY_CLAIM, BUPROPION), *variant]
     write_omop_tables(root, {
         "person": [(p, 8532, 1970, 1, 1) for p in persons],
         "observation_period": [(p, d("2010-01-01"), d("2023-12-31")) for p in persons],
@@ -81,8 +87,10 @@ def twin_rows(tmp_path_factory):
 
 def test_the_twin_cancels_the_same_claim_whatever_the_rows_order(twin_rows):
     """The DuckDB twin on the shape after two adequate trials (citalopram, bupropion): the mail-order claim is
-    cancelled, the retail one's 30 days stand (no third adequate trial): trMDD with 2 trials for both persons.
-    Before this fix (90cffef): person 1 (mail-order row first) trMDD, person 2 ad3 TRD with 3 (its retail claim
-    cancelled, the 90-day mail-order fill stood)."""
+    cancelled, the retail one's 30 days stand (no third adequate trial): trMDD with 2 trials for persons 1 and 2;
+    person 3's retail claim (more refills) is cancelled as the chain cancels it, its 90-day mail-order fill
+    stands: ad3 TRD with 3. Before this fix (90cffef): person 1 (mail-order row first) trMDD, person 2 ad3 TRD
+    with 3 (its retail claim cancelled, the 90-day mail-order fill stood); before its second part (f8031c3, the
+    twin ranking by refills only with use_refills on, the chain always) person 3 trMDD, the chain's TRD."""
     ad3 = [r for r in twin_rows if r[1] == "ad3"]
-    assert ad3 == [(1, "ad3", "trMDD", 2), (2, "ad3", "trMDD", 2)]
+    assert ad3 == [(1, "ad3", "trMDD", 2), (2, "ad3", "trMDD", 2), (3, "ad3", "TRD", 3)]
