@@ -1139,6 +1139,9 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     distinct persons. ``{"dose_form_excluded": {n_records_<set>, n_persons_<set>}}`` per drug set with
     ``exclude_dose_forms`` (absent without one): its records of every date whose concept its includes
     reach and whose name holds one of its dose-form words (left out: skin products), and their persons.
+    ``{"unknown_concept_records": {n_<table>_unknown_concept}}``: per event table but observation, its records
+    whose standard concept_id (not 0) no concept row has (``_unknown_concept_records``; the stage's
+    notes.quirks.unknown_concept_records).
     A record's window is [1 January of the birth year, end of follow-up]; one after the end is
     after death (the earliest death dated in or after the birth year), else after the data
     cutoff, else after the last observation period."""
@@ -1300,6 +1303,28 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
     n_reversed, n_unmatched = x("SELECT n_cancelled, n_unmatched FROM reversal_totals").fetchone()
     out["reversed_claims"] = {"n_reversed_claims": int(n_reversed), "n_unmatched_reversals": int(n_unmatched)}
     out["unreached_drug_records"] = {"n_drug_exposure_unreached": _unreached_drug_records(con, src, cfg)}
+    out["unknown_concept_records"] = _unknown_concept_records(con, src)
+    return out
+
+
+# The event tables and their standard concept column whose records of a concept absent from concept
+# are counted (the stage's every SOURCE_CONCEPT_OF table but observation, which its run narrows to the
+# concepts a study set could name: observation_count_ids).
+UNKNOWN_CONCEPT_COLUMNS = {"condition_occurrence": "condition_concept_id", "drug_exposure": "drug_concept_id",
+                           "procedure_occurrence": "procedure_concept_id", "device_exposure": "device_concept_id"}
+
+
+def _unknown_concept_records(con: duckdb.DuckDBPyConnection, src: dict[str, str]) -> dict[str, int]:
+    """n_<table>_unknown_concept per table of ``UNKNOWN_CONCEPT_COLUMNS``: its records (every date) whose
+    standard concept column holds a concept_id other than 0 that no ``concept`` row has (OHDSI DQD
+    isForeignKey; the stage's notes.quirks.unknown_concept_records). 0 for a table the export lacks."""
+    out = {}
+    for table, column in UNKNOWN_CONCEPT_COLUMNS.items():
+        n = 0
+        if table in src:
+            [n] = con.execute(f"""SELECT COUNT(*) FROM {src[table]} e WHERE e.{column} <> 0
+                AND NOT EXISTS (SELECT 1 FROM {src['concept']} c WHERE c.concept_id = e.{column})""").fetchone()
+        out[f"n_{table}_unknown_concept"] = int(n)
     return out
 
 

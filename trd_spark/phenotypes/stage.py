@@ -890,7 +890,8 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
     kept within follow-up hold the antidepressant records ``antidepressant_exposures`` counts (rows
     x ingredient reached: a combination product counts twice there, which only makes the relation
     more cautious); drug_exposure's records hold the unreached products' (``UNREACHED``), apart from its
-    study, concept-0 and non-standard records. A pair whose counts a run lacks is skipped (``record_counts_text``)."""
+    study, concept-0 and non-standard records; each table's records hold those of a concept ``concept``
+    lacks (``UNKNOWN_PART``), apart from all of those. A pair whose counts a run lacks is skipped (``record_counts_text``)."""
     out: list[tuple[str, tuple[str, ...]]] = []
     for domain, (table, _, _) in EVENT_TABLES.items():
         total = f"quirks.event_table_records.n_{table}{RECORDS_SUFFIX}"
@@ -930,6 +931,20 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
         orphan = f"quirks.{UNREACHED_PART}.{UNREACHED}"
         zero, other = "quirks.unmapped_records.n_drug_exposure", f"quirks.unmapped_records.n_drug_exposure{NONSTANDARD_SUFFIX}"
         out += [(total, (orphan,)), (total, (drugs, zero, orphan)), (total, (zero, other, orphan))]
+    # each table's records hold those of a concept absent from concept (UNKNOWN_SUFFIX): no concept row,
+    # so disjoint from its study records (members are concept rows), concept 0, the non-standard and
+    # the unreached records (both read a concept row)
+    for domain, (table, _, _) in EVENT_TABLES.items():
+        unknown = f"n_{table}{UNKNOWN_SUFFIX}"
+        if unknown not in quirks.get(UNKNOWN_PART, {}):
+            continue
+        total, lost = f"quirks.event_table_records.n_{table}{RECORDS_SUFFIX}", f"quirks.{UNKNOWN_PART}.{unknown}"
+        zero, other = f"quirks.unmapped_records.n_{table}", f"quirks.unmapped_records.n_{table}{NONSTANDARD_SUFFIX}"
+        study = f"study_event_dates.{domain}.n_records"
+        out += [(total, (lost,)), (total, (study, zero, lost)), (total, (zero, other, lost))]
+        if table == "drug_exposure" and UNREACHED_PART in quirks:
+            orphan = f"quirks.{UNREACHED_PART}.{UNREACHED}"
+            out += [(total, (study, zero, orphan, lost)), (total, (zero, other, orphan, lost))]
     return out
 
 
@@ -1215,6 +1230,12 @@ CONDITION_IN_OBSERVATION_PART = "observation_condition_records"
 # the gate ``unreached_drug_records``): products a partial concept_ancestor cut off their ingredient.
 UNREACHED = "n_drug_exposure_unreached"
 UNREACHED_PART = "unreached_drug_records"
+# event_table_counts' key suffix (with ``unknown_concepts``; after n_<table>) of the records whose standard
+# concept column holds a concept_id (not 0) that ``concept`` has no row for, and the quirk part holding
+# them (``stage_counts``; ``unknown_concept_warnings``; the gate ``unknown_concept_records``): records of a
+# vocabulary release older than the records (OHDSI DQD isForeignKey / fkDomain on *_concept_id).
+UNKNOWN_SUFFIX = "_unknown_concept"
+UNKNOWN_PART = "unknown_concept_records"
 
 
 def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, frozenset[int]]
@@ -1274,6 +1295,36 @@ def unreached_drug_warnings(counts: dict[str, int], records_below: int | None,
             f"notes.quirks.{UNREACHED_PART}; the run stops at phenotypes.gates.unreached_drug_records.error"]
 
 
+def unknown_concept_warnings(quirks: dict[str, dict[str, int]], records_below: int | None,
+                             shown: Mapping[str, str] | None = None) -> list[str]:
+    """The run log's WARNING lines (after "phenotypes: "), one per event table, for ``stage_counts``'
+    quirks.unknown_concept_records (n_<table>_unknown_concept: records whose standard concept column holds
+    a concept_id, not 0, that ``concept`` has no row for; shown as ``concept_record_warnings``' are,
+    ``records_below``, ``shown``), with their share of the table's records (quirks.event_table_records)
+    only when both counts are shown exactly (a share beside a label gave the labelled count back). Such a
+    record matches no concept set: a new antidepressant product reads as no exposure, a new MDD code as
+    no diagnosis (its person may become a control). Empty when none (silent before session 55). The gate
+    ``unknown_concept_records`` stops the run at its error level."""
+    out = []
+    for key, n in quirks.get(UNKNOWN_PART, {}).items():
+        if not n:
+            continue
+        table = key.removeprefix("n_").removesuffix(UNKNOWN_SUFFIX)
+        total_key = f"n_{table}{RECORDS_SUFFIX}"
+        total = quirks.get("event_table_records", {}).get(total_key, 0)
+        text = record_text(shown, f"quirks.{UNKNOWN_PART}.{key}", n, records_below)
+        total_text = record_text(shown, f"quirks.event_table_records.{total_key}", total, records_below)
+        share = (f" ({n / total:.2%} of its {total_text} records)"
+                 if total and text == count_text(n) and total_text == count_text(total) else "")
+        out.append(f"{table}: {text} record(s){share} whose {SOURCE_CONCEPT_OF[table][0]} (not 0) has no row in "
+                   "concept (OHDSI DQD isForeignKey) match no concept set and are not read (a study drug product "
+                   "or diagnosis among them reads as no exposure or no diagnosis); likely cause: the vocabulary "
+                   "is older than the records (an Athena download or vocabulary snapshot of another date than the "
+                   "CDM): use the vocabulary the records were mapped with. Counted in "
+                   f"notes.quirks.{UNKNOWN_PART}; the run stops at phenotypes.gates.unknown_concept_records.error")
+    return out
+
+
 def observation_condition_warnings(counts: dict[str, int], records_below: int | None,
                                    shown: Mapping[str, str] | None = None) -> list[str]:
     """The run log's WARNING line (after "phenotypes: ") for ``stage_counts``'
@@ -1327,7 +1378,8 @@ def event_table_counts(omop: dict[str, DataFrame],
                        conditional: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]] | None = None,
                        *, observation_ids: frozenset[int] | None = None,
                        condition_ids: frozenset[int] | None = None,
-                       unreached: tuple[str, frozenset[int]] | None = None) -> DataFrame:
+                       unreached: tuple[str, frozenset[int]] | None = None,
+                       unknown_concepts: bool = False) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
     source concept is set (not 0): not read (docs/phenotypes.md "Concepts": standard concepts only, as
@@ -1378,7 +1430,19 @@ def event_table_counts(omop: dict[str, DataFrame],
     from the study drug records (their concepts are among those), from concept 0 and from the
     non-standard records. Same scan and aggregate: ``concept``'s name joins only for the Drug
     domain's standard concepts, the pattern runs after the join on the concepts with records, and
-    the reached concepts join those rows as a broadcast ID frame (``id_frame``)."""
+    the reached concepts join those rows as a broadcast ID frame (``id_frame``).
+    ``unknown_concepts`` (``run`` passes True): adds n_<table>_unknown_concept (``UNKNOWN_SUFFIX``) per
+    table, its records whose standard concept column holds a concept_id (not 0, not null) that ``concept``
+    has no row for: OHDSI DQD's isForeignKey check of *_concept_id against concept. Such a record matches
+    no concept set (sets are concept IDs the vocabulary holds) and is neither concept 0 nor non-standard
+    (its flags come from a concept row): uncounted, a vocabulary release older than the records (a new
+    RxNorm product, a new SNOMED code) dropped it silently. Disjoint from a table's study, concept-0,
+    non-standard and unreached records. Same aggregate: a concept row found is a flag of the join the
+    non-standard count already makes. Not for a table of ``NARROW_TABLES`` with ``observation_ids``: its
+    concepts no study set could name fall into ``OTHER_CONCEPT``'s group (and a study set's IDs are all
+    in ``concept``), so no key for it: unseen, not 0. What it cannot see: whether such a record was a
+    study record (its concept's name and ancestors are what the vocabulary lacks; its source concept's
+    'Maps to' needs ``concept_relationship``, which the stage does not read)."""
 
     def scan(table: str, concept: str, source: str) -> DataFrame:
         src, c, s = omop[table], F.col(concept), F.col(source)
@@ -1414,14 +1478,18 @@ def event_table_counts(omop: dict[str, DataFrame],
     # a standard, valid Drug concept's name, for the unreached products (null for any other concept)
     drug_name = ([F.when((F.trim(F.col("domain_id")) == "Drug") & ~nonstandard_flag, F.col("concept_name"))
                   .alias("_drug_name")] if unreached is not None else [])
-    flags = concept.select(F.col("concept_id").alias("_concept"), nonstandard_flag.alias("_flag"), *drug_name)
+    # a concept row found for the records' concept (null: the vocabulary lacks it; unknown_concepts)
+    known = [F.lit(True).alias("_known")] if unknown_concepts else []
+    flags = concept.select(F.col("concept_id").alias("_concept"), nonstandard_flag.alias("_flag"), *drug_name,
+                           *known)
     # Again per table and concept after the join (the few concepts the records use, not the whole
     # vocabulary): a concept_id on two concept rows (the CDM's primary key) counts its records once.
     rows = per_concept.join(flags, "_concept", "left").groupBy("_table", "_concept").agg(
         F.max("_n").alias("_n"), F.max("_unmapped").alias("_unmapped"), F.max("_flag").alias("_nonstandard"),
         *[F.max(f"_c{i}").alias(f"_c{i}") for i in range(len(checks))],
         *([F.max("_m").alias("_m")] if condition_ids is not None else []),
-        *([F.max("_drug_name").alias("_drug_name")] if unreached is not None else []))
+        *([F.max("_drug_name").alias("_drug_name")] if unreached is not None else []),
+        *([F.max("_known").alias("_known")] if unknown_concepts else []))
     nonstandard = F.coalesce(F.col("_nonstandard"), F.lit(False)) & (F.col("_concept") != 0)
     orphan: list[Column] = []
     if unreached is not None:
@@ -1444,7 +1512,17 @@ def event_table_counts(omop: dict[str, DataFrame],
                       for i, (name, (tables, _, _)) in enumerate(checks)],
                     *([total(OBSERVATION_TABLE, F.col("_m")).alias(CONDITION_IN_OBSERVATION)]
                       if condition_ids is not None else []),
-                    *[total("drug_exposure", value).alias(UNREACHED) for value in orphan])
+                    *[total("drug_exposure", value).alias(UNREACHED) for value in orphan],
+                    *[total(table, F.when(F.col("_known").isNull() & (F.col("_concept") != 0), F.col("_n")))
+                      .alias(f"n_{table}{UNKNOWN_SUFFIX}") for table in unknown_concept_tables(observation_ids)
+                      if unknown_concepts])
+
+
+def unknown_concept_tables(observation_ids: frozenset[int] | None) -> list[str]:
+    """The event tables whose records of a concept absent from ``concept`` ``event_table_counts`` can
+    count (``UNKNOWN_SUFFIX``): every table of ``SOURCE_CONCEPT_OF`` but those of ``NARROW_TABLES``
+    when ``observation_ids`` narrows them (their other concepts are one group there)."""
+    return [t for t in SOURCE_CONCEPT_OF if observation_ids is None or t not in NARROW_TABLES]
 
 
 def condition_in_observation_persons(omop: dict[str, DataFrame], condition_ids: frozenset[int]) -> int:
@@ -1650,6 +1728,11 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
     implausible = logs_range([(drugs[k], shown[f"quirks.drug_values.{k}"])
                               for k in ("n_end_over_max_days", "n_days_supply_over_max")], threshold, drugs["n_records"])
     unreached = quirks[UNREACHED_PART][UNREACHED] if UNREACHED_PART in quirks else None
+    # the event table with the largest share of records of a concept absent from concept (UNKNOWN_PART)
+    tables = quirks.get("event_table_records", {})
+    unknown = max(((n, tables.get(k.removesuffix(UNKNOWN_SUFFIX) + RECORDS_SUFFIX, 0), k)
+                   for k, n in quirks.get(UNKNOWN_PART, {}).items()),
+                  key=lambda c: (c[0] / c[1] if c[1] else 0.0, c[0]), default=None)
     return {
         "sex_other": check_gate(
             "sex_other", people["n_sex_other"], people["n_persons"], g.sex_other, what="persons with sex 'other'",
@@ -1689,6 +1772,14 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
             cause="concept_ancestor is partial (exported with a row limit, a vocabulary subset, or a release older "
                   "than the drug records; Athena's table links every RxNorm product to its ingredients): export the "
                   "full table", where=where, records_below=threshold)} if unreached is not None else {}),
+        # the records of a concept absent from concept, of the table's records, in the table of the largest share
+        **({"unknown_concept_records": check_gate(
+            "unknown_concept_records", unknown[0], unknown[1], g.unknown_concept_records,
+            what=f"{unknown[2].removeprefix('n_').removesuffix(UNKNOWN_SUFFIX)} records whose standard concept_id "
+                 "(not 0) has no row in concept (of the table's records; not read)",
+            cause="the vocabulary is older than the records (an Athena download or a vocabulary snapshot of another "
+                  "date than the CDM): use the vocabulary the records were mapped with", where=where,
+            records_below=threshold)} if unknown is not None else {}),
     }
 
 
@@ -1723,6 +1814,7 @@ def stage_counts(
     augmentation: DataFrame | None = None,
     dose_forms: dict[str, frozenset[int]] | None = None,
     unreached: tuple[str, frozenset[int]] | None = None,
+    unknown_concepts: bool = False,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE collect.
 
@@ -1748,7 +1840,8 @@ def stage_counts(
     (``dose_form_ids``): when not empty, quirks gains ``DOSE_FORM_PART`` (``dose_form_records``
     over the study drug records of every date: per set n_records_<set>, n_persons_<set>).
     ``unreached`` (``unreached_drug_check``): when given, quirks gains ``UNREACHED_PART``
-    (``event_table_counts``' ``UNREACHED``, in its aggregate).
+    (``event_table_counts``' ``UNREACHED``, in its aggregate). ``unknown_concepts``: quirks gains
+    ``UNKNOWN_PART`` (``event_table_counts``' n_<table>_unknown_concept, in its aggregate).
 
     The domains' events are tagged and aggregated together; every aggregate's result is turned
     into long rows (part, domain, key, value) and the parts are UNIONED into one collect. (A
@@ -1765,10 +1858,11 @@ def stage_counts(
     dates = followup_date_counts(tagged, persons, "event_date", omop["death"], data_cutoff_date, group_by=("domain",))
     date_cols = [c for c in dates.columns if c != "domain"]
     tables = event_table_counts(omop, conditional, observation_ids=observation_ids, condition_ids=condition_ids,
-                                unreached=unreached)
+                                unreached=unreached, unknown_concepts=unknown_concepts)
     outside = [c for c in tables.columns if c.endswith(OUTSIDE_SET_SUFFIX)]
     misplaced = [c for c in tables.columns if c == CONDITION_IN_OBSERVATION]
     orphans = [c for c in tables.columns if c == UNREACHED]
+    unknown = [c for c in tables.columns if c.endswith(UNKNOWN_SUFFIX)]
     quirk_parts = {
         # Over the records within follow-up, the ones the trials are built from (derive_trials):
         # over every date, n_exposures counted exposures no trial could read (after death, after
@@ -1786,11 +1880,12 @@ def stage_counts(
         "condition_status": condition_status_counts(events["condition"]),
         "unmapped_records": tables.select(*[c for c in tables.columns
                                             if not c.endswith(RECORDS_SUFFIX)
-                                            and c not in outside + misplaced + orphans]),
+                                            and c not in outside + misplaced + orphans + unknown]),
         "event_table_records": tables.select(*[c for c in tables.columns if c.endswith(RECORDS_SUFFIX)]),
         **({"conditional_records": tables.select(*outside)} if outside else {}),
         **({CONDITION_IN_OBSERVATION_PART: tables.select(*misplaced)} if misplaced else {}),
         **({UNREACHED_PART: tables.select(*orphans)} if orphans else {}),
+        **({UNKNOWN_PART: tables.select(*unknown)} if unknown else {}),
         # the augmentation agents' records dropped for their dose, where an agent has a minimum
         **({"augmentation_exposures": min_dose_record_counts(followup_drug_records, augmentation, max_days_supply)}
            if augmentation is not None else {}),
@@ -1801,7 +1896,7 @@ def stage_counts(
     # apart, each part's pruned plan scanned the event tables again (no exchange is reused then).
     joint = {"unmapped_records": "event_tables", "event_table_records": "event_tables",
              "conditional_records": "event_tables", CONDITION_IN_OBSERVATION_PART: "event_tables",
-             UNREACHED_PART: "event_tables"}
+             UNREACHED_PART: "event_tables", UNKNOWN_PART: "event_tables"}
     # A given part lacking one of its counts is the caller's error: raised before the collect,
     # not after a query over every event table.
     for name, counts in observed.items():
@@ -2159,7 +2254,7 @@ def run(ctx: StageContext) -> None:
                                            conditional=conditional, observation_ids=observation_count_ids(cfg, vocab),
                                            condition_ids=study_concept_ids(cfg, vocab)["condition"],
                                            augmentation=doses, dose_forms=dose_form_ids(cfg, vocab),
-                                           unreached=unreached_drug_check(cfg, vocab))
+                                           unreached=unreached_drug_check(cfg, vocab), unknown_concepts=True)
         # Record counts of 1 to T-1 read <T in the logs (logs.record_count_text); the manifest keeps them.
         threshold = cfg.report.small_count_threshold
         # The lines read together: a total shown in two lines is shown the same way in both, and
@@ -2213,6 +2308,7 @@ def run(ctx: StageContext) -> None:
                      *conditional_record_warnings(quirks.get("conditional_records", {}), conditional, threshold, shown),
                      *observation_condition_warnings(quirks.get(CONDITION_IN_OBSERVATION_PART, {}), threshold, shown),
                      *unreached_drug_warnings(quirks.get(UNREACHED_PART, {}), threshold, shown),
+                     *unknown_concept_warnings(quirks, threshold, shown),
                      *birth_and_death_warnings(quirks["birth_and_death"], cfg.omop.death_table),
                      *implausible_birth_warnings(quirks["persons"])]:
             log.warning("phenotypes: %s", line)
