@@ -1026,8 +1026,8 @@ def _reversed_claims(con: duckdb.DuckDBPyConnection, drug_source: str, drug_cols
 
     Written as a plain loop over the few persons and products with a reversal: the reversals in date order (on
     a day, those with days_supply and quantity first, then with days_supply, then without), each cancelling one
-    claim not yet cancelled that it may reverse, the latest (then: the same quantity, the greatest quantity,
-    days_supply, end date, verbatim end, refills, drug_type_concept_id)."""
+    claim not yet cancelled that it may reverse: one of its quantity first (both known and equal), then the latest
+    (then: the greatest quantity, days_supply, end date, verbatim end, refills, drug_type_concept_id)."""
     cols = [c.lower() for c in drug_cols]
 
     def col(name: str, sql_type: str, on: bool = True) -> str:
@@ -1077,7 +1077,7 @@ def _reversed_claims(con: duckdb.DuckDBPyConnection, drug_source: str, drug_cols
             if not options:
                 n_unmatched += 1
                 continue
-            best = max(options, key=lambda i: (claims[i][2], q is not None and claims[i][4] == q, low(claims[i][4]),
+            best = max(options, key=lambda i: (q is not None and claims[i][4] == q, claims[i][2], low(claims[i][4]),
                                                low(claims[i][3]), low(claims[i][5]), low(claims[i][6]), low(claims[i][7]),
                                                low(claims[i][8])))
             free.remove(best)

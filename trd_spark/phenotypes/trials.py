@@ -52,9 +52,11 @@ is the reversal's without its sign (either empty: any), or, when the reversal's 
 0, whose quantity is the reversal's without its sign (any days_supply), starting on the reversal's day
 or earlier while its days_supply ran (reversal start - claim start < the claim's days_supply; a claim
 without one only on the same day). Reversals are taken in date order (on a day: those with days_supply
-and quantity, then with days_supply, then without), each cancelling the latest claim row not yet
-cancelled that it may reverse (of equals: its own quantity, then the greatest quantity, days_supply,
-end date, verbatim end, refills, drug_type_concept_id: a mail-order fill and a retail one are not alike).
+and quantity, then with days_supply, then without), each cancelling, of the claim rows not yet cancelled
+that it may reverse, one of its own quantity (both known and equal: the claim its quantity names, not a
+later record of unknown quantity such as an EHR order of the same supply), then the latest (of equals:
+the greatest quantity, days_supply, end date, verbatim end, refills, drug_type_concept_id: a mail-order
+fill and a retail one are not alike).
 So n claim rows and m reversals of one claim leave n - m: a claim, its reversal and a rebill on one day
 (identical rows) leave the rebill, as payers net a reversal against one claim
 (NCPDP B2 reverses one B1; PCORnet's DISPENSE_AMT is the net amount). A reversal dated before its claim,
@@ -239,7 +241,7 @@ def is_exposure_expr(days_supply: Column, quantity: Column | None = None) -> Col
 
 
 _CLAIM_KEY = ("person_id", "drug_concept_id", "drug_exposure_start_date", "days_supply", "quantity")
-# the columns that order a reversal's candidate claims after (start, exact quantity, quantity, days_supply): a claim
+# the columns that order a reversal's candidate claims after (exact quantity, start, quantity, days_supply): a claim
 # row's other read columns, the greatest first; rows equal in all of them are equivalent to every rule.
 # drug_type_concept_id is read (an administration or a mail-order record without an end or days_supply has its own
 # length): without it, which of a mail-order and a retail claim a reversal cancelled followed collect_list's order
@@ -256,7 +258,8 @@ def _reversal_matches(drugs: DataFrame) -> DataFrame:
     Only the records of the (few) persons and products with a reversal are matched: those pairs are found first
     and broadcast, and the records semi-joined to them; no other record is shuffled. The matching is one pass of
     ``aggregate`` over the pair's reversals (date order; on a day, those of known days_supply and quantity first,
-    then of known days_supply, then of unknown), each taking the latest claim not yet taken that it may reverse.
+    then of known days_supply, then of unknown), each taking, of the claims not yet taken that it may reverse, one
+    of its quantity (both known and equal) first, then the latest.
     """
     start, ds, q = F.col("drug_exposure_start_date"), F.col("days_supply"), F.col("quantity")
     reversal = is_reversal_expr(ds, q)
@@ -278,10 +281,10 @@ def _reversal_matches(drugs: DataFrame) -> DataFrame:
 
         ranked = F.transform(F.col("_claims"), lambda c, i: F.when(
             may_reverse(c) & ~F.array_contains(taken, i),
-            F.struct(c["drug_exposure_start_date"].alias("s"), F.coalesce(c["quantity"] == r["q"], F.lit(False)).alias("x"),
+            F.struct(F.coalesce(c["quantity"] == r["q"], F.lit(False)).alias("x"), c["drug_exposure_start_date"].alias("s"),
                      c["quantity"].alias("q"), c["days_supply"].alias("ds"),
                      *[c[t].alias(t) for t in _CLAIM_TIES if t in drugs.columns], i.alias("i"))))
-        best = F.array_max(ranked)  # the latest; nulls (no candidate) are skipped
+        best = F.array_max(ranked)  # of its quantity first, then the latest; nulls (no candidate) are skipped
         return F.when(best.isNull(), taken).otherwise(F.concat(taken, F.array(best["i"])))
 
     return grouped.select(
