@@ -30,6 +30,28 @@ Before this session (046a78f): identical claim rows were one claim cancelled tog
 reversal with an empty days_supply cancelled nothing (5504, 5505: TRD), one reversal with an empty quantity
 cancelled two claims (5507: trMDD), two reversals of one supply cancelled one claim (5513: TRD), and no count said
 how many reversals cancelled nothing.
+
+A reversal cancels the claim whose quantity it names before a later one of unknown quantity (helper "reversal2",
+found by xreview: RESULTS.md "Session 55 xreview"; SHAPES_BY_QUANTITY). Of the claims a reversal may reverse it
+cancels the one of its quantity (both known and equal) first, then the latest, then the ties above. Before 77dbb76
+the latest candidate won first: an EHR order of the same drug and days_supply with an empty quantity, dated between
+a pharmacy claim and its reversal, was cancelled instead of the claim the reversal's quantity names (a fill never
+dispensed stood as an exposure); payers net a reversal against the claim of its own transaction (NCPDP B2 reverses
+one B1, same quantity).
+Rows (sertraline, pharmacy claim 32869 or EHR prescription 32838; end = start unless given; an end after the start
+is the exposure's end, days_supply otherwise):
+- 5601 (the xreview shape): claim S, 30 days, quantity 30; EHR order 09-06, 30 days, quantity empty; reversal
+  09-11, -30 days, quantity -30. The claim is cancelled; the order's 30 days stand (09-06..10-05, no adequate
+  trial: trMDD). Before: the order was cancelled, the claim's 09-01..09-30 stood.
+- 5602 (the status depends on it): claim S, 60 days, quantity 60; EHR order 09-06, 60 days, quantity empty,
+  stopped 10-05 (its end date: 30 days); reversal 09-11, -60 / -60. The claim is cancelled, the order's 30 days
+  make no adequate trial: trMDD with 2. Before: ad3 TRD on S with 3 (the reversed claim's 60 days).
+- 5603 (two claims of its quantity: the latest of them): claim S, 60 days / 60 units; claim 09-06, 60 days / 60
+  units, end 10-05; EHR order 09-09, 60 days, quantity empty, end 09-28; reversal 09-11, -60 / -60. The 09-06
+  claim is cancelled; S's 60 days stand: TRD on S with 3 (a rank of the EARLIEST exact claim would leave
+  09-06..10-05, trMDD). Before: the order (09-09, the latest) was cancelled; the status the same.
+- 5604 (a reversal of unknown quantity: no exact match, the latest as before): 5602 with the reversal's quantity
+  empty. The order (latest) is cancelled, the claim's 60 days stand: TRD on S with 3.
 """
 
 from __future__ import annotations
@@ -52,7 +74,7 @@ from test_phenotypes_support import (
 )
 
 from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
-from trd_spark.phenotypes.trials import reversed_claim_counts
+from trd_spark.phenotypes.trials import reversed_claim_counts, reversed_claim_keys
 
 INDEX, S = "2019-01-10", "2019-09-01"
 CUTOFF = "2023-07-01"
@@ -60,13 +82,14 @@ COLUMNS = ["person_id", "definition", "status", "exclusion_reason", "mdd_index_d
            "followup_end_date", "n_adequate_trials"]
 DEFINITIONS = ("ad3", "ad2_augmentation", "somatic")
 PHARMACY_CLAIM = 32869  # drug_type_concept_id "Pharmacy claim" (any type but administration / mail order reads alike)
+EHR_ORDER = 32838  # drug_type_concept_id "EHR prescription"
 NOT_STUDIED = 19_000_055  # a drug concept in no study set (not in the toy vocabulary)
 
 
 def rx(pid: int, start: str, ds: int | None, q: float | None = None, *, concept: int = SERTRALINE_TAB,
-       end: str | None = None) -> tuple:
+       end: str | None = None, drug_type: int = PHARMACY_CLAIM) -> tuple:
     """A drug_exposure row (OMOP_COLUMNS order): end = ``end`` or the start (the ETL's), days_supply ``ds``."""
-    return (pid, concept, d(start), d(end or start), ds, None, q, None, None, PHARMACY_CLAIM)
+    return (pid, concept, d(start), d(end or start), ds, None, q, None, None, drug_type)
 
 
 # person_id -> (variant rows, ad3 onset or None (trMDD), the rows' claims cancelled, reversals that cancel none)
@@ -106,12 +129,24 @@ SHAPES: dict[int, tuple[list[tuple], str | None, int, int]] = {
     5513: ([rx(5513, S, 45), rx(5513, "2019-09-20", 45), rx(5513, "2019-09-25", -45), rx(5513, "2019-09-25", -45)],
            None, 2, 0),
 }
-PERSONS = sorted(SHAPES)
+# person_id -> (sertraline rows, ad3 onset or None (trMDD), the sertraline trial left, the cancelled claim's start)
+SHAPES_BY_QUANTITY: dict[int, tuple[list[tuple], str | None, tuple, str]] = {
+    5601: ([rx(5601, S, 30, 30.0), rx(5601, "2019-09-06", 30, None, drug_type=EHR_ORDER),
+            rx(5601, "2019-09-11", -30, -30.0)], None, ("2019-09-06", "2019-10-05", 30), S),
+    5602: ([rx(5602, S, 60, 60.0), rx(5602, "2019-09-06", 60, None, end="2019-10-05", drug_type=EHR_ORDER),
+            rx(5602, "2019-09-11", -60, -60.0)], None, ("2019-09-06", "2019-10-05", 30), S),
+    5603: ([rx(5603, S, 60, 60.0), rx(5603, "2019-09-06", 60, 60.0, end="2019-10-05"),
+            rx(5603, "2019-09-09", 60, None, end="2019-09-28", drug_type=EHR_ORDER),
+            rx(5603, "2019-09-11", -60, -60.0)], S, (S, "2019-10-30", 60), "2019-09-06"),
+    5604: ([rx(5604, S, 60, 60.0), rx(5604, "2019-09-06", 60, None, end="2019-10-05", drug_type=EHR_ORDER),
+            rx(5604, "2019-09-11", -60, None)], S, (S, "2019-10-30", 60), "2019-09-06"),
+}
+PERSONS = sorted([*SHAPES, *SHAPES_BY_QUANTITY])
 
 
 def _write_case(root: Path) -> None:
     drugs = []
-    for p, (variant, _, _, _) in SHAPES.items():
+    for p, (variant, _, _, _) in [*SHAPES.items(), *SHAPES_BY_QUANTITY.items()]:
         drugs += [rx(p, "2019-02-01", 60, concept=CITALOPRAM), rx(p, "2019-05-01", 60, concept=BUPROPION), *variant]
     write_omop_tables(root, {
         "person": [(p, 8532, 1970, 1, 1) for p in PERSONS],
@@ -124,9 +159,9 @@ def _write_case(root: Path) -> None:
 
 
 def expected() -> list[tuple]:
-    """Every person's three rows, by hand (SHAPES)."""
+    """Every person's three rows, by hand (SHAPES, SHAPES_BY_QUANTITY)."""
     out = []
-    for p, (_, onset, _, _) in SHAPES.items():
+    for p, (_, onset, _, _) in [*SHAPES.items(), *SHAPES_BY_QUANTITY.items()]:
         n = 3 if onset else 2
         for definition in DEFINITIONS:
             trd = onset if definition == "ad3" else None
@@ -152,10 +187,15 @@ def chain_run(spark, case_dir):
     trials: dict[int, list] = {}
     for r in tables.trials.where(f"ingredient_concept_id = {SERTRALINE}").collect():
         trials.setdefault(r.person_id, []).append((str(r.trial_start_date), str(r.trial_end_date), r.trial_days))
+    drugs = tables.study_events["drug"]
+    cancelled: dict[int, list] = {}
+    for r in reversed_claim_keys(drugs).collect():
+        cancelled.setdefault(r.person_id, []).extend([str(r.drug_exposure_start_date)] * r.n_cancelled)
     # the stage's notes.quirks.reversed_claims part alone (stage_counts' plumbing of it: test_omop_shapes_s54)
-    [counts] = reversed_claim_counts(tables.study_events["drug"]).collect()
+    [counts] = reversed_claim_counts(drugs).collect()
     return {"rows": sorted(tuple(r) for r in tables.phenotypes.select(*COLUMNS).collect()),
-            "trials": {p: sorted(t) for p, t in trials.items()}, "reversed_claims": counts.asDict()}
+            "trials": {p: sorted(t) for p, t in trials.items()}, "reversed_claims": counts.asDict(),
+            "cancelled": cancelled}
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +213,17 @@ def test_the_chain_gives_every_hand_answer(chain_run):
     reversal cancelled nothing), 5513 TRD on S (two identical reversals cancelled one claim)."""
     diff = _diff(chain_run["rows"], expected())
     assert not diff, "\n" + diff
+
+
+def test_the_reversal_cancels_the_claim_of_its_quantity_in_the_chain(chain_run):
+    """SHAPES_BY_QUANTITY: the claim each reversal cancels (its start) and the sertraline trial left (module
+    docstring). Before 77dbb76: 5601's and 5602's EHR orders (09-06) were cancelled, their claims' trials
+    (09-01..09-30, 30 days; 09-01..10-30, 60 days) stood, and 5603's order (09-09) instead of its 09-06 claim;
+    5602 was ad3 TRD on S with 3 adequate trials in the chain and the twin (test_the_*_gives_every_hand_answer)."""
+    assert {p: chain_run["cancelled"].get(p) for p in SHAPES_BY_QUANTITY} == {
+        p: [s[3]] for p, s in SHAPES_BY_QUANTITY.items()}
+    assert {p: chain_run["trials"].get(p) for p in SHAPES_BY_QUANTITY} == {
+        p: [s[2]] for p, s in SHAPES_BY_QUANTITY.items()}
 
 
 def test_the_duckdb_twin_gives_every_hand_answer(twin_run):
@@ -194,12 +245,13 @@ def test_counts_of_the_chain_and_the_twin_agree(chain_run, twin_run):
     5503, 5504, 5505, 5507, 5510, 5513) and the reversals that cancel none (5503's second, 5506, 5508, 5511, 5512:
     5); 5509's rows are no study records. The twin counts the same. On 046a78f n_unmatched_reversals did not exist
     and n_reversed_claims was 9 (5501's two rows, 5502's three, 5507's two, one of 5513's; none of 5504, 5505)."""
-    want = {"n_reversed_claims": sum(s[2] for s in SHAPES.values()),
+    want = {"n_reversed_claims": sum(s[2] for s in SHAPES.values()) + len(SHAPES_BY_QUANTITY),
             "n_unmatched_reversals": sum(s[3] for s in SHAPES.values())}
-    assert want == {"n_reversed_claims": 10, "n_unmatched_reversals": 5}
+    # SHAPES_BY_QUANTITY: one claim cancelled each, no unmatched reversal
+    assert want == {"n_reversed_claims": 10 + 4, "n_unmatched_reversals": 5}
     assert chain_run["reversed_claims"] == want
     assert twin_run["counts"]["reversed_claims"] == want
-    # the negative rows themselves, as before (the twin's drop counts): days_supply (5501-5503, 5507, 5508, 5512,
-    # 5513) and quantity (5504-5506, 5510, 5511)
+    # the negative rows themselves, as before (the twin's drop counts, each column on its own): days_supply (5501-5503,
+    # 5507, 5508, 5512, 5513; 5601-5604) and quantity (5504-5506, 5510, 5511; 5601-5603)
     q = twin_run["counts"]["drug_records"]
-    assert (q["n_negative_days_supply"], q["n_negative_quantity"]) == (1 + 2 + 2 + 1 + 1 + 1 + 2, 5)
+    assert (q["n_negative_days_supply"], q["n_negative_quantity"]) == (1 + 2 + 2 + 1 + 1 + 1 + 2 + 4, 5 + 3)
