@@ -57,15 +57,31 @@ def test_shifted_indels_are_counted_apart_and_never_matched(hl, spark, tmp_path,
     no WARNING), the forms as written match, an absent left-aligned indel stays ``not_found``;
     all four not found are in ``n_not_found``; the WARNING names the score, the count and the
     first such line (5: chr1:1004 G/GAG)."""
+    for name, r, warned in matched_on_vcf_and_pgen(hl, spark, tmp_path, caplog, VCF, SCORE, "PGS995401"):
+        sites = r.frame.sites
+        got = dict(zip(sites["pos"].astype(int), sites["match_type"]))
+        assert got == {p: t for p, _, _, _, t in ROWS}, name
+        row = r.summary.iloc[0]
+        assert (row.n_variants, row.n_matched, row.n_not_found) == (6, 2, 4), name
+        assert len(warned) == 1 and "PGS995401: 3 indels" in warned[0], (name, warned)
+        assert "first at line 5: chr1:1004 G/GAG" in warned[0], warned[0]
+        assert "not_found_unnormalised" in warned[0]
+
+
+def matched_on_vcf_and_pgen(hl, spark, tmp_path, caplog, vcf: str, score: str, pgs_id: str):
+    """Yield ``(route, stage.match_dataset's result, the WARNING lines saying "not left-aligned")`` for the
+    text ``vcf`` (dataset "d", GRCh38) and the scoring file ``score`` (written as ``<pgs_id>.txt``) on the VCF
+    (Hail's rows) and, where plink2 is installed, on its .pgen (the native engine's variant list; plink2 keeps
+    the records as written)."""
     from test_field_cases_pgs import case_config
 
     from trd_spark.pgs import stage
 
-    (tmp_path / "d.vcf").write_text(VCF)
+    (tmp_path / "d.vcf").write_text(vcf)
     (tmp_path / "scores").mkdir()
-    (tmp_path / "scores" / "PGS995401.txt").write_text(SCORE)
+    (tmp_path / "scores" / f"{pgs_id}.txt").write_text(score)
     shapes = {"vcf": ("vcf", tmp_path / "d.vcf")}
-    if shutil.which("plink2"):  # the native engine's route too (its variant list, not Hail's rows)
+    if shutil.which("plink2"):
         subprocess.run(["plink2", "--vcf", str(tmp_path / "d.vcf"), "--make-pgen", "--out", str(tmp_path / "g")],
                        check=True, capture_output=True)
         shapes["pgen"] = ("pgen", tmp_path / "g")
@@ -77,15 +93,7 @@ def test_shifted_indels_are_counted_apart_and_never_matched(hl, spark, tmp_path,
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="trd_spark"):
             r = stage.match_dataset(hl, spark, cfg, "d", files)
-        sites = r.frame.sites
-        got = dict(zip(sites["pos"].astype(int), sites["match_type"]))
-        assert got == {p: t for p, _, _, _, t in ROWS}, name
-        row = r.summary.iloc[0]
-        assert (row.n_variants, row.n_matched, row.n_not_found) == (6, 2, 4), name
-        warned = [m.getMessage() for m in caplog.records if "not left-aligned" in m.getMessage()]
-        assert len(warned) == 1 and "PGS995401: 3 indels" in warned[0], (name, warned)
-        assert "first at line 5: chr1:1004 G/GAG" in warned[0], warned[0]
-        assert "not_found_unnormalised" in warned[0]
+        yield name, r, [m.getMessage() for m in caplog.records if "not left-aligned" in m.getMessage()]
 
 
 def test_summary_counts_unnormalised_rows_as_not_found():

@@ -15,10 +15,6 @@ left-aligned 1000 CAG>C) and 2003 T>TT (one more T: the left-aligned 2000 A>AT);
 
 from __future__ import annotations
 
-import logging
-import shutil
-import subprocess
-
 import numpy as np
 import pandas as pd
 
@@ -71,32 +67,14 @@ def test_genotypes_not_left_aligned_are_counted_apart(hl, spark, tmp_path, caplo
     right-aligned are ``not_found_unnormalised`` (before this commit: ``not_found``, no
     WARNING), an indel the rows' alleles tell apart stays ``not_found``, nothing is scored but
     3000's row; the WARNING names the score, the count and the first line with the genotypes' side."""
-    from test_field_cases_pgs import case_config
+    from test_pgs_fuzz_s54 import matched_on_vcf_and_pgen
 
-    from trd_spark.pgs import stage
-
-    (tmp_path / "d.vcf").write_text(VCF)
-    (tmp_path / "scores").mkdir()
-    (tmp_path / "scores" / "PGS995501.txt").write_text(SCORE)
-    shapes = {"vcf": ("vcf", tmp_path / "d.vcf")}
-    if shutil.which("plink2"):
-        subprocess.run(["plink2", "--vcf", str(tmp_path / "d.vcf"), "--make-pgen", "--out", str(tmp_path / "g")],
-                       check=True, capture_output=True)
-        shapes["pgen"] = ("pgen", tmp_path / "g")
-    for name, (fmt, path) in shapes.items():
-        run = tmp_path / f"run_{name}"
-        run.mkdir()
-        cfg = case_config(run, str(path), f"{tmp_path}/scores/*.txt", fmt=fmt)
-        files = stage.load_scoring_files(spark, cfg, "GRCh38")
-        caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="trd_spark"):
-            r = stage.match_dataset(hl, spark, cfg, "d", files)
+    for name, r, warned in matched_on_vcf_and_pgen(hl, spark, tmp_path, caplog, VCF, SCORE, "PGS995501"):
         sites = r.frame.sites
         got = dict(zip(zip(sites["pos"].astype(int), sites["effect_allele"]), sites["match_type"]))
         assert got == {(p, e): t for p, e, _, _, t in ROWS}, name
         row = r.summary.iloc[0]
         assert (row.n_variants, row.n_matched, row.n_not_found) == (4, 1, 3), name
-        warned = [m.getMessage() for m in caplog.records if "not left-aligned" in m.getMessage()]
         assert len(warned) == 1 and "PGS995501: 2 indels" in warned[0], (name, warned)
         assert "first at line 4: chr1:1000 C/CAG, the genotypes' row shifted right" in warned[0], warned[0]
 
