@@ -236,7 +236,8 @@ def test_an_export_record_of_a_newer_version_stops_the_report_with_one_line(spar
         line = str(e.value)
         assert e.value.exit_code == 3 and "\n" not in line and line.startswith(f"{path}: "), line
         assert "rerun the report with the trd-spark version that wrote it or a newer one" in line, line
-        assert "export to a new output_root" in line and not re.search(r"\b(7|766)\b", line), line
+        # the count is searched after the path: a tmp path (pytest-7) may hold the digits
+        assert "export to a new output_root" in line and not re.search(r"\b(7|766)\b", line[len(f"{path}: "):]), line
         return line
 
     kept.write_text(json.dumps({"format": HIDDEN_COUNTS_FORMAT + 1, "hidden_counts": record["hidden_counts"]}))
