@@ -17,6 +17,16 @@ standalone cluster's master and worker daemons, ``java -version``), or whose jar
 or another Java, runs without it (``-Xlog:cds*=off``: without a line on its stdout). Production
 JVMs are untouched.
 
+A kept archive is checked before each use (``_unusable``: one ``java -Xshare:on -version`` under
+the tests' options and the class path the archive was written with, ~0.15 CPU-s): a JVM that
+cannot map it at all (a class-path entry it names is gone, another VM build or base archive,
+other heap or alignment options) gets a new dump instead, not a suite that runs without it and a
+red test_cds_archive. Sessions 54 and 55 met that case: an archive dumped from a helper's tree,
+whose ``.venv`` is a link to the checkout's, named its jars through the link (the JVM records the
+class path as given); the tree was removed, and every JVM refused the archive ("Required classpath
+entry does not exist"). The dump now runs the venv's Python by its real folder, so the archive
+names the jars by their real paths, and the key holds the JVM options it is dumped under.
+
 ``python tests/cds_archive.py OUT``: the start that writes the archive (run by ``ensure``).
 """
 
@@ -36,8 +46,12 @@ from pathlib import Path
 QUIET = "-Xlog:cds*=off"
 DUMP_TIMEOUT_S = 900  # one Spark + Hail start: ~20 s idle; CI machines are shared
 KILL_WAIT_S = 60  # a killed dump's processes are gone well within this
-# Where the dump reports the home of the Java that actually ran it (its JVM's java.home).
+PROBE_TIMEOUT_S = 120  # one `java -version` (~0.2 s idle)
+OTHER_KEYS_KEPT_S = 24 * 3600  # another key's archive (another tree's) is removed once this old
+# Where the dump reports the home of the Java that actually ran it (its JVM's java.home), and the
+# class path it ran with (what the archive records, and what _unusable checks it with).
 _RAN_JAVA = "java_home"
+_RAN_CLASS_PATH = "class_path"
 
 
 def _java_build(home: str) -> list[str]:
@@ -55,15 +69,16 @@ def _java_build(home: str) -> list[str]:
     return parts
 
 
-def _key(home: str, major: int) -> str:
+def _key(home: str, major: int, jvm_options: str) -> str:
     """What the archive depends on: the Java (home, major version and build: ``_java_build``),
-    Hail's jar and Spark's jars (paths, sizes, modification times). Another key is another file;
-    a stale one is refused by the JVM. The jars' real paths: the JVM compares class paths by
-    them, so the trees of one venv (a source checkout and its copies with a linked .venv) share
-    one archive."""
+    the JVM options it is dumped under (``jvm_options``: heap, alignment and verification options
+    decide whether another JVM can map it), Hail's jar and Spark's jars (paths, sizes,
+    modification times). Another key is another file; a stale one is refused by the JVM. The
+    jars' real paths: the JVM compares class paths by them, so the trees of one venv (a source
+    checkout and its copies with a linked .venv) share one archive."""
     import importlib.util
 
-    parts = [str(Path(home).resolve()), str(major), *_java_build(home)]
+    parts = [str(Path(home).resolve()), str(major), *_java_build(home), f"options: {jvm_options}"]
     for name in ("hail", "pyspark"):
         spec = importlib.util.find_spec(name)
         assert spec is not None and spec.origin is not None, name
@@ -98,10 +113,35 @@ def _prefix(home: str) -> str:
     return f"spark-hail-{hashlib.sha256(str(Path(home).resolve()).encode()).hexdigest()[:8]}-"
 
 
-def archive_path(home: str, major: int) -> Path:
-    """Where the archive of the Java at ``home`` and the installed jars is kept (``.jsa``; a
-    failed dump's reason beside it, ``.unsupported``)."""
-    return _directory() / f"{_prefix(home)}{_key(home, major)}.jsa"
+def archive_path(home: str, major: int, jvm_options: str) -> Path:
+    """Where the archive of the Java at ``home``, the JVM options ``jvm_options`` and the
+    installed jars is kept (``.jsa``; beside it the class path it was written with,
+    ``.classpath``, or a failed dump's reason, ``.unsupported``)."""
+    return _directory() / f"{_prefix(home)}{_key(home, major, jvm_options)}.jsa"
+
+
+def _unusable(archive: Path, java_home: str, jvm_options: str) -> str | None:
+    """Why a JVM cannot map ``archive``, or None if it can: ``java -Xshare:on -version`` (which
+    exits with an error when it cannot map it) under ``jvm_options`` and the class path the
+    archive was written with (its ``.classpath`` file: without it, an archive of an older
+    version of this file, unusable here). A JVM refuses an archive whole when a class-path entry
+    it names no longer exists, or another VM build, base archive, object alignment or oop
+    encoding (heap size) is in use; the tests' JVMs would then run without it, silently."""
+    recorded = archive.with_suffix(".classpath")
+    if not recorded.is_file():
+        return f"no class path recorded beside it ({recorded.name})"
+    env = {**os.environ, "JAVA_TOOL_OPTIONS": f"{jvm_options} -XX:SharedArchiveFile={archive} -Xshare:on"}
+    java = str(Path(java_home) / "bin" / "java")
+    try:
+        proc = subprocess.run([java, "-cp", recorded.read_text(), "-version"], env=env, capture_output=True,
+                              timeout=PROBE_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"`java -Xshare:on -version` with it failed: {e}"
+    if proc.returncode == 0:
+        return None
+    said = [line for line in proc.stdout.decode(errors="replace").splitlines()
+            + proc.stderr.decode(errors="replace").splitlines() if line and not line.startswith("Picked up")]
+    return f"`java -Xshare:on -version` with it exits {proc.returncode}: {' | '.join(said[-3:])}"
 
 
 def ensure(jvm_options: str) -> tuple[str | None, str]:
@@ -112,7 +152,9 @@ def ensure(jvm_options: str) -> tuple[str | None, str]:
     another failed Spark + Hail start; delete it to try again. ``jvm_options``: the short-lived
     JVMs' options, which the writing JVM runs with. The Java is the one the tests' sessions use
     (``find_java`` here, before any archive option is set), and the dump is made by that Java
-    (its JAVA_HOME passed on) and kept only if its JVM reports that home."""
+    (its JAVA_HOME passed on) and kept only if its JVM reports that home. A kept archive that no
+    JVM can map any more (``_unusable``) is dumped again; a new one that cannot be mapped either
+    is remembered as failed (no dump per pytest process)."""
     if os.environ.get("TRD_TEST_CDS", "").lower() in ("0", "off", "false", "no"):
         return None, "TRD_TEST_CDS turns the archive off"
     from trd_spark.session import find_java
@@ -120,24 +162,35 @@ def ensure(jvm_options: str) -> tuple[str | None, str]:
     java = find_java()
     if reason := cannot_dump(java.home, java.major):
         return None, reason
-    archive = archive_path(java.home, java.major)
+    archive = archive_path(java.home, java.major, jvm_options)
     directory = archive.parent
     marker = archive.with_suffix(".unsupported")
     options = f"-XX:SharedArchiveFile={archive} {QUIET}"
-    if archive.exists():
+    if archive.exists() and _unusable(archive, java.home, jvm_options) is None:
         return options, f"archive {archive}"
     if marker.exists():
         return None, marker.read_text()
     directory.mkdir(parents=True, exist_ok=True)
     reason = _dump(archive, java.home, jvm_options)
+    if not reason and (why := _unusable(archive, java.home, jvm_options)):
+        reason = f"the archive just dumped cannot be mapped: {why}"
     if reason:
         marker.write_text(f"{reason} (remembered in {marker}: delete it to try again)")
         return None, marker.read_text()
-    # This Java's archives of other keys (an older build, older jars: _prefix) and their markers.
+    # This Java's archives of other keys (an older build, older jars, other options: _prefix),
+    # their class paths and markers, once a day old: a tree of another commit (other options) may
+    # use one now, and would dump it again (and remove this one) at its next start.
     for old in directory.glob(f"{_prefix(java.home)}*"):
-        if old != archive:
+        if old.stem != archive.stem and _age_s(old) > OTHER_KEYS_KEPT_S:
             old.unlink(missing_ok=True)
     return options, f"archive {archive}"
+
+
+def _age_s(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _dump(archive: Path, java_home: str, jvm_options: str) -> str | None:
@@ -146,7 +199,10 @@ def _dump(archive: Path, java_home: str, jvm_options: str) -> str | None:
     complete: two suites starting at once each write theirs, and neither JVM maps a half-written
     file. The dump runs in a process group of its own: on a time-out the group (the Python
     process and the JVM it launched, which would write the archive as it exits) is killed and
-    gone before the partial file is removed."""
+    gone before the partial file is removed. It runs the venv's Python by the venv's real folder
+    (``_real_python``): the JVM records the class path as given, and an archive that names its
+    jars through a tree's linked ``.venv`` is refused by every JVM once that tree is removed. The
+    class path it ran with is kept beside the archive (``.classpath``, for ``_unusable``)."""
     partial = archive.parent / f".{archive.name}.{os.getpid()}"
     # Without QUIET: the JVM's CDS warnings (why it wrote nothing) are in the output kept for
     # the reason.
@@ -155,7 +211,7 @@ def _dump(archive: Path, java_home: str, jvm_options: str) -> str | None:
            "JAVA_TOOL_OPTIONS": f"{jvm_options} -XX:ArchiveClassesAtExit={partial}"}
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            proc = subprocess.Popen([sys.executable, __file__, tmp], env=env, stdout=subprocess.PIPE,
+            proc = subprocess.Popen([_real_python(), __file__, tmp], env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as e:
             return f"the archive's dump could not start: {e}"
@@ -167,6 +223,7 @@ def _dump(archive: Path, java_home: str, jvm_options: str) -> str | None:
             out, failed = b"", f"timed out after {DUMP_TIMEOUT_S} s"
         ran = Path(tmp) / _RAN_JAVA
         ran_home, ran_ns = (ran.read_text().strip(), ran.stat().st_mtime_ns) if ran.is_file() else ("", 0)
+        ran_class_path = (Path(tmp) / _RAN_CLASS_PATH).read_text() if (Path(tmp) / _RAN_CLASS_PATH).is_file() else ""
     tail = " | ".join(out.decode(errors="replace").strip().splitlines()[-5:])
     # The Spark JVM writes the archive as it exits, after _warm's report; an older file is the
     # archive of a `java -version` probe (trd_spark.session.find_java) that ran under the same
@@ -175,12 +232,27 @@ def _dump(archive: Path, java_home: str, jvm_options: str) -> str | None:
         failed = "no archive written"
     elif not failed and Path(ran_home).resolve() != Path(java_home).resolve():
         failed = f"the dump ran the Java at {ran_home or '?'}, not {java_home}"
+    elif not failed and not ran_class_path:
+        failed = "the dump reported no class path"
     if failed:
         partial.unlink(missing_ok=True)
         return f"the archive's dump (one Spark + Hail start of the Java at {java_home}) failed: {failed}" + (
             f"; its output ended: {tail}" if tail else "")
+    # The class path first: an archive in place always has its own beside it (a concurrent dump
+    # of the same key writes the same one).
+    recorded = archive.parent / f".{archive.stem}.classpath.{os.getpid()}"
+    recorded.write_text(ran_class_path)
+    os.replace(recorded, archive.with_suffix(".classpath"))
     os.replace(partial, archive)
     return None
+
+
+def _real_python() -> str:
+    """This Python by its folder's real path: in a tree whose ``.venv`` links to a checkout's,
+    the checkout's ``.venv/bin/python`` (the same venv, named without the link). The file itself
+    is not resolved: a venv's ``python`` links to the base interpreter, outside the venv."""
+    exe = Path(sys.executable)
+    return str(exe.parent.resolve() / exe.name)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -214,7 +286,9 @@ def _warm(tmp: str) -> None:
 
     hl.utils.range_table(10).annotate(x=hl.int64(1)).aggregate(hl.agg.sum(hl.int64(1)))
     # The Java that runs the dump, as its JVM says: ensure() keeps the archive only for that one.
-    (Path(tmp) / _RAN_JAVA).write_text(spark.sparkContext._jvm.java.lang.System.getProperty("java.home"))  # noqa: SLF001
+    system = spark.sparkContext._jvm.java.lang.System  # noqa: SLF001
+    (Path(tmp) / _RAN_CLASS_PATH).write_text(system.getProperty("java.class.path"))
+    (Path(tmp) / _RAN_JAVA).write_text(system.getProperty("java.home"))
     # PySpark's JVM exits (System.exit, which writes the archive) when its stdin closes: closed
     # here and waited for, so the archive is complete when this process ends.
     from pyspark import SparkContext

@@ -261,21 +261,24 @@ def test_the_cds_key_is_the_same_through_a_linked_venv(tmp_path, monkeypatch):
 
     home = tmp_path / "java"
     (home / "lib" / "server").mkdir(parents=True)
-    before = cds_archive._key(str(home), 17)  # noqa: SLF001
+    before = cds_archive._key(str(home), 17, "-XX:+UseSerialGC")  # noqa: SLF001
     real = {name: Path(importlib.util.find_spec(name).origin) for name in ("hail", "pyspark")}
     link = tmp_path / "linked-site-packages"
     link.symlink_to(real["hail"].parent.parent, target_is_directory=True)
     found = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: ModuleSpec(
         name, None, origin=str(link / real[name].parent.name / real[name].name)) if name in real else found(name, *a))
-    assert cds_archive._key(str(home), 17) == before  # noqa: SLF001
+    assert cds_archive._key(str(home), 17, "-XX:+UseSerialGC") == before  # noqa: SLF001
 
 
 def test_a_new_cds_archive_removes_its_javas_older_ones_only(tmp_path, monkeypatch):
     """tests/cds_archive.py ``ensure`` after a dump removes this Java's archives and markers of other
-    keys (an older build, older jars), keeps the one just made and other Javas' (their prefix).
+    keys (an older build, older jars) once a day old, keeps the one just made and other Javas' (their prefix).
     The dump here writes a stand-in file (no Spark start). Mutant: every file of the prefix removed,
     the new archive too (every pytest process then dumped again)."""
+    import os
+    import time
+
     import cds_archive
     from conftest import SHORT_LIVED_JVM_OPTIONS
 
@@ -285,16 +288,23 @@ def test_a_new_cds_archive_removes_its_javas_older_ones_only(tmp_path, monkeypat
     monkeypatch.delenv("TRD_TEST_CDS", raising=False)
     monkeypatch.setattr(cds_archive, "cannot_dump", lambda home, major: None)
     monkeypatch.setattr(cds_archive, "_dump", lambda archive, home, options: archive.write_bytes(b"cds") and None)
+    monkeypatch.setattr(cds_archive, "_unusable", lambda archive, home, options: None)  # a stand-in, taken as mapped
     java = find_java()
-    new = cds_archive.archive_path(java.home, java.major)
+    new = cds_archive.archive_path(java.home, java.major, SHORT_LIVED_JVM_OPTIONS)
     old = tmp_path / f"{cds_archive._prefix(java.home)}0000000000000000.jsa"  # noqa: SLF001
     old.write_bytes(b"old")
     old.with_suffix(".unsupported").write_text("an older key's failed dump")
+    for path in (old, old.with_suffix(".unsupported")):  # a day old and more
+        os.utime(path, (time.time() - cds_archive.OTHER_KEYS_KEPT_S - 60,) * 2)
+    # Session 56: another key's archive of today stays (a tree of another commit, other options,
+    # uses it: removing it made that tree dump again and remove this one, in turn).
+    recent = tmp_path / f"{cds_archive._prefix(java.home)}2222222222222222.jsa"  # noqa: SLF001
+    recent.write_bytes(b"another tree's")
     other = tmp_path / "spark-hail-00000000-1111111111111111.jsa"
     other.write_bytes(b"another Java's")
     options, reason = cds_archive.ensure(SHORT_LIVED_JVM_OPTIONS)
     assert options is not None and str(new) in options and reason == f"archive {new}", (options, reason)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([new.name, other.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([new.name, other.name, recent.name])
 
 
 def test_a_java_with_a_server_folder_but_no_base_archive_cannot_dump(tmp_path):
