@@ -32,6 +32,7 @@ names the jars by their real paths, and the key holds the JVM options it is dump
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import signal
@@ -171,18 +172,31 @@ def ensure(jvm_options: str) -> tuple[str | None, str]:
     if marker.exists():
         return None, marker.read_text()
     directory.mkdir(parents=True, exist_ok=True)
-    reason = _dump(archive, java.home, jvm_options)
-    if not reason and (why := _unusable(archive, java.home, jvm_options)):
-        reason = f"the archive just dumped cannot be mapped: {why}"
-    if reason:
-        marker.write_text(f"{reason} (remembered in {marker}: delete it to try again)")
-        return None, marker.read_text()
+    # One dump per key at a time: pytest processes started together (helpers' runs after a key
+    # changed: five dumps at once in session 56) wait for the first and use its archive.
+    with open(directory / f".{archive.stem}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if archive.exists() and _unusable(archive, java.home, jvm_options) is None:
+            return options, f"archive {archive}"
+        if marker.exists():
+            return None, marker.read_text()
+        reason = _dump(archive, java.home, jvm_options)
+        if not reason and (why := _unusable(archive, java.home, jvm_options)):
+            reason = f"the archive just dumped cannot be mapped: {why}"
+        if reason:
+            marker.write_text(f"{reason} (remembered in {marker}: delete it to try again)")
+            return None, marker.read_text()
     # This Java's archives of other keys (an older build, older jars, other options: _prefix),
     # their class paths and markers, once a day old: a tree of another commit (other options) may
     # use one now, and would dump it again (and remove this one) at its next start.
     for old in directory.glob(f"{_prefix(java.home)}*"):
         if old.stem != archive.stem and _age_s(old) > OTHER_KEYS_KEPT_S:
             old.unlink(missing_ok=True)
+    # And the partial files of dumps whose process is gone (a pytest process killed mid-dump
+    # leaves its dump running on; ~180 MB each), once older than any dump runs.
+    for partial in directory.glob(f".{_prefix(java.home)}*.jsa.*"):
+        if _age_s(partial) > DUMP_TIMEOUT_S + KILL_WAIT_S:
+            partial.unlink(missing_ok=True)
     return options, f"archive {archive}"
 
 

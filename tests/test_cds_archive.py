@@ -189,3 +189,40 @@ def test_the_dump_runs_the_venv_python_by_its_real_folder(tmp_path, monkeypatch)
     (tmp_path / "tree" / ".venv").symlink_to(venv, target_is_directory=True)
     monkeypatch.setattr(sys, "executable", str(tmp_path / "tree" / ".venv" / "bin" / "python"))
     assert cds_archive._real_python() == str(venv.resolve() / "bin" / "python")  # noqa: SLF001
+
+
+def test_processes_started_together_dump_once(tmp_path, monkeypatch):
+    """Session 56: after the key changed, five pytest processes started within two minutes each
+    dumped the archive (a Spark + Hail start each, at load 26). A dump now holds a lock per key;
+    a process that waited for it finds the archive the other made and dumps none. Here the test
+    holds the lock as the other process would, makes the archive and lets go."""
+    import fcntl
+    import threading
+
+    monkeypatch.setenv("TRD_TEST_CDS_DIR", str(tmp_path))
+    monkeypatch.delenv("TRD_TEST_CDS", raising=False)
+    monkeypatch.setattr(cds_archive, "cannot_dump", lambda home, major: None)
+    monkeypatch.setattr(cds_archive, "_unusable", lambda archive, home, options: None)  # stand-ins, taken as mapped
+    dumps: list[str] = []
+    monkeypatch.setattr(cds_archive, "_dump", lambda archive, home, options: dumps.append(options) or archive.write_bytes(b"x") and None)
+    java = find_java()
+    archive = cds_archive.archive_path(java.home, java.major, SHORT_LIVED_JVM_OPTIONS)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    real, waiting = fcntl.flock, threading.Event()
+
+    def flock(f, op):
+        waiting.set()  # ensure() is at the lock: the archive was missing when it looked
+        return real(f, op)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    got: dict[str, object] = {}
+    with open(archive.parent / f".{archive.stem}.lock", "w") as held:
+        real(held, fcntl.LOCK_EX)
+        waiter = threading.Thread(target=lambda: got.update(result=cds_archive.ensure(SHORT_LIVED_JVM_OPTIONS)))
+        waiter.start()
+        assert waiting.wait(120), "ensure() took no lock before its dump"
+        archive.write_bytes(b"the other process's archive")
+        real(held, fcntl.LOCK_UN)
+    waiter.join(120)
+    assert dumps == [] and got["result"] == (f"-XX:SharedArchiveFile={archive} {cds_archive.QUIET}",
+                                             f"archive {archive}"), (dumps, got)

@@ -302,9 +302,15 @@ def test_a_new_cds_archive_removes_its_javas_older_ones_only(tmp_path, monkeypat
     recent.write_bytes(b"another tree's")
     other = tmp_path / "spark-hail-00000000-1111111111111111.jsa"
     other.write_bytes(b"another Java's")
+    # a dump's partial file whose process is gone (older than any dump runs) and one running now
+    gone, running = (tmp_path / f".{new.name}.{pid}" for pid in (11, 12))
+    gone.write_bytes(b"partial")
+    running.write_bytes(b"partial")
+    os.utime(gone, (time.time() - cds_archive.DUMP_TIMEOUT_S - cds_archive.KILL_WAIT_S - 60,) * 2)
     options, reason = cds_archive.ensure(SHORT_LIVED_JVM_OPTIONS)
     assert options is not None and str(new) in options and reason == f"archive {new}", (options, reason)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([new.name, other.name, recent.name])
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == sorted(
+        [new.name, other.name, recent.name, running.name])
 
 
 def test_a_java_with_a_server_folder_but_no_base_archive_cannot_dump(tmp_path):
