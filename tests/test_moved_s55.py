@@ -101,9 +101,10 @@ def test_a_carrier_among_newcomers_is_caught_under_the_drift_and_read_by_a_reade
     ``tables.scale_ratio``); now 2 (the 2-error bar's residue, as session 54's 2 of 60 without
     drift). EUR and AFR: 4 of 40 flagged (5 before: there the rescale and the shift partly cancel).
     Since session 55 moved2 (the fit of the groups the export shows): 1 read left; where EAS is
-    flagged the largest shown group is hidden as its complement and leaves the fit, so the third is
-    read against the identity and its drift flagged (16 of 17 such seeds: the cost of a dataset of
-    three groups); where EAS is not, 1 of 6 EUR / AFR tests."""
+    flagged the largest shown group is hidden as its complement and leaves the fit, so the third was
+    read against the identity and its drift flagged (16 of 17 such seeds), until session 56 moved3
+    read it against the hidden groups' fit (``tables.unfitted_scale``); where EAS is not, 1 of 6
+    EUR / AFR tests."""
     exact = left = big = 0
     for seed in range(20):
         d1, d2, dd, rr = carrier_releases(seed, 25, 5.0, 1)
@@ -123,8 +124,9 @@ def test_prior_moments_keeps_each_exports_position_and_the_fit_is_per_export():
     show the group), so ``moved_groups`` fits each export's map from the groups that export shows:
     here export r1 shows EUR and AFR, r2 EAS only; EAS's newcomers against r2 have no other group
     (the map taken as the identity: its 2% rescale is read, flagged), and EUR, hidden as its
-    complement, leaves AFR's fit against r1, which is then the identity too (flagged; session 55
-    moved2; EUR, hidden anyway, is not tested). Before this fix the lists held the shown entries only, in label order."""
+    complement, leaves AFR's fit against r1 (session 55 moved2; EUR, hidden anyway, is not tested):
+    AFR is read against EUR's fit, which shows the map moved (session 56 moved3; before it, the
+    identity, and AFR flagged). Before this fix the lists held the shown entries only, in label order."""
     rng = np.random.default_rng(5)
     g1 = {"EUR": rng.normal(size=20_000), "AFR": rng.normal(size=8000), "EAS": rng.normal(size=3000)}
     g2 = {g: 1.02 * np.concatenate([v, rng.normal(size=len(v) // 10)]) for g, v in g1.items()}
@@ -134,9 +136,10 @@ def test_prior_moments_keeps_each_exports_position_and_the_fit_is_per_export():
     prior = tables.prior_moments({"r1": {"pgs_distribution": r1}, "r2": {"pgs_distribution": r2}})
     assert [e is None for e in prior[("d", "EAS", "P")]] == [True, False]
     assert len(prior[("d", "EUR", "P")]) == 1  # trailing None dropped
-    # EAS flagged, EUR (the largest shown group) is hidden as its complement and leaves AFR's fit, which
-    # against r1 then has no other group: the identity, whose 2% rescale is read (session 55 moved2)
-    assert list(tables.moved_groups(d2, prior, 20)) == [False, True, True]
+    # EAS flagged, EUR (the largest shown group) is hidden as its complement and leaves AFR's fit (session
+    # 55 moved2); AFR against r1 then has no shown group and is read against EUR's (``unfitted_scale``:
+    # the 2% rescale is 12 of its errors from the identity; session 56 moved3, before it AFR was flagged)
+    assert list(tables.moved_groups(d2, prior, 20)) == [False, False, True]
     # the same rescale with no other group in any export: flagged as the identity map reads it
     alone = tables.prior_moments({"r1": {"pgs_distribution": d1[d1["ancestry"] == "EUR"].astype(str)}})
     assert list(tables.moved_groups(d2, alone, 20)) == [True, False, False]
