@@ -22,14 +22,21 @@ from test_phenotypes_support import (
     ANCESTRY,
     ARIPIPRAZOLE,
     ARIPIPRAZOLE_TAB,
+    CONCEPTS,
     ECT_SNOMED,
+    FLUOXETINE,
+    OLANZAPINE,
+    OLANZAPINE_FLUOXETINE,
     SERTRALINE,
     SERTRALINE_TAB,
     drug,
     duckdb_twin,
     frame,
+    obs,
     omop_tables,
+    person,
     toy_config,
+    write_omop_tables,
 )
 
 from trd_spark.config import GateThreshold
@@ -78,6 +85,60 @@ def cut_counts(spark, toy_exports):
     cfg = toy_config(path=str(toy_exports[1]))
     return cfg, _table_counts(st.read_omop(spark, cfg), cfg), duckdb_twin().duckdb_drop_counts(
         str(toy_exports[1]), cfg, threads=1)
+
+
+def _with_strength(toy_exports_root):
+    """The cut export and a drug_strength as Athena's would be for the toy vocabulary: one row (product,
+    ingredient) per pair the WHOLE concept_ancestor links, an Ingredient concept to a Drug concept below it."""
+    full, cut = toy_exports_root
+    out = cut.parent / "cut_strength"
+    if out.exists():
+        return out
+    out.mkdir()
+    for f in cut.iterdir():
+        (out / f.name).write_bytes(f.read_bytes())
+    concept = pq.read_table(full / "concept.parquet").to_pylist()
+    ingredient = {c["concept_id"] for c in concept if c["concept_class_id"] == "Ingredient"}
+    drugs = {c["concept_id"] for c in concept if c["domain_id"] == "Drug"}
+    pairs = sorted({(r["descendant_concept_id"], r["ancestor_concept_id"])
+                    for r in pq.read_table(full / "concept_ancestor.parquet").to_pylist()
+                    if r["ancestor_concept_id"] in ingredient and r["descendant_concept_id"] in drugs
+                    and r["descendant_concept_id"] != r["ancestor_concept_id"]})
+    import pyarrow as pa
+    pq.write_table(pa.table({"drug_concept_id": pa.array([d for d, _ in pairs], pa.int64()),
+                             "ingredient_concept_id": pa.array([i for _, i in pairs], pa.int64()),
+                             "amount_value": pa.array([1.0] * len(pairs), pa.float64())}),
+                   out / "drug_strength.parquet")
+    return out
+
+
+def _min_dose(cfg):
+    """``cfg`` with a minimum daily dose (sertraline 25 mg): the stage then reads drug_strength."""
+    trials = cfg.phenotypes.trials.model_copy(update={"ingredient_min_daily_dose": {SERTRALINE: 25.0}})
+    return cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"trials": trials})})
+
+
+def _strength_counts(spark, cfg) -> tuple[object, dict[str, int]]:
+    """(the check ``run`` builds, event_table_counts' one row) on ``cfg``'s export, as ``run`` passes them."""
+    absent: list[str] = []
+    omop = st.read_omop(spark, cfg, absent)
+    check = st.unreached_drug_check(cfg, st.study_vocabulary(omop, cfg), st.unreached_strength(cfg, omop, absent))
+    assert check is not None
+    return check, st.event_table_counts(omop, unreached=check).collect()[0].asDict()
+
+
+def test_the_newuser_cut_with_drug_strength_counts_alike(spark, toy_exports, cut_counts):
+    """Session 56 (helper "ancestor2"): where the stage reads drug_strength (a minimum daily dose set) the
+    products it names a study ingredient for decide. On the cut toy export with Athena's drug_strength for
+    its vocabulary every toy product is named after its ingredients and none is another ingredient's, so the
+    drug_strength rule counts what the name rule did (chain and twin alike); notes name the rule. Before
+    this helper: unreached_drug_check took no drug_strength (TypeError)."""
+    cfg = _min_dose(toy_config(path=str(_with_strength(toy_exports))))
+    check, counts = _strength_counts(spark, cfg)
+    assert check.rule == st.UNREACHED_BY_STRENGTH
+    assert counts[st.UNREACHED] == cut_counts[1][st.UNREACHED]
+    assert duckdb_twin().duckdb_drop_counts(str(cfg.omop.path), cfg, threads=1)["unreached_drug_records"] == {
+        st.UNREACHED: counts[st.UNREACHED]}
 
 
 def test_the_newuser_cut_is_counted_warned_and_stops_the_run(cut_counts):
@@ -176,3 +237,70 @@ def test_no_line_gives_back_the_drug_records_no_line_shows():
     texts = [shown[f"quirks.event_table_records.n_drug_exposure{st.RECORDS_SUFFIX}"],
              shown["study_event_dates.drug.n_records"], shown[f"quirks.{st.UNREACHED_PART}.{st.UNREACHED}"]]
     assert texts != ["1,000", "900", "95"], texts
+
+
+# aripiprazole lauroxil (Aristada): its label's active ingredient, the prodrug in whose amount the strength is
+# given (DailyMed / openFDA); where a vocabulary holds it as an ingredient of its own, its products are
+# named after it ("aripiprazole lauroxil ...") and descend from it, not from aripiprazole
+LAUROXIL, LAUROXIL_SYRINGE = 2_000_000_601, 2_000_000_602
+SHAPES_CONCEPTS = [*CONCEPTS,
+                   (LAUROXIL, "aripiprazole lauroxil", "Drug", "RxNorm", "Ingredient", "S", "x601"),
+                   (LAUROXIL_SYRINGE, "aripiprazole lauroxil 441 MG in 1.6 ML Prefilled Syringe", "Drug", "RxNorm",
+                    "Clinical Drug", "S", "x602")]
+# the vocabulary's links: the lauroxil syringe under its own ingredient; cut: olanzapine / fluoxetine's
+# fluoxetine row (still reached through olanzapine) and the aripiprazole tablet's only row
+SHAPES_ANCESTRY = [*[(a, b) for a, b in ANCESTRY
+                     if (a, b) not in {(FLUOXETINE, OLANZAPINE_FLUOXETINE), (ARIPIPRAZOLE, ARIPIPRAZOLE_TAB)}],
+                   (LAUROXIL, LAUROXIL_SYRINGE)]
+# drug_strength: every product but the aripiprazole tablet (a partial drug_strength: the name rule decides it)
+SHAPES_STRENGTH = [(SERTRALINE_TAB, SERTRALINE, 50.0), (OLANZAPINE_FLUOXETINE, OLANZAPINE, 6.0),
+                   (OLANZAPINE_FLUOXETINE, FLUOXETINE, 25.0), (LAUROXIL_SYRINGE, LAUROXIL, 441.0)]
+# records: persons 1-3 the lauroxil syringe, 4-8 olanzapine / fluoxetine, 9-15 the aripiprazole tablet,
+# 16-17 the sertraline tablet
+SHAPES = {LAUROXIL_SYRINGE: range(1, 4), OLANZAPINE_FLUOXETINE: range(4, 9), ARIPIPRAZOLE_TAB: range(9, 16),
+          SERTRALINE_TAB: range(16, 18)}
+# by name: the syringe (its name holds "aripiprazole", nothing reaches it) 3 and the tablet 7; by drug_strength:
+# the combination (its fluoxetine row names a study ingredient that does not reach it) 5 and the tablet by name 7
+BY_NAME, BY_STRENGTH = 3 + 7, 5 + 7
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    """The hand-built export of SHAPES (17 persons observed 2000..2023, one record each on 2020-01-01)."""
+    root = tmp_path_factory.mktemp("ancestor2")
+    pids = range(1, 18)
+    write_omop_tables(root, {
+        "person": [person(p) for p in pids], "observation_period": [obs(p) for p in pids],
+        "drug_exposure": [drug(p, c, "2020-01-01") for c, ps in SHAPES.items() for p in ps],
+        "drug_strength": SHAPES_STRENGTH, "concept": SHAPES_CONCEPTS,
+        "concept_ancestor": [(a, b, 1, 1) for a, b in SHAPES_ANCESTRY]}, absent=("device_exposure",))
+    return root
+
+
+def test_drug_strength_decides_where_the_stage_reads_it(spark, shapes):
+    """Session 56 (helper "ancestor2"). By name the aripiprazole lauroxil syringe (another ingredient's
+    product whose name holds aripiprazole's) was counted and blamed on concept_ancestor, and olanzapine /
+    fluoxetine without its fluoxetine row (read as olanzapine, never as the antidepressant fluoxetine) was
+    not. With drug_strength (read under a minimum daily dose): the syringe 0, the combination 5, the tablet
+    without a drug_strength row still by name 7; chain and twin alike. Before this helper: 10 with
+    drug_strength too (the name rule only; unreached_drug_check took no drug_strength)."""
+    plain = toy_config(path=str(shapes))
+    for cfg, rule, want in ((plain, st.UNREACHED_BY_NAME, BY_NAME),
+                            (_min_dose(plain), st.UNREACHED_BY_STRENGTH, BY_STRENGTH)):
+        check, counts = _strength_counts(spark, cfg)
+        assert (check.rule, counts[st.UNREACHED]) == (rule, want)
+        assert duckdb_twin().duckdb_drop_counts(str(shapes), cfg, threads=1)["unreached_drug_records"] == {
+            st.UNREACHED: want}
+        [line] = st.unreached_drug_warnings({st.UNREACHED: want}, None, rule=check.rule)
+        assert ("drug_strength rows name a study ingredient" in line) == (rule == st.UNREACHED_BY_STRENGTH)
+        assert f"notes.unreached_drug_rule {rule}" in line
+
+
+def test_drug_strength_is_used_only_where_the_stage_reads_it(spark):
+    """The table is the stage's input only under a minimum daily dose (its rerun fingerprint): without one,
+    or where the release lacks it (read_omop's absent list), the name rule counts."""
+    omop = omop_tables(spark)
+    cfg = toy_config()
+    assert st.unreached_strength(cfg, omop, []) is None
+    assert st.unreached_strength(_min_dose(cfg), omop, []) is omop["drug_strength"]
+    assert st.unreached_strength(_min_dose(cfg), omop, ["drug_strength"]) is None

@@ -460,6 +460,28 @@ def drug_reach(concept_sets: Iterable[ConceptSet], vocab: Vocabulary) -> tuple[l
     return sorted(names), reached
 
 
+def ingredient_reach(concept_sets: Iterable[ConceptSet], vocab: Vocabulary
+                     ) -> tuple[dict[int, frozenset[int]], frozenset[int]]:
+    """({ingredient: the concepts ``concept_ancestor`` takes it to, itself included} for each include
+    reference of ``concept_sets`` expanded with ``descendants`` and a member here (``_member_root``: the
+    ingredients whose names ``drug_reach`` gives), the members of every exclude reference with its
+    descendants) for the ``drug_strength`` form of the check of a partial ``concept_ancestor``
+    (``phenotypes.stage.event_table_counts``' ``UNREACHED``): a product ``drug_strength`` names such an
+    ingredient for (OHDSI's own table of a product's ingredients, one row per (drug_concept_id,
+    ingredient_concept_id)) but outside that ingredient's reach, and not left out on purpose (an exclude:
+    doxepin cream), is read as no product of it. Per ingredient, so a combination product reached through
+    one of its ingredients only (olanzapine / fluoxetine without its fluoxetine row) is seen too."""
+    reach: dict[int, frozenset[int]] = {}
+    excluded: frozenset[int] = frozenset()
+    for cs in concept_sets:
+        for ref in cs.include:
+            root = _member_root(ref, vocab)
+            if ref.descendants and root is not None:
+                reach[root] = reach.get(root, frozenset()) | _expand_ref(ref, vocab)
+        excluded |= _expand_refs(list(cs.exclude), vocab)
+    return reach, excluded
+
+
 def id_frame(spark: SparkSession, ids: Iterable[int], column: str) -> DataFrame:
     """One ``long`` column ``column``, one row per distinct ID of ``ids`` (sorted).
 
