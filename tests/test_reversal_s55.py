@@ -52,10 +52,31 @@ is the exposure's end, days_supply otherwise):
   09-06..10-05, trMDD). Before: the order (09-09, the latest) was cancelled; the status the same.
 - 5604 (a reversal of unknown quantity: no exact match, the latest as before): 5602 with the reversal's quantity
   empty. The order (latest) is cancelled, the claim's 60 days stand: TRD on S with 3.
+
+A reversal within the return-to-stock window of a claim whose supply is shorter (helper "reversal3", session 56;
+SHAPES_LATE). A reversal may reverse a claim of its day or earlier while the claim's days_supply runs OR within
+RETURN_TO_STOCK_DAYS = 21 calendar days (trials.RETURN_TO_STOCK_DAYS): an ETL that dates a reversal by its transaction
+dates a fill not picked up up to the payers' return-to-stock window after the fill (10-14 calendar days at most PBMs,
+15 business days at the longest: PAAS National), whatever its supply; a claim without a days_supply is reversed
+within the 21 days too. Before (6fb2847) a reversal after a 14-day claim's supply, or after the day of a claim
+without a days_supply, cancelled nothing (counted) and the fill never picked up stood as an exposure:
+- 5701: claims S (14 days, 14 units) and 09-15 (30 days, 30 units): one 44-day trial (09-01..10-14, ad3 TRD on S);
+  a reversal -14 days / -14 units on 09-17 (16 days after S, after its 14 days, within 21) cancels S's claim; the
+  30 days left (09-15..10-14) make no adequate trial: trMDD with 2. Before: TRD on S with 3, the reversal unmatched.
+- 5702: the same reversal on 09-25 (24 days after S: its supply and the 21 days passed, an audit's recoupment, not a
+  fill returned to stock): cancels nothing, counted; TRD on S with 3 (as before).
+- 5511 (above): its reversal 3 days after a claim without a days_supply is now within the 21 days: the claim is
+  cancelled, trMDD (before: TRD on S, the reversal unmatched).
+
+The stage matches once (session 56, trials.reversal_matches): ``run`` writes the matches and the records, the trials,
+the onsets and the counts read them (``drop_reversed_claims(drugs, matches)``, ``reversed_claim_counts(drugs,
+matches)``); before, each of those queries ran the matching (collect_list over the pairs' records) again. The pairs
+are broadcast only under Spark's size bound (spark.sql.autoBroadcastJoinThreshold); before, always (F.broadcast).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -73,8 +94,13 @@ from test_phenotypes_support import (
     write_omop_tables,
 )
 
-from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
-from trd_spark.phenotypes.trials import reversed_claim_counts, reversed_claim_keys
+from trd_spark.phenotypes.stage import _materialize, derive_phenotype_tables, read_omop
+from trd_spark.phenotypes.trials import (
+    drop_reversed_claims,
+    reversal_matches,
+    reversed_claim_counts,
+    reversed_claim_keys,
+)
 
 INDEX, S = "2019-01-10", "2019-09-01"
 CUTOFF = "2023-07-01"
@@ -118,9 +144,9 @@ SHAPES: dict[int, tuple[list[tuple], str | None, int, int]] = {
     # a claim whose length is its end date alone (no days_supply, quantity 60, end S + 59) and its reversal (no
     # days_supply, quantity -60) the same day: cancelled by quantity
     5510: ([rx(5510, S, None, 60.0, end="2019-10-30"), rx(5510, S, None, -60.0)], None, 1, 0),
-    # the same reversal 3 days later: a claim without a days_supply is reversed on its day only; it stands (its
-    # end date: 60 days, TRD on S) and the reversal cancels none
-    5511: ([rx(5511, S, None, 60.0, end="2019-10-30"), rx(5511, "2019-09-04", None, -60.0)], S, 0, 1),
+    # the same reversal 3 days later: a claim without a days_supply is reversed within the return-to-stock window
+    # (21 days; session 56, before: on its day only, the claim stood, TRD on S, the reversal cancelled none)
+    5511: ([rx(5511, S, None, 60.0, end="2019-10-30"), rx(5511, "2019-09-04", None, -60.0)], None, 1, 0),
     # a reversal dated the day BEFORE its claim (an ETL dating the reversal by another clock): a reversal cancels
     # a claim of its day or earlier only; the claim stands, TRD on S, the reversal cancels none
     5512: ([rx(5512, S, 60), rx(5512, "2019-08-31", -60)], S, 0, 1),
@@ -141,12 +167,18 @@ SHAPES_BY_QUANTITY: dict[int, tuple[list[tuple], str | None, tuple, str]] = {
     5604: ([rx(5604, S, 60, 60.0), rx(5604, "2019-09-06", 60, None, end="2019-10-05", drug_type=EHR_ORDER),
             rx(5604, "2019-09-11", -60, None)], S, (S, "2019-10-30", 60), "2019-09-06"),
 }
-PERSONS = sorted([*SHAPES, *SHAPES_BY_QUANTITY])
+# person_id -> (sertraline rows, ad3 onset or None (trMDD), the reversal's cancelled claim's start or None)
+SHAPES_LATE: dict[int, tuple[list[tuple], str | None, str | None]] = {
+    5701: ([rx(5701, S, 14, 14.0), rx(5701, "2019-09-15", 30, 30.0), rx(5701, "2019-09-17", -14, -14.0)], None, S),
+    5702: ([rx(5702, S, 14, 14.0), rx(5702, "2019-09-15", 30, 30.0), rx(5702, "2019-09-25", -14, -14.0)], S, None),
+}
+PERSONS = sorted([*SHAPES, *SHAPES_BY_QUANTITY, *SHAPES_LATE])
 
 
 def _write_case(root: Path) -> None:
     drugs = []
-    for p, (variant, _, _, _) in [*SHAPES.items(), *SHAPES_BY_QUANTITY.items()]:
+    variants = [(p, v[0]) for p, v in [*SHAPES.items(), *SHAPES_BY_QUANTITY.items(), *SHAPES_LATE.items()]]
+    for p, variant in variants:
         drugs += [rx(p, "2019-02-01", 60, concept=CITALOPRAM), rx(p, "2019-05-01", 60, concept=BUPROPION), *variant]
     write_omop_tables(root, {
         "person": [(p, 8532, 1970, 1, 1) for p in PERSONS],
@@ -159,9 +191,10 @@ def _write_case(root: Path) -> None:
 
 
 def expected() -> list[tuple]:
-    """Every person's three rows, by hand (SHAPES, SHAPES_BY_QUANTITY)."""
+    """Every person's three rows, by hand (SHAPES, SHAPES_BY_QUANTITY, SHAPES_LATE)."""
     out = []
-    for p, (_, onset, _, _) in [*SHAPES.items(), *SHAPES_BY_QUANTITY.items()]:
+    onsets = [(p, v[1]) for p, v in [*SHAPES.items(), *SHAPES_BY_QUANTITY.items(), *SHAPES_LATE.items()]]
+    for p, onset in onsets:
         n = 3 if onset else 2
         for definition in DEFINITIONS:
             trd = onset if definition == "ad3" else None
@@ -178,9 +211,12 @@ def case_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def chain_run(spark, case_dir):
+def chain_run(spark, case_dir, tmp_path_factory):
     """The case through the chain, once: rows (sorted COLUMNS tuples), the sertraline trials per person and
-    the reversal counts (``trials.reversed_claim_counts``, the stage's notes.quirks.reversed_claims)."""
+    the reversal counts (``trials.reversed_claim_counts``, the stage's notes.quirks.reversed_claims), the
+    cancelled claims and the counts read from the matches written as ``stage.run`` writes them
+    (``reversal_matches`` -> ``_materialize``), and the records without the cancelled claims, matched in the
+    query (``drop_reversed_claims(drugs)``) and read from the written matches."""
     cfg = toy_config(path=str(case_dir))
     omop = read_omop(spark, cfg)
     tables = derive_phenotype_tables(omop, cfg)
@@ -188,14 +224,19 @@ def chain_run(spark, case_dir):
     for r in tables.trials.where(f"ingredient_concept_id = {SERTRALINE}").collect():
         trials.setdefault(r.person_id, []).append((str(r.trial_start_date), str(r.trial_end_date), r.trial_days))
     drugs = tables.study_events["drug"]
+    # the matches as stage.run writes them once (its work folder), read by the records and the counts
+    matches = _materialize(reversal_matches(drugs), str(tmp_path_factory.mktemp("rev56") / "reversal_matches.parquet"),
+                           partition_by_person=False)
     cancelled: dict[int, list] = {}
-    for r in reversed_claim_keys(drugs).collect():
+    for r in reversed_claim_keys(drugs, matches).collect():
         cancelled.setdefault(r.person_id, []).extend([str(r.drug_exposure_start_date)] * r.n_cancelled)
     # the stage's notes.quirks.reversed_claims part alone (stage_counts' plumbing of it: test_omop_shapes_s54)
-    [counts] = reversed_claim_counts(drugs).collect()
+    [counts] = reversed_claim_counts(drugs, matches).collect()
     return {"rows": sorted(tuple(r) for r in tables.phenotypes.select(*COLUMNS).collect()),
             "trials": {p: sorted(t) for p, t in trials.items()}, "reversed_claims": counts.asDict(),
-            "cancelled": cancelled}
+            "cancelled": cancelled, "drugs": drugs, "matches": matches,
+            "kept": {"matched here": Counter(map(tuple, drop_reversed_claims(drugs).collect())),
+                     "written": Counter(map(tuple, drop_reversed_claims(drugs, matches).collect()))}}
 
 
 @pytest.fixture(scope="module")
@@ -241,17 +282,68 @@ def test_sertraline_trials_by_hand(chain_run):
 
 
 def test_counts_of_the_chain_and_the_twin_agree(chain_run, twin_run):
-    """notes.quirks.reversed_claims: the claim rows cancelled, one per reversal (1+2+1+1+1+1+1+2 = 10: 5501, 5502,
-    5503, 5504, 5505, 5507, 5510, 5513) and the reversals that cancel none (5503's second, 5506, 5508, 5511, 5512:
-    5); 5509's rows are no study records. The twin counts the same. On 046a78f n_unmatched_reversals did not exist
-    and n_reversed_claims was 9 (5501's two rows, 5502's three, 5507's two, one of 5513's; none of 5504, 5505)."""
-    want = {"n_reversed_claims": sum(s[2] for s in SHAPES.values()) + len(SHAPES_BY_QUANTITY),
-            "n_unmatched_reversals": sum(s[3] for s in SHAPES.values())}
+    """notes.quirks.reversed_claims: the claim rows cancelled, one per reversal (1+2+1+1+1+1+1+1+2 = 11: 5501, 5502,
+    5503, 5504, 5505, 5507, 5510, 5511, 5513) and the reversals that cancel none (5503's second, 5506, 5508, 5512:
+    4); 5509's rows are no study records; SHAPES_BY_QUANTITY 4 cancelled; SHAPES_LATE 5701 cancelled, 5702 none.
+    The chain's counts are read from the written matches (as stage.run). The twin counts the same. On 046a78f
+    n_unmatched_reversals did not exist and n_reversed_claims was 9 (5501's two rows, 5502's three, 5507's two, one
+    of 5513's; none of 5504, 5505); on 6fb2847 5511's and 5701's reversals cancelled none (13 + 4 cancelled, 7
+    unmatched)."""
+    want = {"n_reversed_claims": sum(s[2] for s in SHAPES.values()) + len(SHAPES_BY_QUANTITY)
+            + sum(s[2] is not None for s in SHAPES_LATE.values()),
+            "n_unmatched_reversals": sum(s[3] for s in SHAPES.values()) + sum(s[2] is None for s in SHAPES_LATE.values())}
     # SHAPES_BY_QUANTITY: one claim cancelled each, no unmatched reversal
-    assert want == {"n_reversed_claims": 10 + 4, "n_unmatched_reversals": 5}
+    assert want == {"n_reversed_claims": 11 + 4 + 1, "n_unmatched_reversals": 4 + 1}
     assert chain_run["reversed_claims"] == want
     assert twin_run["counts"]["reversed_claims"] == want
     # the negative rows themselves, as before (the twin's drop counts, each column on its own): days_supply (5501-5503,
     # 5507, 5508, 5512, 5513; 5601-5604) and quantity (5504-5506, 5510, 5511; 5601-5603)
     q = twin_run["counts"]["drug_records"]
-    assert (q["n_negative_days_supply"], q["n_negative_quantity"]) == (1 + 2 + 2 + 1 + 1 + 1 + 2 + 4, 5 + 3)
+    # SHAPES_LATE: 5701, 5702 in both columns
+    assert (q["n_negative_days_supply"], q["n_negative_quantity"]) == (1 + 2 + 2 + 1 + 1 + 1 + 2 + 4 + 2, 5 + 3 + 2)
+
+
+def test_a_reversal_within_the_return_to_stock_window_cancels_its_claim(chain_run):
+    """SHAPES_LATE and 5511 (module docstring): the claim each reversal cancels and the sertraline trial left, in the
+    chain (the statuses, chain and twin: test_the_*_gives_every_hand_answer). On 6fb2847 5701's and 5511's reversals
+    cancelled nothing: 5701 kept its 44-day trial 09-01..10-14 (ad3 TRD on S), 5511 its 60 days."""
+    assert {p: chain_run["cancelled"].get(p) for p in (*SHAPES_LATE, 5511)} == {5701: [S], 5702: None, 5511: [S]}
+    assert {p: chain_run["trials"].get(p) for p in (*SHAPES_LATE, 5511)} == {
+        5701: [("2019-09-15", "2019-10-14", 30)], 5702: [(S, "2019-10-14", 44)], 5511: None}
+
+
+def test_the_records_read_from_the_written_matches_are_those_matched_in_the_query(chain_run):
+    """``drop_reversed_claims(drugs, matches)`` (as stage.run reads its written matches: no matching in the query)
+    keeps the same rows as ``drop_reversed_claims(drugs)``, and its plan reads the written rows (no collect_list:
+    the matching is not planned again). Before session 56 there was no ``matches``: every query reading the records
+    (the MDD groups, the trials, the onsets, the counts) ran the matching again."""
+    kept = chain_run["kept"]
+    assert kept["written"] == kept["matched here"]
+    assert sum(kept["written"].values()) > 0
+    plan = drop_reversed_claims(chain_run["drugs"], chain_run["matches"])._jdf.queryExecution().sparkPlan().toString()
+    assert "collect_list" not in plan
+
+
+def test_the_pairs_are_broadcast_only_under_sparks_size_bound(spark, chain_run):
+    """The pairs with a reversal (``reversal_matches``) and the written matches (``drop_reversed_claims``) join the
+    drug records by a broadcast only when Spark's size bound allows it (spark.sql.autoBroadcastJoinThreshold; the
+    tiny case: yes), else by a shuffle join. Before session 56 the pairs were broadcast at any size (F.broadcast):
+    with the bound off (-1) one more BroadcastHashJoin was planned. The study-set filter's own broadcast
+    (derive_study_events, one per scan of the records) is counted apart."""
+    drugs, matches = chain_run["drugs"], chain_run["matches"]
+
+    def joins(df) -> tuple[int, int]:
+        plan = df._jdf.queryExecution().sparkPlan().toString()
+        return plan.count("BroadcastHashJoin"), plan.count("SortMergeJoin")
+
+    per_scan = joins(drugs)[0]  # the study-set filter's
+    key = "spark.sql.autoBroadcastJoinThreshold"
+    bound = spark.conf.get(key)
+    assert joins(reversal_matches(drugs)) == (2 * per_scan + 1, 0)
+    assert joins(drop_reversed_claims(drugs, matches)) == (per_scan + 1, 0)
+    spark.conf.set(key, "-1")
+    try:
+        off = joins(reversal_matches(drugs)), joins(drop_reversed_claims(drugs, matches))
+    finally:
+        spark.conf.set(key, bound)
+    assert off == ((2 * per_scan, 1), (per_scan, 1))

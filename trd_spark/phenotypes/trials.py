@@ -50,8 +50,9 @@ or an augmentation onset. A reversal may reverse a claim (a record that is no re
 person and ``drug_concept_id`` whose days_supply is the reversal's without its sign and whose quantity
 is the reversal's without its sign (either empty: any), or, when the reversal's days_supply is empty or
 0, whose quantity is the reversal's without its sign (any days_supply), starting on the reversal's day
-or earlier while its days_supply ran (reversal start - claim start < the claim's days_supply; a claim
-without one only on the same day). Reversals are taken in date order (on a day: those with days_supply
+or earlier while its days_supply ran or within ``RETURN_TO_STOCK_DAYS`` (reversal start - claim start <
+the claim's days_supply, or <= 21 days, whichever is longer; a claim without a days_supply within the 21
+days). Reversals are taken in date order (on a day: those with days_supply
 and quantity, then with days_supply, then without), each cancelling, of the claim rows not yet cancelled
 that it may reverse, one of its own quantity (both known and equal: the claim its quantity names, not a
 later record of unknown quantity such as an EHR order of the same supply), then the latest (of equals:
@@ -60,12 +61,33 @@ fill and a retail one are not alike).
 So n claim rows and m reversals of one claim leave n - m: a claim, its reversal and a rebill on one day
 (identical rows) leave the rebill, as payers net a reversal against one claim
 (NCPDP B2 reverses one B1; PCORnet's DISPENSE_AMT is the net amount). A reversal dated before its claim,
-of another supply or quantity, or after the claim's supply ran out cancels nothing and is counted
-(``reversed_claim_counts``: stage notes.quirks.reversed_claims.n_unmatched_reversals). Matched over the
-study drug records of every date (a reversal after death still cancels its claim; only the records of
-persons and products with a reversal are matched, ``_reversal_matches``); the cancelled rows are counted
-(notes.quirks.reversed_claims.n_reversed_claims) and, like the reversal, keep their person out of the
-controls.
+of another supply or quantity, or after the claim's supply ran out and the return-to-stock window passed
+cancels nothing and is counted (``reversed_claim_counts``: stage notes.quirks.reversed_claims.
+n_unmatched_reversals). Matched over the study drug records of every date (a reversal after death still
+cancels its claim; only the records of persons and products with a reversal are matched,
+``reversal_matches``, once per stage: the stage writes its rows and reads them for the records and the
+counts); the cancelled rows are counted (notes.quirks.reversed_claims.n_reversed_claims) and, like the
+reversal, keep their person out of the controls.
+
+Which dispensing a reversal reverses (docs/phenotypes.md "When an exposure ends"). Payers match
+a reversal to its claim by the transaction's identity, not by a drug concept: CMS's Part D claims (CCLF)
+group a claim and its cancellation by fill date, pharmacy, prescription number and fill number (CCLF IP
+v43 5.1.2, as tuva-health/medicare_cclf_connector's int_pharmacy_claim_adr applies it), an NCPDP B2
+reversal carries its claim's date of service, prescription number and product ID (NCPDP D.0 B2 request:
+401-D1, 402-D2, 407-D7), and a pharmacy-claims
+vendor's normalization pairs them by prescription number, pharmacy, NDC, BIN and fill number
+(CloudChaser08 erx pharmacyclaims 6_erx_07_revd.sql). OMOP keeps none of the prescription identifiers,
+so a reversal is matched by person, ``drug_concept_id``, supply and quantity, and by date. The concept
+stands for the NDC a reversal repeats: an ETL maps each NDC to one standard drug concept ("Maps to" of the
+vocabulary it is built with), so a reversal and its claim, one NDC, have one drug_concept_id; rows of two
+concepts are two NDCs, two products, not one dispensing (a CDR built from loads mapped with different
+vocabulary versions could map one NDC to two concepts: not matched, counted). The date: a claims
+source dates a reversal by its claim's date of service (above), so it falls on its claim's day; an ETL
+dating it by the transaction instead dates a return-to-stock reversal (a fill not picked up, the one that
+makes the claim no exposure) within the payers' return-to-stock windows, 10 to 14 calendar days at most
+PBMs and 15 business days at the longest (PAAS National, "PBMs Enforcing Return to Stock Policies"):
+``RETURN_TO_STOCK_DAYS`` = 21 calendar days. A later reversal (an audit or adjudication recoupment: the
+drug was dispensed) cancels no claim whose supply has run out.
 
 Minimum dose (``ingredient_min_daily_dose``, per ingredient; default none): the daily dose of a
 record is ``quantity x amount_value / days_supply`` (units dispensed x mg of ingredient per unit
@@ -248,34 +270,49 @@ _CLAIM_KEY = ("person_id", "drug_concept_id", "drug_exposure_start_date", "days_
 # (session 55 xreview); drug_source_concept_id last so that the pick never depends on the rows' order.
 _CLAIM_TIES = ("drug_exposure_end_date", "verbatim_end_date", "refills", "drug_type_concept_id",
                "drug_source_concept_id")
+# Calendar days after a claim within which a reversal may still reverse it when its days_supply is shorter (or
+# empty): the payers' return-to-stock window for a fill not picked up, 10-14 calendar days at most PBMs, 15 business
+# days (about 21 calendar days) at the longest (PAAS National, "PBMs Enforcing Return to Stock Policies"; module
+# docstring). Before session 56 a reversal 15 days after a 14-day claim, or 3 days after a claim without a
+# days_supply, cancelled nothing and the fill never picked up stood as an exposure.
+RETURN_TO_STOCK_DAYS = 21
+# The columns of ``reversal_matches`` (its rows, one per person and product with a reversal).
+MATCH_KEY = ("person_id", "drug_concept_id")
 
 
-def _reversal_matches(drugs: DataFrame) -> DataFrame:
+def reversal_matches(drugs: DataFrame) -> DataFrame:
     """Per (person_id, drug_concept_id) of ``drugs`` with a claim reversal (``is_reversal_expr``): ``_claims`` (its
     records that are no reversal, every column of ``drugs``, in one array), ``_cancelled`` (the positions in
     ``_claims`` of the claims its reversals cancel, one each; module docstring) and ``_n_reversals``.
 
-    Only the records of the (few) persons and products with a reversal are matched: those pairs are found first
-    and broadcast, and the records semi-joined to them; no other record is shuffled. The matching is one pass of
-    ``aggregate`` over the pair's reversals (date order; on a day, those of known days_supply and quantity first,
-    then of known days_supply, then of unknown), each taking, of the claims not yet taken that it may reverse, one
-    of its quantity (both known and equal) first, then the latest.
+    Only the records of the (few) persons and products with a reversal are matched: those pairs are found first,
+    and the records semi-joined to them. That join is Spark's choice: a broadcast of the pairs when the planner's
+    estimate of their size (from the files', an upper bound: no filter is assumed to drop rows) or, under adaptive
+    execution, their real size after the distinct is below ``spark.sql.autoBroadcastJoinThreshold`` (10 MB by
+    default), else a shuffle join (before session 56 the pairs were always broadcast, at any size). The matching
+    is one pass of ``aggregate`` over the pair's reversals (date order; on a day, those of known days_supply and
+    quantity first, then of known days_supply, then of unknown), each taking, of the claims not yet taken that
+    it may reverse, one of its quantity (both known and equal) first, then the latest. The stage writes these
+    rows once and passes them to ``drop_reversed_claims`` and ``reversed_claim_counts`` (``matches``): the
+    matching runs once per stage.
     """
     start, ds, q = F.col("drug_exposure_start_date"), F.col("days_supply"), F.col("quantity")
     reversal = is_reversal_expr(ds, q)
-    pairs = drugs.where(reversal).select("person_id", "drug_concept_id").distinct()
-    near = drugs.join(F.broadcast(pairs), ["person_id", "drug_concept_id"], "left_semi")
+    pairs = drugs.where(reversal).select(*MATCH_KEY).distinct()
+    near = drugs.join(pairs, list(MATCH_KEY), "left_semi")
     unknown_ds = ds.isNull() | (ds == 0)
     kind = F.when(unknown_ds, 2).when(q.isNull(), 1).otherwise(0)
     rev = F.struct(start.alias("s"), kind.alias("k"), F.abs(ds).alias("ds"), F.abs(q).alias("q"))
-    grouped = near.groupBy("person_id", "drug_concept_id").agg(
+    grouped = near.groupBy(*MATCH_KEY).agg(
         F.collect_list(F.when(~reversal, F.struct(*[F.col(c) for c in drugs.columns]))).alias("_claims"),
         F.array_sort(F.collect_list(F.when(reversal, rev))).alias("_revs"))
 
     def step(taken: Column, r: Column) -> Column:
         def may_reverse(c: Column) -> Column:
             c_start, c_ds, c_q = c["drug_exposure_start_date"], c["days_supply"], c["quantity"]
-            reach = (c_start == r["s"]) | ((c_start < r["s"]) & (F.datediff(r["s"], c_start) < c_ds))
+            days = F.datediff(r["s"], c_start)
+            # on its day, or later while its supply runs or within the return-to-stock window
+            reach = (c_start == r["s"]) | ((c_start < r["s"]) & ((days < c_ds) | (days <= RETURN_TO_STOCK_DAYS)))
             by_supply = (c_ds == r["ds"]) & (r["q"].isNull() | c_q.isNull() | (c_q == r["q"]))
             return F.coalesce(reach & F.when(r["k"] == 2, c_q == r["q"]).otherwise(by_supply), F.lit(False))
 
@@ -288,43 +325,50 @@ def _reversal_matches(drugs: DataFrame) -> DataFrame:
         return F.when(best.isNull(), taken).otherwise(F.concat(taken, F.array(best["i"])))
 
     return grouped.select(
-        "person_id", "drug_concept_id", "_claims", F.size("_revs").alias("_n_reversals"),
+        *MATCH_KEY, "_claims", F.size("_revs").alias("_n_reversals"),
         F.aggregate("_revs", F.array().cast("array<int>"), step).alias("_cancelled"))
 
 
-def reversed_claim_keys(drugs: DataFrame) -> DataFrame:
+def reversed_claim_keys(drugs: DataFrame, matches: DataFrame | None = None) -> DataFrame:
     """The claims of ``drugs`` (drug_exposure rows: person_id, drug_concept_id, drug_exposure_start_date,
     days_supply, quantity, ...) that claim reversals cancel: those five columns and ``n_cancelled`` (long), the
-    rows of that claim cancelled (one per reversal; module docstring). Aggregated per claim (identical keys: one row)."""
-    m = _reversal_matches(drugs)
+    rows of that claim cancelled (one per reversal; module docstring). Aggregated per claim (identical keys: one row).
+    ``matches``: ``reversal_matches(drugs)`` when already computed (None: computed here)."""
+    m = reversal_matches(drugs) if matches is None else matches
     cancelled = m.select(F.explode(F.transform("_cancelled", lambda i: F.element_at("_claims", i + 1))).alias("c"))
     return cancelled.groupBy(*[F.col("c")[k].alias(k) for k in _CLAIM_KEY]).agg(
         F.count(F.lit(1)).cast("long").alias("n_cancelled"))
 
 
-def drop_reversed_claims(drugs: DataFrame) -> DataFrame:
+def drop_reversed_claims(drugs: DataFrame, matches: DataFrame | None = None) -> DataFrame:
     """``drugs`` (drug_exposure rows, every date) without the claim rows the claim reversals among them cancel (one
-    per reversal, ``_reversal_matches``; module docstring), same columns. The records of persons and products
-    without a reversal pass through a broadcast anti-join, unshuffled."""
+    per reversal, ``reversal_matches``; module docstring), same columns. ``matches``: ``reversal_matches(drugs)``
+    (the stage's written rows: no matching here; None: matched here). The records of persons and products without a
+    reversal pass a join with the matched pairs (Spark broadcasts them under its size bound, ``reversal_matches``),
+    the claims of the others come from ``matches``."""
+    m = reversal_matches(drugs) if matches is None else matches
     reversal = is_reversal_expr(F.col("days_supply"), F.col("quantity"))
-    pairs = drugs.where(reversal).select("person_id", "drug_concept_id").distinct().withColumn("_rp", F.lit(True))
+    pairs = m.select(*MATCH_KEY, F.lit(True).alias("_rp"))
     # every record but the claims of a pair with a reversal (those are matched): the reversals stay, no exposure
-    passed = drugs.join(F.broadcast(pairs), ["person_id", "drug_concept_id"], "left").where(
-        F.col("_rp").isNull() | reversal).select(*drugs.columns)
-    m = _reversal_matches(drugs)
+    passed = drugs.join(pairs, list(MATCH_KEY), "left").where(F.col("_rp").isNull() | reversal).select(*drugs.columns)
     kept = m.select(F.explode(F.filter("_claims", lambda c, i: ~F.array_contains("_cancelled", i))).alias("c"))
-    return passed.unionByName(kept.select("c.*"))
+    return passed.unionByName(kept.select(*[F.col("c")[c].alias(c) for c in drugs.columns]))
 
 
-def reversed_claim_counts(drugs: DataFrame) -> DataFrame:
+def reversed_claim_counts(drugs: DataFrame, matches: DataFrame | None = None) -> DataFrame:
     """One row (long): n_reversed_claims, the rows of ``drugs`` (every date) that claim reversals cancel (one per
     reversal; an exported-twice claim's two rows are two claims), and n_unmatched_reversals, the reversals that
     cancel none (no claim of their person, product, supply and quantity on their day or earlier within its
-    days_supply, or every such claim taken by another reversal). Aggregates only."""
-    m = _reversal_matches(drugs)
+    days_supply or ``RETURN_TO_STOCK_DAYS``, or every such claim taken by another reversal). Aggregates only.
+    ``matches``: ``reversal_matches(drugs)`` when already computed (the stage's written rows; None: computed here)."""
+    m = reversal_matches(drugs) if matches is None else matches
     return m.agg(F.coalesce(F.sum(F.size("_cancelled")), F.lit(0)).cast("long").alias("n_reversed_claims"),
                  F.coalesce(F.sum(F.col("_n_reversals") - F.size("_cancelled")), F.lit(0)).cast("long")
                  .alias("n_unmatched_reversals"))
+
+
+# The name sessions 54-55 used (tests and RESULTS.md refer to it).
+_reversal_matches = reversal_matches
 
 
 def daily_dose_expr(quantity: Column, amount_value: Column, days_supply: Column,
