@@ -858,6 +858,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
         # numerator / denominator); not a product in a box (quantity may count boxes or units) nor any
         # other unit: unknown.
         ds = _source(omop_dir, "drug_strength")
+        src["drug_strength"] = ds  # _unreached_drug_records' products' ingredients
         have = {r[0].lower() for r in x(f"DESCRIBE SELECT * FROM {ds}").fetchall()}
 
         def col(c: str, sql_type: str) -> str:
@@ -1332,15 +1333,19 @@ def _unknown_concept_records(con: duckdb.DuckDBPyConnection, src: dict[str, str]
 
 
 def _unreached_drug_records(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Config) -> int:
-    """drug_exposure records (every date) of a standard, valid concept of domain 'Drug' whose concept_name
-    holds, as a whole name (no letter or digit around it, case-insensitive), the name of an ingredient a
-    study drug set includes with its descendants (its concept's name; the YAML name when the concept table
-    lacks it), and that is no member of any study drug set (roots and descendants, includes and excludes):
-    a product a partial concept_ancestor cut off its ingredient (the stage's notes.quirks.
-    unreached_drug_records). 0 when the sets name no such ingredient."""
+    """drug_exposure records (every date) of a standard, valid concept of domain 'Drug' that a partial
+    concept_ancestor left without a study ingredient (the stage's notes.quirks.unreached_drug_records): with a
+    drug_strength (``src`` holds it where the stage reads it: a minimum daily dose configured and the table
+    there), a product that drug_strength names an ingredient for which a study drug set includes with its
+    descendants, when that set's members from that root do not hold it and no exclude of a study drug set does;
+    by name (below) a product with no drug_strength row, and every product without a drug_strength: its
+    concept_name holds, as a whole name (no letter or digit around it, case-insensitive), the name of such an
+    ingredient (its concept's name; the YAML name when the concept table lacks it), and it is no member of any
+    study drug set (roots and descendants, includes and excludes). 0 when the sets name no such ingredient."""
     x = con.execute
     drug_sets = [n for n in _study_set_names(cfg) if "drug" in cfg.concept_sets.concept_sets[n].domains]
     names: set[str] = set()
+    roots: set[int] = set()
     for name in drug_sets:
         for ref in cfg.concept_sets.concept_sets[name].include:
             if not ref.descendants:
@@ -1357,6 +1362,7 @@ def _unreached_drug_records(con: duckdb.DuckDBPyConnection, src: dict[str, str],
             if x("SELECT 1 FROM members WHERE set_name = ? AND root_id = ? AND kind = 'include'",
                  [name, root]).fetchone() is None:
                 continue
+            roots.add(root)
             named = x(f"SELECT concept_name FROM {src['concept']} WHERE concept_id = ?", [root]).fetchone()
             names.add(((named[0] if named and named[0] is not None else None) or ref.name).strip().lower())
     names.discard("")
@@ -1368,10 +1374,24 @@ def _unreached_drug_records(con: duckdb.DuckDBPyConnection, src: dict[str, str],
     concept_cols = {r[0].lower() for r in x(f"DESCRIBE SELECT * FROM {src['concept']}").fetchall()}
     valid = ("UPPER(TRIM(COALESCE(CAST(c.invalid_reason AS VARCHAR), ''))) IN ('', 'NULL', 'NA')"
              if "invalid_reason" in concept_cols else "TRUE")
+    standard = f"""EXISTS (SELECT 1 FROM {src['concept']} c WHERE c.concept_id = e.drug_concept_id
+                        AND TRIM(c.domain_id) = 'Drug' AND TRIM(c.standard_concept) = 'S' AND {valid}"""
+    by_name = f"""(e.drug_concept_id NOT IN (SELECT concept_id FROM members WHERE set_name IN ({in_sets}))
+          AND {standard} AND regexp_matches(c.concept_name, ?)))"""
+    if "drug_strength" not in src:
+        [n] = x(f"SELECT COUNT(*) FROM {src['drug_exposure']} e WHERE {by_name}", [pattern]).fetchone()
+        return int(n)
+    ds, study = src["drug_strength"], ", ".join(str(r) for r in sorted(roots))
+    # a study ingredient's row for a product its reference's members (the root and what concept_ancestor takes
+    # it to) do not hold, of a product no exclude holds
+    cut = f"""EXISTS (SELECT 1 FROM {ds} s WHERE s.drug_concept_id = e.drug_concept_id
+                AND s.ingredient_concept_id IN ({study})
+                AND NOT EXISTS (SELECT 1 FROM members m WHERE m.kind = 'include' AND m.set_name IN ({in_sets})
+                                AND m.root_id = s.ingredient_concept_id AND m.concept_id = s.drug_concept_id)
+                AND NOT EXISTS (SELECT 1 FROM members m WHERE m.kind = 'exclude' AND m.set_name IN ({in_sets})
+                                AND m.concept_id = s.drug_concept_id))"""
     [n] = x(f"""SELECT COUNT(*) FROM {src['drug_exposure']} e
-        WHERE e.drug_concept_id NOT IN (SELECT concept_id FROM members WHERE set_name IN ({in_sets}))
-          AND EXISTS (SELECT 1 FROM {src['concept']} c WHERE c.concept_id = e.drug_concept_id
-                        AND TRIM(c.domain_id) = 'Drug' AND TRIM(c.standard_concept) = 'S'
-                        AND {valid}
-                        AND regexp_matches(c.concept_name, ?))""", [pattern]).fetchone()
+        WHERE CASE WHEN EXISTS (SELECT 1 FROM {ds} s WHERE s.drug_concept_id = e.drug_concept_id)
+                   THEN {standard}) AND {cut}
+                   ELSE {by_name} END""", [pattern]).fetchone()
     return int(n)

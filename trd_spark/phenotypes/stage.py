@@ -44,6 +44,7 @@ from trd_spark.phenotypes.concepts import (
     id_frame,
     ingredient_frame,
     ingredient_map,
+    ingredient_reach,
     invalid_refs,
     load_vocabulary,
     mismatched_refs,
@@ -58,6 +59,7 @@ from trd_spark.phenotypes.flow import (
 )
 from trd_spark.phenotypes.mdd import derive_mdd
 from trd_spark.phenotypes.omop import (
+    MIN_DOSE_TABLE,
     OBSERVATION_TABLE,
     OMOP_COLUMNS,
     SOURCE_CONCEPT_OF,
@@ -928,8 +930,11 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
         misplaced = f"quirks.{CONDITION_IN_OBSERVATION_PART}.{CONDITION_IN_OBSERVATION}"
         out += [(total, (misplaced,)), (total, ("study_event_dates.observation.n_records", misplaced)),
                 (total, (f"quirks.unmapped_records.n_{OBSERVATION_TABLE}", misplaced))]
-    # drug_exposure's records hold the unreached products' (UNREACHED): standard, valid concepts no study
-    # drug set holds, so disjoint from its study records, its concept-0 and its non-standard records
+    # drug_exposure's records hold the unreached products' (UNREACHED): standard, valid concepts, so disjoint
+    # from its concept-0 and its non-standard records; by name (no study drug set reaches them) from its study
+    # records too. By drug_strength a combination product reached through one ingredient only is both a study
+    # record and unreached: the second relation then overstates the rest (a reader's arithmetic on it gives
+    # no count of records), and labels at worst more than it must
     if UNREACHED_PART in quirks:
         total = f"quirks.event_table_records.n_drug_exposure{RECORDS_SUFFIX}"
         orphan = f"quirks.{UNREACHED_PART}.{UNREACHED}"
@@ -1264,39 +1269,124 @@ def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, fr
     return out
 
 
-def unreached_drug_check(cfg: Config, vocab: Vocabulary) -> tuple[str, frozenset[int]] | None:
-    """(the regular expression of the study drug sets' ingredient names, ``concepts.name_pattern``;
-    every concept ``concept_ancestor`` takes their references to, ``concepts.drug_reach``) for
-    ``event_table_counts``' ``UNREACHED``, over the study concept sets read in drug_exposure
-    (``study_concept_set_names`` with domain drug: antidepressants, augmentation, esketamine); None
-    when they name no ingredient with descendants. The one check of a partial ``concept_ancestor``
-    that does not need its level-0 self rows (a trimmed table, as tests/test_phenotypes_support.py's,
-    is complete for what it links): docs/phenotypes.md "A partial ancestor table"."""
+# The rules ``notes.unreached_drug_rule`` names (``UnreachedCheck.rule``): the products drug_strength names a
+# study ingredient for (those without a drug_strength row by their name), or by their name alone.
+UNREACHED_BY_STRENGTH = "drug_strength"
+UNREACHED_BY_NAME = "concept_name"
+# drug_strength's (ingredient, product) pairs as one long key (ingredient * 2^32 + product): concept_id is
+# the CDM's INTEGER (0 .. 2^31 - 1), so no two pairs share a key and the key fits a long.
+_PAIR_SHIFT = 1 << 32
+
+
+@dataclass(frozen=True)
+class UnreachedCheck:
+    """What ``event_table_counts`` needs to count ``UNREACHED`` (``unreached_drug_check`` builds it).
+
+    ``pattern``: the study drug sets' ingredient names (``concepts.name_pattern``); ``reached``: every
+    concept ``concept_ancestor`` takes their include and exclude references to (``concepts.drug_reach``);
+    ``strength``: the release's ``drug_strength`` (drug_concept_id, ingredient_concept_id), or None when
+    the stage does not read it (no ``phenotypes.trials.ingredient_min_daily_dose``) or the release lacks
+    it; ``pairs``: the (ingredient, product) keys (``_PAIR_SHIFT``) of each study ingredient and every
+    concept its reference reaches (``concepts.ingredient_reach``), ``ingredients`` those ingredients,
+    ``excluded`` the exclude references' members (left out on purpose: reached)."""
+
+    pattern: str
+    reached: frozenset[int]
+    strength: DataFrame | None = None
+    pairs: frozenset[int] = frozenset()
+    ingredients: frozenset[int] = frozenset()
+    excluded: frozenset[int] = frozenset()
+
+    @property
+    def rule(self) -> str:
+        """``notes.unreached_drug_rule``: ``UNREACHED_BY_STRENGTH`` with a drug_strength, else ``UNREACHED_BY_NAME``."""
+        return UNREACHED_BY_NAME if self.strength is None else UNREACHED_BY_STRENGTH
+
+
+def unreached_drug_check(cfg: Config, vocab: Vocabulary, drug_strength: DataFrame | None = None
+                         ) -> UnreachedCheck | None:
+    """The check of a partial ``concept_ancestor`` (``event_table_counts``' ``UNREACHED``) over the study
+    concept sets read in drug_exposure (``study_concept_set_names`` with domain drug: antidepressants,
+    augmentation, esketamine); None when they name no ingredient with descendants. ``drug_strength``
+    (``run`` passes the release's when the stage reads it, ``omop.MIN_DOSE_TABLE``, and the release has
+    it): a product with a drug_strength row is unreached when a row names a study ingredient whose
+    reference does not reach it (exact: no name rule, so aripiprazole lauroxil's products, of an
+    ingredient of their own, are not counted, and a combination product that lost one ingredient's rows
+    is); a product without a row, and every product without a drug_strength, by the name rule (its
+    concept_name holds a study ingredient's name, and no study drug set reaches it). Neither needs
+    ``concept_ancestor``'s level-0 self rows (a trimmed table, as tests/test_phenotypes_support.py's, is
+    complete for what it links): docs/phenotypes.md "A partial ancestor table"."""
     sets = [cs for n in study_concept_set_names(cfg) if "drug" in (cs := _concept_set(cfg, n)).domains]
     names, reached = drug_reach(sets, vocab)
     pattern = name_pattern(names)
-    return None if pattern is None else (pattern, reached)
+    if pattern is None:
+        return None
+    if drug_strength is None:
+        return UnreachedCheck(pattern, reached)
+    reach, excluded = ingredient_reach(sets, vocab)
+    pairs = frozenset(i * _PAIR_SHIFT + c for i, members in reach.items() for c in members
+                      if 0 <= i < _PAIR_SHIFT // 2 and 0 <= c < _PAIR_SHIFT)
+    return UnreachedCheck(pattern, reached, drug_strength.select("drug_concept_id", "ingredient_concept_id"),
+                          pairs, frozenset(i for i in reach if 0 <= i < _PAIR_SHIFT // 2), excluded)
+
+
+def unreached_strength(cfg: Config, omop: dict[str, DataFrame], absent: Collection[str]) -> DataFrame | None:
+    """The release's ``drug_strength`` for ``unreached_drug_check`` where the stage reads it (``omop.
+    omop_tables_read``: with ``phenotypes.trials.ingredient_min_daily_dose``) and the release has it (not
+    in ``absent``, ``read_omop``'s list); else None (the name rule). Read for nothing else: without a
+    minimum dose the table is no input of the stage (its rerun fingerprint, docs/reruns.md), so the check
+    adds no input and no scan of a few million rows to a run that does not read it."""
+    read = MIN_DOSE_TABLE in omop_tables_read(cfg) and MIN_DOSE_TABLE not in absent
+    return omop[MIN_DOSE_TABLE] if read else None
+
+
+def strength_flags(check: UnreachedCheck) -> DataFrame:
+    """One row per drug_concept_id of ``check.strength`` (drug_strength): ``_strength_cut`` true when a row
+    names one of ``check.ingredients`` but the pair is none of ``check.pairs`` (concept_ancestor does not
+    take the product to that ingredient) and the product is none of ``check.excluded``. The pairs and the
+    excluded products join as broadcast ID frames (``id_frame``: one literal, no ID list in the plan); one
+    aggregate by product (drug_strength: a few million rows on an Athena release)."""
+    assert check.strength is not None
+    spark = check.strength.sparkSession
+    ds = check.strength.where(F.col("drug_concept_id").isNotNull())
+    ing, drug = F.col("ingredient_concept_id").cast("long"), F.col("drug_concept_id").cast("long")
+    pairs = id_frame(spark, check.pairs, "_pair").withColumn("_paired", F.lit(True))
+    out = id_frame(spark, check.excluded, "_excluded_id").withColumn("_excluded", F.lit(True))
+    study = ing.isin(sorted(check.ingredients)) if check.ingredients else F.lit(False)
+    rows = (ds.select(drug.alias("_strength_id"), ing.alias("_ing"), study.alias("_study"))
+            .join(F.broadcast(pairs), F.col("_ing") * F.lit(_PAIR_SHIFT) + F.col("_strength_id") == F.col("_pair"),
+                  "left")
+            .join(F.broadcast(out), F.col("_strength_id") == F.col("_excluded_id"), "left"))
+    cut = F.col("_study") & F.col("_paired").isNull() & F.col("_excluded").isNull()
+    return rows.groupBy("_strength_id").agg(F.max(cut).alias("_strength_cut"))
 
 
 def unreached_drug_warnings(counts: dict[str, int], records_below: int | None,
-                            shown: Mapping[str, str] | None = None) -> list[str]:
+                            shown: Mapping[str, str] | None = None, rule: str = UNREACHED_BY_NAME) -> list[str]:
     """The run log's WARNING line (after "phenotypes: ") for ``stage_counts``' quirks.unreached_drug_records
     (``UNREACHED``: records, shown as ``concept_record_warnings``' are, ``records_below``, ``shown``):
-    drug_exposure records of a standard drug product named after a study ingredient that
-    ``concept_ancestor`` takes to no study drug set's concept, so no exposure, no trial and no
-    reason to keep a person out of the controls. Empty when none (session 54 newuser: a
-    concept_ancestor cut to half its rows moved 8 of 34 ad2_augmentation TRD persons to trMDD
-    with no WARNING). The gate ``unreached_drug_records`` stops the run at its error level."""
+    drug_exposure records of a standard drug product of a study ingredient (``rule``,
+    ``UnreachedCheck.rule``: by drug_strength, else its concept_name) that ``concept_ancestor`` does not
+    take there, so no exposure (of that ingredient), no trial and no reason to keep a person out of the
+    controls. Empty when none (session 54 newuser: a concept_ancestor cut to half its rows moved 8 of 34
+    ad2_augmentation TRD persons to trMDD with no WARNING). The gate ``unreached_drug_records`` stops the
+    run at its error level."""
     n = counts.get(UNREACHED, 0)
     if not n:
         return []
     text = record_text(shown, f"quirks.{UNREACHED_PART}.{UNREACHED}", n, records_below)
-    return [f"drug_exposure: {text} record(s) of a standard drug product whose concept_name holds a study "
-            "ingredient's name but which concept_ancestor takes to no concept of a study drug set are not read "
+    what = ("whose drug_strength rows name a study ingredient that concept_ancestor does not take it to (products "
+            "without a drug_strength row: whose concept_name holds a study ingredient's name but which "
+            "concept_ancestor takes to no concept of a study drug set)" if rule == UNREACHED_BY_STRENGTH else
+            "whose concept_name holds a study ingredient's name but which concept_ancestor takes to no concept of "
+            "a study drug set (by name: drug_strength not read; a product of another ingredient whose name holds "
+            "a study one's, such as aripiprazole lauroxil, is counted too)")
+    return [f"drug_exposure: {text} record(s) of a standard drug product {what} are not read as that ingredient "
             "(no exposure, no trial, no control exclusion); likely cause: concept_ancestor is partial (exported "
             "with a row limit, a subset of the vocabulary, or a release older than the drug records: Athena's "
             "table links every RxNorm product to its ingredients); export the full table. Counted in "
-            f"notes.quirks.{UNREACHED_PART}; the run stops at phenotypes.gates.unreached_drug_records.error"]
+            f"notes.quirks.{UNREACHED_PART} (rule: notes.unreached_drug_rule {rule}); the run stops at "
+            "phenotypes.gates.unreached_drug_records.error"]
 
 
 def unknown_concept_warnings(quirks: dict[str, dict[str, int]], records_below: int | None,
@@ -1382,7 +1472,7 @@ def event_table_counts(omop: dict[str, DataFrame],
                        conditional: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]] | None = None,
                        *, observation_ids: frozenset[int] | None = None,
                        condition_ids: frozenset[int] | None = None,
-                       unreached: tuple[str, frozenset[int]] | None = None,
+                       unreached: UnreachedCheck | None = None,
                        unknown_concepts: bool = False) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
@@ -1426,15 +1516,19 @@ def event_table_counts(omop: dict[str, DataFrame],
     only when there are such records): a person key here would add person_id to the Parquet scan
     of every observation row (All of Us' hundreds of millions of survey answers) on every run,
     to count persons on a few rows (session 42 fixesB).
-    ``unreached`` (``unreached_drug_check``: a name pattern, the concepts concept_ancestor takes the
-    study drug sets to; ``run`` passes it): adds ``UNREACHED``, the drug_exposure records whose
-    drug_concept_id is a standard, valid concept of domain 'Drug' whose concept_name the pattern
-    matches (it holds a study ingredient's name) and that is not among those concepts: a product
-    a partial concept_ancestor left without its ingredient (session 54 newuser: silent). Disjoint
-    from the study drug records (their concepts are among those), from concept 0 and from the
-    non-standard records. Same scan and aggregate: ``concept``'s name joins only for the Drug
-    domain's standard concepts, the pattern runs after the join on the concepts with records, and
-    the reached concepts join those rows as a broadcast ID frame (``id_frame``).
+    ``unreached`` (``unreached_drug_check``; ``run`` passes it): adds ``UNREACHED``, the drug_exposure
+    records whose drug_concept_id is a standard, valid concept of domain 'Drug' that a partial
+    concept_ancestor left without a study ingredient (session 54 newuser: silent): with a
+    ``drug_strength`` (``UnreachedCheck.strength``), one whose drug_strength rows name a study ingredient
+    whose reference does not reach it (``strength_flags``; a combination product reached through its other
+    ingredient included); without one, or for a product with no drug_strength row, one whose concept_name
+    the pattern matches (it holds a study ingredient's name) and that no study drug set reaches. Disjoint
+    from concept 0 and from the non-standard records; by name also from the study drug records (their
+    concepts are reached), by drug_strength not (a combination product reached through one ingredient is
+    a study record of the other's set). Same scan and aggregate: ``concept``'s name joins only for the
+    Drug domain's standard concepts, the pattern runs after the join on the concepts with records, the
+    reached concepts join those rows as a broadcast ID frame (``id_frame``), and drug_strength's flags
+    (one row per product) as a left join.
     ``unknown_concepts`` (``run`` passes True): adds n_<table>_unknown_concept (``UNKNOWN_SUFFIX``) per
     table, its records whose standard concept column holds a concept_id (not 0, not null) that ``concept``
     has no row for: OHDSI DQD's isForeignKey check of *_concept_id against concept. Such a record matches
@@ -1497,11 +1591,15 @@ def event_table_counts(omop: dict[str, DataFrame],
     nonstandard = F.coalesce(F.col("_nonstandard"), F.lit(False)) & (F.col("_concept") != 0)
     orphan: list[Column] = []
     if unreached is not None:
-        pattern, reached = unreached
         # the reached concepts, joined as a broadcast ID frame (distinct IDs: no row repeats)
-        hits = id_frame(rows.sparkSession, reached, "_reached_id").withColumn("_reached", F.lit(True))
+        hits = id_frame(rows.sparkSession, unreached.reached, "_reached_id").withColumn("_reached", F.lit(True))
         rows = rows.join(F.broadcast(hits), F.col("_concept") == F.col("_reached_id"), "left")
-        named = F.coalesce(F.col("_drug_name").rlike(pattern), F.lit(False)) & F.col("_reached").isNull()
+        named = F.coalesce(F.col("_drug_name").rlike(unreached.pattern), F.lit(False)) & F.col("_reached").isNull()
+        if unreached.strength is not None:
+            # drug_strength's products (one row each): theirs decide; the others by name, as without it
+            rows = rows.join(strength_flags(unreached), F.col("_concept") == F.col("_strength_id"), "left")
+            named = F.when(F.col("_strength_id").isNull(), named).otherwise(
+                F.col("_drug_name").isNotNull() & F.coalesce(F.col("_strength_cut"), F.lit(False)))
         orphan = [F.when(named, F.col("_n"))]
 
     def total(table: str | tuple[str, ...], value: Column) -> Column:
@@ -1817,7 +1915,7 @@ def stage_counts(
     condition_ids: frozenset[int] | None = None,
     augmentation: DataFrame | None = None,
     dose_forms: dict[str, frozenset[int]] | None = None,
-    unreached: tuple[str, frozenset[int]] | None = None,
+    unreached: UnreachedCheck | None = None,
     unknown_concepts: bool = False,
     matches: DataFrame | None = None,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
@@ -2262,13 +2360,13 @@ def run(ctx: StageContext) -> None:
         # Study-concept records outside [birth year, end of follow-up] are dropped: count
         # them (after death / after the cutoff / after observation separately), with the quirks.
         conditional = conditional_record_checks(cfg, vocab, sets)
+        unreached = unreached_drug_check(cfg, vocab, unreached_strength(cfg, omop, absent))
         event_dates, quirks = stage_counts(omop, persons, events, ingredients, cfg.omop.data_cutoff_date,
                                            max_days, observed=observed_quirks, use_verbatim_end_date=verbatim,
                                            conditional=conditional, observation_ids=observation_count_ids(cfg, vocab),
                                            condition_ids=study_concept_ids(cfg, vocab)["condition"],
                                            augmentation=doses, dose_forms=dose_form_ids(cfg, vocab),
-                                           unreached=unreached_drug_check(cfg, vocab), unknown_concepts=True,
-                                           matches=matches)
+                                           unreached=unreached, unknown_concepts=True, matches=matches)
         # Record counts of 1 to T-1 read <T in the logs (logs.record_count_text); the manifest keeps them.
         threshold = cfg.report.small_count_threshold
         # The lines read together: a total shown in two lines is shown the same way in both, and
@@ -2321,12 +2419,15 @@ def run(ctx: StageContext) -> None:
         for line in [*concept_record_warnings(quirks["unmapped_records"], threshold, shown),
                      *conditional_record_warnings(quirks.get("conditional_records", {}), conditional, threshold, shown),
                      *observation_condition_warnings(quirks.get(CONDITION_IN_OBSERVATION_PART, {}), threshold, shown),
-                     *unreached_drug_warnings(quirks.get(UNREACHED_PART, {}), threshold, shown),
+                     *unreached_drug_warnings(quirks.get(UNREACHED_PART, {}), threshold, shown,
+                                              unreached.rule if unreached is not None else UNREACHED_BY_NAME),
                      *unknown_concept_warnings(quirks, threshold, shown),
                      *birth_and_death_warnings(quirks["birth_and_death"], cfg.omop.death_table),
                      *implausible_birth_warnings(quirks["persons"])]:
             log.warning("phenotypes: %s", line)
         out.notes["quirks"] = quirks
+        # which rule counted quirks.unreached_drug_records (docs/phenotypes.md "A partial ancestor table")
+        out.notes["unreached_drug_rule"] = unreached.rule if unreached is not None else None
         out.notes["tables_shrunk"] = check_release_shrink(ctx, quirks, absent)
         out.notes["concepts_absent"] = absent_concepts
         out.notes["optional_tables_absent"] = absent
