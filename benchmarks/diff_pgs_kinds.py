@@ -76,6 +76,8 @@ from the reference stretch (not found, and the minimal form not the left-aligned
 session 55, left-aligned while the record writes it shifted right) against each route's match log; and, printed only, the matches whose variant is not the row's (the
 insertion's pair met as the deletion's: the alleles cannot tell). ``--match-only``: the
 matcher alone on the .pgen's and split .bed's lists (diff_pgs_routes.py's), seconds per seed.
+With ``--routes vds vds-hail-pass`` (session 56) the calls are also written as ``--vds``'s VDS
+(records no sample carries left out of every format, as there).
 
 ``--crosses``: the field cases' ID and duplicate kinds in the VDS and BGEN shapes, each on both
 engines, the expected outcome one error (``crosses``): sample-ids-leading-zeros as a VDS (its
@@ -946,7 +948,8 @@ def make_seed(hl, work: Path, seed: int, args) -> dict:
         records = [{**records[r], "id": f"v{i}"} for i, r in enumerate(keep)]
         calls = calls[keep]
         male = np.zeros(len(samples), dtype=bool)
-    if args.vds or args.models:
+    vds = bool(args.vds or args.models or (args.indel_repeats and set(args.routes or ()) & set(VDS_ROUTES)))
+    if vds:
         # A VDS has no row where no sample carries an alt (its score variants are not found,
         # docs/pgs.md "VDS"): such records (called, but hom-ref for all) are left out of every
         # format, so that plink2's .pgen stays the oracle. An uncalled record stays (its missing
@@ -960,8 +963,14 @@ def make_seed(hl, work: Path, seed: int, args) -> dict:
     n_base = len(records)
     if args.indel_repeats:
         extra = repeat_records(rng, max(8, args.records // 3), len(records))
+        extra_calls = repeat_calls(rng, extra, len(samples))
+        if vds:  # as above: a record no sample carries has no VDS row (session 56: --indel-repeats on a VDS)
+            carried = ((extra_calls > 0).any(axis=(1, 2))) | (extra_calls[:, :, 0] < 0).all(axis=1)
+            keep = [r for r in range(len(extra)) if carried[r]]
+            extra = [{**extra[r], "id": f"v{len(records) + i}"} for i, r in enumerate(keep)]
+            extra_calls = extra_calls[keep]
         records = records + extra
-        calls = np.concatenate([calls, repeat_calls(rng, extra, len(samples))])
+        calls = np.concatenate([calls, extra_calls])
     if args.liftover_minus and args.harmonised:
         # One record per position and no AT>ATC,A records (harmonised_inverted's oracle reads one
         # record's alleles as the site's).
@@ -1003,7 +1012,7 @@ def make_seed(hl, work: Path, seed: int, args) -> dict:
     if hl is not None:
         hl.import_vcf(str(work / "d.vcf"), reference_genome="GRCh38", array_elements_required=False).write(
             str(work / "d.mt"), overwrite=True)
-        if args.vds or args.models:
+        if vds:
             # Its own draws: the scoring rows stay those of a run without Hail.
             write_vds(hl, work / "d.vds", records, calls, samples, np.random.default_rng(seed + 53_000))
     opts = {"zero": bool(rng.random() < 0.5), "keep_ambiguous": bool(rng.random() < 0.5)}

@@ -1122,6 +1122,19 @@ def file_rows(hl: hl_types, source: GenotypeSource, calls: hl_types.MatrixTable,
     return calls.rows().select(*row_fields).select_globals(), source.format != "bgen"
 
 
+def vds_variant_rows(hl: hl_types, source: GenotypeSource) -> hl_types.Table:
+    """The rows of the VDS ``source``'s variant data (keyed by ``locus``, ``alleles``: REF first,
+    any number of alts, as stored), no field, no entry: where ``matching.shifted_rows_near`` looks for a
+    score indel's genotype row written shifted right (``read_calls`` densifies the score loci
+    alone). Lazy. Errors as ``read_calls``' (the same VDS was read there first)."""
+    where = _where(source)
+    try:
+        vds = hl.vds.read_vds(source.path)
+    except Exception as e:
+        raise _fail(e, "read VariantDataset", where) from None
+    return vds.variant_data.rows().select().select_globals()
+
+
 def _where(source: GenotypeSource) -> str:
     return f"genotypes ({source.format}) {source.path}"
 

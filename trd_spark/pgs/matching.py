@@ -2683,6 +2683,31 @@ class ShiftWindows:
         """bool per global position (int64): in one of the buckets."""
         return np.isin(np.asarray(global_positions, np.int64) // SHIFT_BUCKET, self.buckets)
 
+    def intervals(self, hl: hl_types, reference_genome: str) -> list:
+        """The buckets as ``hl.Interval`` of loci on ``reference_genome`` (both ends included),
+        consecutive buckets merged and a bucket over a contig's end cut there: for
+        ``hl.filter_intervals``, so that a job reading the rows near the score's indels reads
+        only the partitions (and, with an index, the parts of them) holding them (a VDS's
+        variant data: ``shifted_rows_near``)."""
+        ref = hl.get_reference(reference_genome)
+        offsets = ref.global_positions_dict
+        contigs = sorted(offsets, key=offsets.__getitem__)
+        starts = np.array([offsets[c] for c in contigs], np.int64)
+        ends = starts + np.array([ref.lengths[c] for c in contigs], np.int64) - 1
+        b = np.asarray(self.buckets, np.int64)
+        cut = np.flatnonzero(np.diff(b) != 1) + 1
+        out = []
+        for run in np.split(b, cut):
+            lo, hi = int(run[0]) * SHIFT_BUCKET, (int(run[-1]) + 1) * SHIFT_BUCKET - 1
+            for k in range(max(int(np.searchsorted(ends, lo)), 0), len(contigs)):
+                if starts[k] > hi:
+                    break
+                s, e = max(lo, int(starts[k])), min(hi, int(ends[k]))
+                out.append(hl.Interval(hl.Locus(contigs[k], s - int(starts[k]) + 1, reference_genome),
+                                       hl.Locus(contigs[k], e - int(starts[k]) + 1, reference_genome),
+                                       includes_start=True, includes_end=True))
+        return out
+
     def expression(self, hl: hl_types, locus, alleles) -> Any:
         """Boolean expression: a file row (``locus``, ``alleles``: REF first, any alts) in a bucket
         with an alt whose ``hl.min_rep`` is an indel anchored on its left whose sequence ends with
@@ -2868,6 +2893,18 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
     if split:
         out = split_file_rows(out, rows.locus.dtype.reference_genome.contigs)
     return out
+
+
+def shifted_rows_near(hl: hl_types, rows: hl_types.Table, near: ShiftWindows) -> pd.DataFrame:
+    """The file ``rows`` (keyed by ``locus``, ``alleles``: REF first, any number of alts) in
+    ``near``'s windows holding an indel written not left-aligned (``ShiftWindows.expression``),
+    split on the driver as ``genotype_rows_at(split=True)``'s frame (``SHIFT_ONLY`` True): the
+    match's ``neighbours``, never matched. For a VDS, whose rows the route densifies at the score
+    loci alone: its variant data's rows, read through ``hl.filter_intervals`` of the windows
+    (``ShiftWindows.intervals``), so only the partitions there are read. One Hail job."""
+    rg = rows.locus.dtype.reference_genome.name
+    inside = hl.filter_intervals(rows.select(), near.intervals(hl, rg))
+    return genotype_rows_at(hl, inside, ScoreLoci(rg, np.empty(0, np.int64)), near=near)
 
 
 def split_file_rows(file_rows: pd.DataFrame, contigs: Sequence[str]) -> pd.DataFrame:

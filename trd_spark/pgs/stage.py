@@ -58,6 +58,7 @@ from trd_spark.pgs.genotypes import (
     scratch_file,
     vcf_half_call_rows,
     vcf_sample_ids,
+    vds_variant_rows,
     x_haploid_rows,
 )
 from trd_spark.pgs.matching import (
@@ -80,6 +81,7 @@ from trd_spark.pgs.matching import (
     pandas_to_spark,
     ref_matches_off_score_loci,
     score_sites,
+    shifted_rows_near,
     summarise_frame_matches,
     unnormalised_examples,
     variant_matches_pandas,
@@ -617,8 +619,12 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
 
         neighbours: pd.DataFrame | None = None
-        # (a VDS is densified at the score loci alone: no rows near them to look at)
-        near = ShiftWindows.of(hl, sites, rg) if source.format != "vds" else None
+        near = ShiftWindows.of(hl, sites, rg)
+        if source.format == "vds" and near is not None:
+            # Densified at the score loci alone: its variant data's rows near the score's indels
+            # are read apart (only the partitions there), never densified nor matched.
+            neighbours = shifted_rows_near(hl, vds_variant_rows(hl, source), near)
+            near = None
 
         def rows_at(loci: ScoreLoci, also: ScoreLoci | None = None) -> pd.DataFrame:
             """The genotype rows at ``loci`` (and the wanted rsIDs), split on the driver (and at
