@@ -31,10 +31,19 @@ task's context 40-47 ms before its function, 0-1 ms with this; benchmarks/RESULT
 flatbed). Linux has no lasting per-socket switch for it: ``TCP_QUICKACK`` sends a pending
 acknowledgement at once and lapses, so it is set after each read. Where the socket is not TCP
 or the option is missing (not Linux), the worker reads as pyspark's does.
+
+A reused worker's collection after each task keeps to what the task left (``FrozenAfterCollect``).
+Why: pyspark's daemon calls ``gc.collect()`` after every task of a reused worker, a full collection
+that walks every object the worker tracks, ~50k once it has imported numpy, scipy, pgenlib and the
+task modules (``native_task.worker_ready``): 12-25 ms of CPU per task whatever the task did (in a
+process alone, 0.024 CPU-s per call under load; issue 16: 2 tasks in a 2.5k-sample score phase, 4
+at 20k). What survives that collection is moved to the permanent generation (``gc.freeze``, Python's
+own remedy for long-lived objects), so each later collection walks only what was made since.
 """
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import socket
@@ -134,11 +143,30 @@ def acking_worker_main(worker_main: Callable[[Any, Any], Any]) -> Callable[[Any,
     return main
 
 
+class FrozenAfterCollect:
+    """What pyspark's daemon calls ``gc`` (``pyspark.daemon.gc``; it calls ``collect()`` after each
+    task of a reused worker): ``collect`` is ``gc.collect`` and then ``gc.freeze``, so the objects
+    that survived it (the worker's modules, caches and kept buffers) are left out of every later
+    collection (module doc). Acyclic objects among them are still freed by reference counting when
+    let go; a reference cycle formed among them after they were frozen would stay until the worker
+    exits (a worker's long-lived state has none that grows per task). Other names are ``gc``'s."""
+
+    @staticmethod
+    def collect(generation: int = 2) -> int:
+        found = gc.collect(generation)
+        gc.freeze()
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(gc, name)
+
+
 def main() -> None:
     """Drop Spark's archives from ``sys.path`` (``path_without_spark_archives``; their cached
     importers too) and run pyspark's daemon, whose forked workers inherit the path, with each
     task's reads acknowledged at once (``acking_worker_main``: pyspark's daemon calls its
-    module's ``worker_main`` per task)."""
+    module's ``worker_main`` per task) and the collection after each task walking only what was
+    made since the last one (``FrozenAfterCollect``)."""
     kept = path_without_spark_archives(sys.path, os.environ.get("SPARK_HOME"))
     if len(kept) != len(sys.path):
         dropped = set(sys.path) - set(kept)
@@ -148,6 +176,7 @@ def main() -> None:
     import pyspark.daemon
 
     pyspark.daemon.worker_main = acking_worker_main(pyspark.daemon.worker_main)
+    pyspark.daemon.gc = FrozenAfterCollect()  # type: ignore[assignment]
     pyspark.daemon.manager()
 
 
