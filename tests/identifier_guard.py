@@ -8,6 +8,10 @@ same number as a toy person_id (RxNorm 1000091 is one; session 48). Only the exa
 phenotype stage writes for the LOADED config's references (``VOCAB CODE``, ``concept_id N``;
 ``trd_spark.phenotypes.concepts``) are taken out before the numbers are compared with the input
 identifiers: the same number anywhere else (``person 1000091``, a bare ``1000091``) is still one.
+
+Hex digests (a manifest's SHA-256s, a config hash: 32 hex digits or more as one word) are taken out
+too: their digit runs are chance (``...b8536325c4f...``), and one that equals a toy person_id (about
+one digest in 10,000 holds a 7-digit run in 1000001..1003000) would fail a clean run by chance.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import re
 from pathlib import Path
 
 from trd_spark.config import Config, load_config
+
+# A digest as one word: 32+ hex digits holding a letter (a run of digits alone stays a number).
+DIGEST = re.compile(r"(?<![\w])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{32,}(?![\w])")
 
 
 def concept_reference_labels(cfg: Config) -> set[str]:
@@ -32,7 +39,9 @@ def concept_reference_labels(cfg: Config) -> set[str]:
 
 def identifiers_in(text: str, ids: set[str], labels: set[str]) -> list[str]:
     """The numbers of ``text`` (runs of digits) that are input identifiers ``ids``, sorted, once
-    each, after every whole occurrence of a concept-reference label of ``labels`` is removed."""
+    each, after every whole occurrence of a concept-reference label of ``labels`` and every hex
+    digest (``DIGEST``) is removed."""
+    text = DIGEST.sub(" ", text)
     if labels:
         # Longest first, so "concept_id 4152280" is not cut inside a longer label; a label counts
         # only as a whole (not "RxNorm 10000910", not "xRxNorm 1000091").

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from chance import without_paths
 
 from trd_spark.config import load_config
 from trd_spark.errors import InputDataError
@@ -154,7 +155,9 @@ def test_sample_ids_with_leading_zeros_are_one_error(hl, spark, tmp_path):
     # 01001 (sample #2) would become person 1001 (sample #1); 001004 (#5) person 1004.
     with pytest.raises(InputDataError, match=r": sample ID\(s\) are not a person_id.*\(the first: sample #2; some of them collide") as e:
         run_case(hl, spark, tmp_path, "sample-ids-leading-zeros")
-    assert "01001" not in str(e.value) and "001004" not in str(e.value)  # no identifiers in the message
+    # no identifiers in the message (searched without the folders, which may hold the digits)
+    message = without_paths(str(e.value), tmp_path)
+    assert "01001" not in message and "001004" not in message
 
 
 def test_plain_gzip_vcf_is_recognised_not_called_truncated(tmp_path):
@@ -311,7 +314,8 @@ def test_sample_ids_and_sample_map_of_a_plink_fileset(hl, spark, tmp_path, fmt):
     cfg = case_config(tmp_path, path, f"{CASES / case}/scores/*", fmt=fmt)
     with pytest.raises(InputDataError, match=r": sample ID\(s\) are not a person_id.*\(the first: sample #2; some of them collide") as e:
         run_scores(hl, spark, cfg)
-    assert "01001" not in str(e.value) and "001004" not in str(e.value)
+    message = without_paths(str(e.value), tmp_path)
+    assert "01001" not in message and "001004" not in message
     case = "weight-type-odds-ratio"
     names = [f"NA2{i:04d}" for i in range(1, 7)]
     (tmp_path / "g.vcf").write_text(vcf_text(case).replace("\t".join(str(1000 + i) for i in range(1, 7)), "\t".join(names)))
@@ -342,7 +346,7 @@ def test_sample_map_maps_named_samples_and_refuses_collisions(hl, spark, tmp_pat
     # Without the map: one error, IDs never printed.
     with pytest.raises(InputDataError, match=r": sample ID\(s\) are not a person_id.*\(the first: sample #1;") as e:
         run_scores(hl, spark, case_config(tmp_path, str(tmp_path / "g.vcf"), scores))
-    assert "NA2" not in str(e.value)
+    assert "NA2" not in without_paths(str(e.value), tmp_path)
     # Two samples mapped to one person.
     (tmp_path / "map.tsv").write_text("sample_id\tperson_id\n" + "".join(f"{n}\t{1000 + min(i, 5)}\n" for i, n in enumerate(names, 1)))
     with pytest.raises(InputDataError, match=r": sample\(s\) map to a person_id another sample has \(the first: sample #6\)"):
@@ -563,7 +567,8 @@ def test_ancestry_research_ids_with_leading_zeros_are_one_error(spark):
     with pytest.raises(InputDataError, match=rf"^ancestry\.path {path}: column research_id: value\(s\) are not a "
                                              r"person_id written as a plain integer .*; some of them would merge") as e:
         check_ancestry(df, 16, path)
-    assert "01001" not in str(e.value) and "1003.0" not in str(e.value) and "\n" not in str(e.value)
+    message = without_paths(str(e.value))
+    assert "01001" not in message and "1003.0" not in message and "\n" not in str(e.value)
     check_ancestry(read_tsv(spark, str(CASES / "ancestry_preds.tsv"), ["research_id"], "ancestry"), 16, "a.tsv")
 
 

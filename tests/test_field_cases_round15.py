@@ -10,6 +10,7 @@ import re
 
 import pandas as pd
 import pytest
+from chance import without_paths
 
 from trd_spark.errors import InputDataError
 
@@ -315,7 +316,7 @@ def test_omop_parquet_part_files_with_another_schema_are_one_error_naming_file_a
     line = str(e.value)
     assert e.value.exit_code == 3 and "\n" not in line, line
     assert "part-00001.parquet: OMOP table observation_period" in line and column in line and said in line, line
-    assert "1002" not in line
+    assert "1002" not in without_paths(line, tmp_path)
 
     (table / "part-00001.parquet").unlink()  # one schema: read as before
     assert read_omop_table(spark, omop, "observation_period").count() == 1

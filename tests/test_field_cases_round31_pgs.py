@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from chance import without_paths
 from test_field_cases_pgs import case_config, run_scores
 
 from trd_spark.errors import InputDataError
@@ -63,4 +64,4 @@ def test_multiallelic_dosages_summing_above_two_are_one_error_and_valid_ones_sco
                                              r"genotypes failed: .*dosage field DS gives 3\.0000 alt copies in all at "
                                              r"chr4:1000000 A,G,C \(1\.500,1\.500\), more than 2") as e:
         _run(hl, spark, tmp_path / "above", ABOVE_TWO / "genotypes" / "data.vcf", ABOVE_TWO / "scores")
-    assert "\n" not in str(e.value) and "1003" not in str(e.value)
+    assert "\n" not in str(e.value) and "1003" not in without_paths(str(e.value), tmp_path)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from chance import without_paths
 from test_field_cases_pgs import case_config, plink2_fileset, run_scores
 from test_nativesum_s39 import split_vcf
 
@@ -90,4 +91,4 @@ def test_split_records_summing_above_two_are_one_error_naming_dataset_and_file_o
                                                  r"copies in all at chr4:1000000 A>[CGT],[CGT],[CGT] \((\d\.\d+,?){3}\), "
                                                  r"more than 2: the REF's dosage would be negative") as e:
             _scores(hl, spark, tmp_path / f"cfg_{fmt}", path, fmt, CASE / "scores", extra)
-        assert "\n" not in str(e.value) and "1003" not in str(e.value), fmt
+        assert "\n" not in str(e.value) and "1003" not in without_paths(str(e.value), tmp_path), fmt

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from chance import without_paths
 from test_field_cases_pgs import case_config, run_scores
 
 from trd_spark.errors import InputDataError
@@ -44,7 +45,7 @@ def test_split_bgen_ref_last_summing_above_two_is_one_error(hl, spark, tmp_path,
                                              r"2\.\d+ alt copies in all at chr4:1000000 A>[CGT],[CGT],[CGT] "
                                              r"\((\d\.\d+,?){3}\), more than 2: the REF's dosage would be negative") as e:
         _scores(hl, spark, tmp_path / "c", CASES / "split-bgen-ref-last-sum-above-two", ROUTES[route])
-    assert "\n" not in str(e.value) and "1003" not in str(e.value)
+    assert "\n" not in str(e.value) and "1003" not in without_paths(str(e.value), tmp_path)
 
 
 @pytest.mark.parametrize("route", list(ROUTES))
@@ -101,7 +102,7 @@ def test_split_nonminimal_records_summing_above_two_are_one_error(hl, spark, tmp
                                              r"ACT>A[CGT]+,A[CGT]+,A[CGT]+ \((\d\.\d+,?){3}\), more than 2") as e:
         run_scores(hl, spark, case_config(tmp_path / "c", str(path), str(case / "scores" / "*"), fmt=fmt,
                                           extra_genotypes=extra))
-    assert "\n" not in str(e.value) and "1003" not in str(e.value)
+    assert "\n" not in str(e.value) and "1003" not in without_paths(str(e.value), tmp_path)
 
 
 def test_a_multiallelic_chry_record_is_checked_for_males_only(hl, spark, tmp_path):
@@ -125,4 +126,4 @@ def test_a_multiallelic_chry_record_is_checked_for_males_only(hl, spark, tmp_pat
     with pytest.raises(InputDataError, match=r"^datasets\.d\.genotypes .*male\.vcf.* 2\.5000 alt copies in all at "
                                              r"chrY:3000000 A[>,][CGT],[CGT],[CGT] ") as e:
         run_scores(hl, spark, case_config(tmp_path / "m", str(male), scores, extra_genotypes=", dosage_field: DS"))
-    assert "\n" not in str(e.value) and "1003" not in str(e.value)
+    assert "\n" not in str(e.value) and "1003" not in without_paths(str(e.value), tmp_path)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chance import without_paths
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,7 +90,7 @@ def test_a_tab_separated_omop_csv_is_named_so(tmp_path, sep, name):
     text = str(e.value)
     assert text.startswith(f"{omop / 'person.csv'}:1: OMOP table person is missing required column(s) person_id")
     assert f"its header line is one field holding {name}: OMOP CSV tables are read comma-separated" in text
-    assert "1000001" not in text and "\n" not in text
+    assert "1000001" not in without_paths(text, tmp_path) and "\n" not in text
 
 
 def test_a_comma_csv_missing_a_column_names_no_delimiter(tmp_path):

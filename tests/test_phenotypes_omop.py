@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from chance import without_paths
 from test_phenotypes_support import drug, frame, spark_jobs, toy_config
 
 from trd_spark.errors import InputDataError
@@ -174,7 +175,8 @@ def test_compact_or_slashed_date_text_is_an_error_naming_file_and_column(spark, 
                                              # the row's position in its file (session 53): no ID
                                              r"letters as a\) \(row 1 of file:\S+/death\.parquet\)$") as e:
         read_omop_table(spark, toy_config(path=str(tmp_path)).omop, "death")
-    assert "123456789" not in str(e.value) and text not in str(e.value) and "\n" not in str(e.value)
+    message = without_paths(str(e.value), tmp_path)  # the folders may hold the digits
+    assert "123456789" not in message and text not in message and "\n" not in str(e.value)
 
 
 def test_numeric_text_is_an_error_naming_table_and_column(spark, tmp_path):
@@ -263,7 +265,8 @@ def test_a_number_no_integer_column_holds_fails_the_query_naming_table_and_colum
     assert isinstance(err, InputDataError) and err.exit_code == 3
     assert str(err).startswith(f"OMOP table drug_exposure ({tmp_path}/drug_exposure.parquet): column {column} holds "
                                "a value that is no ")
-    assert "the CDM declares it an integer" in str(err) and str(value) not in str(err)
+    # the value searched without the folder ("nan" is in /tmp/pytest-of-nancy/...)
+    assert "the CDM declares it an integer" in str(err) and str(value) not in without_paths(str(err), tmp_path)
 
 
 def test_footer_schema_is_what_spark_infers_without_a_job(spark, tmp_path):
