@@ -1027,3 +1027,41 @@ def drift_from_other_groups(before: dict, after: dict, target) -> tuple[float, f
         return a, 0.0
     bs = np.array([after[g][1] - a * before[g][1] for g in others])
     return a, float((w * bs).sum() / w.sum())
+
+
+def newcomer_carriers_behind_complements(before: dict, after: dict, sizes: dict, target, d2: float, r2: float,
+                                         threshold: int = 20) -> int | None:
+    """The two-exports attack on a group whose mean and sd the later export hides (privacy round 12,
+    session 56; ``tables.pooled_complements``): under ``overall`` standardisation the groups' n x mean
+    add up to 0 and their (n - 1) sd^2 + n mean^2 to N - 1, so the groups the later export shows
+    (``after``: {group: (n, mean, sd)}; ``sizes``: every group's n it shows) give the hidden ones'
+    sums pooled. Every hidden group but ``target`` is taken from the earlier export (``before``,
+    every group) mapped z2 = a z1 + b (``drift_from_other_groups``: a group of the same persons in
+    both gives the map exactly), its persons between the two drawn like its earlier ones (their
+    expected sums); what is left is ``target``'s sums, read as ``newcomer_carriers_from_two_exports``
+    reads a shown group. None when no group both exports show is left, a size is a label, or
+    ``target`` is shown (read it directly)."""
+    if target in after or target not in before or not all(isinstance(n, (int, float)) for n in sizes.values()):
+        return None
+    if not [g for g in after if g in before]:
+        return None
+    a, b = drift_from_other_groups(before, after, target)
+    total = squares = 0.0
+    for g, n in sizes.items():
+        if g == target:
+            continue
+        if g in after:
+            _, m, s = after[g]
+        elif g in before:  # hidden: its earlier persons mapped, its movers like them
+            m, s = a * before[g][1] + b, a * before[g][2]
+        else:
+            return None
+        total += n * m
+        squares += (n - 1) * s * s + n * m * m
+    n_t = sizes[target]
+    mean = -total / n_t
+    var = ((sum(sizes.values()) - 1) - squares - n_t * mean * mean) / (n_t - 1)
+    if var <= 0:
+        return None
+    return newcomer_carriers_from_two_exports(before[target], (n_t, mean, float(np.sqrt(var))), d2, r2,
+                                              threshold, drift=(a, b))

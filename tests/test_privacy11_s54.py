@@ -114,7 +114,10 @@ def test_two_exports_moments_read_the_newcomers_carriers_and_moved_groups_hides_
     shown = suppress_release(rc, 20)["pgs_distribution"].set_index("ancestry")
     assert shown.loc["EAS", ["mean", "sd"]].isna().all() and shown.loc["EAS", "n"] == 525
     assert shown.loc["EUR", ["mean", "sd"]].isna().all()  # the complement: the largest group's
-    assert shown.loc["AFR", ["mean", "sd"]].notna().all() and shown.loc["EAS", "p50"] == shown.loc["EAS", "p50"]
+    # Since session 56 privacy12 AFR too, and every quantile: EUR and AFR are the same persons in both
+    # exports, so AFR's two exports give the map and EUR's earlier moments mapped its hidden ones, and the
+    # groups' sums gave EAS's back (tables.pooled_complements; tests/test_privacy12_s56.py)
+    assert shown.loc["AFR", ["mean", "sd"]].isna().all() and shown[["p25", "p50", "p75"]].isna().all().all()
     assert newcomer_carriers_from_two_exports(moments(d1), moments(shown.reset_index()), dd, rr) is None
 
 

@@ -2254,6 +2254,99 @@ def moment_complements(dist: pd.DataFrame, hidden: list[bool]) -> pd.Series:
     return out
 
 
+def union_moments(rows: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """(n, mean, sd) of the persons of several groups pooled, from each group's (n, mean, sd) (a group
+    of one person has no sd: its spread 0)."""
+    n = sum(r[0] for r in rows)
+    total = sum(r[0] * r[1] for r in rows)
+    squares = sum((r[0] - 1) * (r[2] if math.isfinite(r[2]) else 0.0) ** 2 + r[0] * r[1] ** 2 for r in rows)
+    mean = total / n if n else float("nan")
+    return n, mean, math.sqrt(max(squares - n * mean * mean, 0.0) / (n - 1)) if n > 1 else float("nan")
+
+
+def reader_scale(pairs: list[tuple[float, float, float, float]]) -> tuple[float, float]:
+    """(A, w) of the re-standardisation's a^2 as a reader fits it from groups shown in both exports
+    (``pairs``: (n1, sd1, n2, sd2) each): a group of the same n in both, taken for the same persons,
+    gives it exactly (A = (sd2 / sd1)^2, w = 0: the exports print the moments at full precision;
+    ``scale_ratio``'s v of 2 / D^2 there is the between-means allowance of a group with movers, which
+    such a group has not), the largest such group's; else ``common_scale`` of the groups'
+    ``scale_ratio``. Used for the hidden groups pooled (``pooled_complements``), whose size makes a
+    fit's error of 2 / D^2 of a 2,000-person group as large as a carrier among 25 newcomers."""
+    same = sorted(((n2, (s2 / s1) ** 2) for n1, s1, n2, s2 in pairs
+                   if int(n1) == int(n2) and n1 >= 2 and s1 > 0 and math.isfinite(s2)), reverse=True)
+    if same:
+        return same[0][1], 0.0
+    ratios = [scale_ratio(*p)[:2] for p in pairs]
+    return common_scale(ratios) if usable_ratios(ratios) else unfitted_scale([])
+
+
+def pooled_complements(dist: pd.DataFrame, hidden: list[bool], prior: PriorMoments | None,
+                       threshold: int) -> tuple[pd.Series, pd.Series]:
+    """(rows of ``dist`` whose mean and sd are hidden as the complement of the ``hidden`` groups, rows
+    whose every statistic is hidden): ``moment_complements``' largest shown group, then, while the
+    hidden groups of a dataset and score pooled read as one group whose persons moved since an
+    earlier export (``prior``), the next largest shown group too; with none left, every quantile of
+    the dataset and score as well. ``dist``: pgs_distribution before suppression (the true moments);
+    ``hidden``: positional, the groups whose mean and sd the other rules hide.
+
+    Why (privacy round 12, session 56): under ``overall`` standardisation the groups' n x mean add
+    up to 0 and their (n - 1) sd^2 + n mean^2 to N - 1 in every release, so the shown groups give
+    the hidden groups' sums pooled; the complement leaves no equation for one export, but with an
+    earlier export that showed the same groups, the pooled sums of those persons are the earlier
+    ones mapped z2 = a z1 + b (a and b from any group shown in both), and what is left is the pooled
+    hidden groups' movers: the two-exports attack of ``moved_groups`` on their union. The largest
+    group as the complement protects only when its own persons moved enough: EAS 500 + 25 (1 carrier
+    at 5 SD) flagged by ``moved_groups``, EUR 20,000 its complement, AFR 2,000 shown, both of the same
+    persons in both exports: the carrier read exactly in 26 of 40 simulations (EUR + 40 newcomers:
+    17, + 400: 3; ``tests/test_privacy12_s56.py``). So the union is tested as ``moved_groups`` tests a
+    group (``scale_ratio`` against ``common_scale`` of the shown groups, ``unfitted_scale`` of the
+    complements' own when none is shown; a change of 1..``threshold`` - 1 persons flagged) for each
+    earlier export showing every one of its groups, and grown by the next largest shown group until
+    it passes. Once every group is hidden the dataset's persons are the union (its mean 0 and sd 1
+    are known, and the quantiles of a group of the same persons give a and b): the quantiles go too."""
+    hidden_s = pd.Series(hidden, index=dist.index, dtype=bool)
+    comp = moment_complements(dist, hidden)
+    every = pd.Series(False, index=dist.index, dtype=bool)
+    if not prior or not {"n", "mean", "sd"} <= set(dist.columns):
+        return comp, every
+    num = {c: pd.to_numeric(dist[c], errors="coerce") for c in ("n", "mean", "sd")}
+    for _, idx in dist.groupby(["dataset", "pgs_id"], sort=False).groups.items():
+        if not hidden_s[idx].any():
+            continue
+        entries = {i: prior.get((str(dist.at[i, "dataset"]), str(dist.at[i, "ancestry"]), str(dist.at[i, "pgs_id"])))
+                   or [] for i in idx}
+        while True:
+            off = [i for i in idx if hidden_s[i] or comp[i]]
+            shown = [i for i in idx if i not in off]
+            now = union_moments([(float(num["n"][i]), float(num["mean"][i]), float(num["sd"][i])) for i in off])
+            moved = False
+            for j in range(max((len(e) for e in entries.values()), default=0)):
+                before = [entries[i][j] if j < len(entries[i]) else None for i in off]
+                if any(b is None for b in before) or not all(math.isfinite(v) for v in now):
+                    continue  # an earlier export that does not show every hidden group: no pooled sums to map
+                then = union_moments([(float(b[0]), b[1], b[2]) for b in before if b is not None])
+                k = abs(int(round(now[0] - then[0])))
+                if 0 < k < threshold:
+                    moved = True
+                    break
+                a_h, v_h, _ = scale_ratio(then[0], then[2], now[0], now[2])
+                pairs = [(float(e[0]), e[2], float(num["n"][i]), float(num["sd"][i]))
+                         for i in shown if j < len(entries[i]) and (e := entries[i][j]) is not None]
+                spare = [scale_ratio(e[0], e[2], num["n"][i], num["sd"][i])[:2]
+                         for i in off if comp[i] and j < len(entries[i]) and (e := entries[i][j]) is not None]
+                a, w = reader_scale(pairs) if pairs else unfitted_scale(spare)
+                if math.isfinite(a_h) and a > 0 and abs(a_h / a - 1.0) > MOVED_STANDARD_ERRORS * math.sqrt(v_h + w):
+                    moved = True
+                    break
+            if not moved:
+                break
+            if not shown:
+                every[list(idx)] = True
+                break
+            comp[max(shown, key=lambda i: num["n"][i])] = True
+    return comp, every
+
+
 def quantile_shown(n: int, level: float, threshold: int) -> bool:
     """Whether the ``level`` quantile (0..1) of a group of ``n`` persons may be published: true
     when n x min(level, 1 - level) >= threshold + 1. Spark's ``percentile_approx`` returns the
@@ -2427,7 +2520,12 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         # A group whose mean and sd count a person far out (outlying_groups) shows neither, nor,
         # as for a hidden group, does the largest shown group of its dataset and score.
         dist.loc[outlying, moments] = float("nan")
-        dist.loc[moment_complements(dist, [a or b for a, b in zip(small, outlying)]), moments] = float("nan")
+        # With earlier exports, the complement grows until the hidden groups pooled are no group whose
+        # movers a reader reads (pooled_complements); with every group hidden, the quantiles go too.
+        complements, everything = pooled_complements(rc.pgs_distribution, [a or b for a, b in zip(small, outlying)],
+                                                      rc.prior_moments, threshold)
+        dist.loc[complements, moments] = float("nan")
+        dist.loc[everything, stats] = float("nan")
         # A quantile is one person's score (percentile_approx returns a value of the group): the
         # 5th percentile of 25 persons was the second-lowest score. Shown only with at least
         # ``threshold`` persons strictly below and above it (``quantile_shown``).
