@@ -25,6 +25,7 @@ from test_phenotypes_support import (
     CONCEPTS,
     ECT_SNOMED,
     FLUOXETINE,
+    MDD_CONCEPT,
     OLANZAPINE,
     OLANZAPINE_FLUOXETINE,
     SERTRALINE,
@@ -304,3 +305,39 @@ def test_drug_strength_is_used_only_where_the_stage_reads_it(spark):
     assert st.unreached_strength(cfg, omop, []) is None
     assert st.unreached_strength(_min_dose(cfg), omop, []) is omop["drug_strength"]
     assert st.unreached_strength(_min_dose(cfg), omop, ["drug_strength"]) is None
+
+
+def test_a_condition_root_concept_ancestor_holds_no_row_for_is_warned(spark, toy_exports, tmp_path, caplog):
+    """Session 56 (helper "ancestor2"): a condition set's root with no concept_ancestor row at all (not even
+    Athena's level-0 self row) reads none of its sub-diagnoses. The toy table cut to its LAST 140 of 280 rows
+    lost every study condition root's block (2,903 of 8,156 condition records at 3,000 persons lost their
+    root, silently); its first 140 rows keep every root's rows (no line). Before this helper: no such
+    check (AttributeError). The tests' trimmed vocabulary (a self row for its one root linking nothing) and
+    the whole toy table: none."""
+    import logging
+
+    from pyspark.sql import functions as F
+
+    cfg = toy_config()
+    assert st.warn_unlinked_concepts(cfg, st.study_vocabulary(omop_tables(spark), cfg)) == {}
+    omop = omop_tables(spark)
+    omop["concept_ancestor"] = frame(spark, "concept_ancestor", [(a, b, 1, 1) for a, b in ANCESTRY if a != MDD_CONCEPT])
+    with caplog.at_level(logging.WARNING, logger="trd_spark.phenotypes.stage"):
+        assert st.warn_unlinked_concepts(cfg, st.study_vocabulary(omop, cfg)) == {
+            "mdd": [f"concept_id {MDD_CONCEPT} (Major depressive disorder)"]}
+    [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert line.startswith("phenotypes: concept set mdd: 1 condition reference(s)") and "self row" in line
+    full, cut = toy_exports
+    last = tmp_path / "concept_ancestor_last.parquet"
+    table = pq.read_table(full / "concept_ancestor.parquet")
+    pq.write_table(table.slice(CUT_ROWS), last)
+
+    def unlinked(ancestor_path) -> dict[str, list[str]]:
+        tables = {"concept": spark.read.parquet(str(full / "concept.parquet")),
+                  "concept_ancestor": spark.read.parquet(str(ancestor_path))
+                  .select(*[F.col(c).cast("long") for c in ("ancestor_concept_id", "descendant_concept_id")])}
+        return st.warn_unlinked_concepts(cfg, st.study_vocabulary(tables, cfg))
+
+    assert unlinked(full / "concept_ancestor.parquet") == {} and unlinked(cut / "concept_ancestor.parquet") == {}
+    lost = unlinked(last)
+    assert f"concept_id {MDD_CONCEPT} (Major depressive disorder)" in lost["mdd"], lost

@@ -73,6 +73,9 @@ ANCESTRY = [
     (DYSTHYMIA, DYSTHYMIA_CHILD),
     (MDD_CONCEPT, MDD_CHILD),
     (BIPOLAR, BIPOLAR_DEPRESSION),
+    # the level-0 row of a condition root that links nothing else: with no row at all, its block reads as
+    # lost from a partial table (stage.warn_unlinked_concepts, session 56)
+    (SCHIZOPHRENIA, SCHIZOPHRENIA),
     (SERTRALINE, SERTRALINE),
     (SERTRALINE, SERTRALINE_TAB),
     (FLUOXETINE, FLUOXETINE_CAP),

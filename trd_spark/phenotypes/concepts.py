@@ -294,6 +294,30 @@ def invalid_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
     return out
 
 
+def unlinked_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
+    """The references (includes and excludes, expanded with ``descendants``) of a condition set to a
+    standard, valid Condition concept that ``concept_ancestor`` holds no row for as an ancestor, not even
+    the level-0 self row Athena writes for every standard concept, as ``concept_id N (name)``: the table
+    lost that concept's block (a row limit, a subset), so the set reads the concept itself and none of
+    its sub-diagnoses (SNOMED names them after no parent: no name check as for drug products). Zero cost:
+    those rows are the ones ``load_vocabulary`` reads. Not seen: a block cut in part (its self row kept).
+    Empty for a set without the condition domain, or when ``vocab.found`` was not looked up. Measured on
+    the toy export: exact on the two halves of its concept_ancestor (benchmarks/RESULTS.md "Session 56
+    ancestor2")."""
+    if vocab.found is None or "condition" not in concept_set.domains:
+        return []
+    out = []
+    for ref in (*concept_set.include, *concept_set.exclude):
+        root = _member_root(ref, vocab)
+        if (not ref.descendants or root is None or root not in vocab.found or root in vocab.invalid
+                or (vocab.standard.get(root) or "").strip() != "S"
+                or (vocab.domains.get(root) or "").strip() != DOMAIN_IDS["condition"]):
+            continue
+        if root not in vocab.descendants:
+            out.append(f"concept_id {root} ({vocab.names.get(root, ref.name)})")
+    return out
+
+
 def _root(ref: ConceptRef, codes: dict[tuple[str, str], int]) -> int | None:
     if ref.concept_id is not None:
         return ref.concept_id
