@@ -167,6 +167,7 @@ def ensure(jvm_options: str) -> tuple[str | None, str]:
     directory = archive.parent
     marker = archive.with_suffix(".unsupported")
     options = f"-XX:SharedArchiveFile={archive} {QUIET}"
+    _remove_dead_partials(directory, java.home)
     if archive.exists() and _unusable(archive, java.home, jvm_options) is None:
         return options, f"archive {archive}"
     if marker.exists():
@@ -192,12 +193,16 @@ def ensure(jvm_options: str) -> tuple[str | None, str]:
     for old in directory.glob(f"{_prefix(java.home)}*"):
         if old.stem != archive.stem and _age_s(old) > OTHER_KEYS_KEPT_S:
             old.unlink(missing_ok=True)
-    # And the partial files of dumps whose process is gone (a pytest process killed mid-dump
-    # leaves its dump running on; ~180 MB each), once older than any dump runs.
-    for partial in directory.glob(f".{_prefix(java.home)}*.jsa.*"):
+    return options, f"archive {archive}"
+
+
+def _remove_dead_partials(directory: Path, home: str) -> None:
+    """The partial files of this Java's dumps whose process is gone (a pytest process killed
+    mid-dump leaves its dump running on, and nothing renames its ~180 MB file), once older than
+    any dump runs."""
+    for partial in directory.glob(f".{_prefix(home)}*.jsa.*"):
         if _age_s(partial) > DUMP_TIMEOUT_S + KILL_WAIT_S:
             partial.unlink(missing_ok=True)
-    return options, f"archive {archive}"
 
 
 def _age_s(path: Path) -> float:

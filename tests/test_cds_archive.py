@@ -226,3 +226,25 @@ def test_processes_started_together_dump_once(tmp_path, monkeypatch):
     waiter.join(120)
     assert dumps == [] and got["result"] == (f"-XX:SharedArchiveFile={archive} {cds_archive.QUIET}",
                                              f"archive {archive}"), (dumps, got)
+
+
+def test_a_dead_dumps_partial_file_is_removed_when_the_archive_is_reused(tmp_path, monkeypatch):
+    """A pytest process killed mid-dump (a `timeout`) leaves the dump running on in its own session;
+    its ~180 MB partial file was never removed (two such in the shared temp dir in session 56).
+    Any start removes this Java's partial files older than any dump runs; a recent one (a dump
+    running now) stays."""
+    import time
+
+    monkeypatch.setenv("TRD_TEST_CDS_DIR", str(tmp_path))
+    monkeypatch.delenv("TRD_TEST_CDS", raising=False)
+    monkeypatch.setattr(cds_archive, "cannot_dump", lambda home, major: None)
+    monkeypatch.setattr(cds_archive, "_unusable", lambda archive, home, options: None)  # a stand-in, taken as mapped
+    java = find_java()
+    archive = cds_archive.archive_path(java.home, java.major, SHORT_LIVED_JVM_OPTIONS)
+    archive.write_bytes(b"in use")
+    gone, running = (tmp_path / f".{archive.name}.{pid}" for pid in (21, 22))
+    gone.write_bytes(b"partial")
+    running.write_bytes(b"partial")
+    os.utime(gone, (time.time() - cds_archive.DUMP_TIMEOUT_S - cds_archive.KILL_WAIT_S - 60,) * 2)
+    assert cds_archive.ensure(SHORT_LIVED_JVM_OPTIONS)[1] == f"archive {archive}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([archive.name, running.name])
