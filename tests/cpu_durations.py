@@ -22,7 +22,10 @@ they reaped (``cutime``/``cstime``); a process reparented away from the tree (a 
 JVM after the driver exits) is then missed, so the counting method is named in the first row.
 Where it goes inside the JVM: as the process ends, the CPU-seconds of each Java process it
 started itself (the shared Spark/Hail session's JVM) are written by thread kind to ``FILE.jvm``
-(unix time, worker, pid, kind, CPU-seconds; ``THREAD_KINDS``), summed by ``summarise``.
+(unix time, worker, pid, kind, CPU-seconds; ``THREAD_KINDS``), summed by ``summarise``. Threads
+that ended before (Spark's task threads leave an idle pool after 60 s) are in the kind ``exited``:
+the process's own total (/proc/PID/stat) less its live threads'; without it the kinds summed only
+the threads alive at the end (a suite's JVM CPU by kind undercounted, most in ``executor_tasks``).
 Not for timed assertions: a measuring tool only (speed is judged in benchmarks).
 """
 
@@ -149,6 +152,16 @@ def jvm_threads(pid: int) -> dict[str, float]:
             continue
         kind = next((k for prefix, k in THREAD_KINDS if name.startswith(prefix)), "other")
         kinds[kind] += (int(fields[11]) + int(fields[12])) / _HZ
+    # The process's utime + stime count its ended threads too (Linux adds a thread's times to its
+    # process when it exits). Read after the threads: what a live thread ran since its own read
+    # lands here too (little: this runs as pytest ends, the JVM idle).
+    try:
+        _, fields = _stat(PROC / str(pid) / "stat")
+    except OSError:  # the process ended meanwhile
+        return dict(kinds)
+    exited = (int(fields[11]) + int(fields[12])) / _HZ - sum(kinds.values())
+    if exited >= 0.01:
+        kinds["exited"] = exited
     return dict(kinds)
 
 
