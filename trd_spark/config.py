@@ -384,6 +384,13 @@ class PgsSettings(_Strict):
     # rsID-only scoring files (no positions) are matched on the genotype rows' rsID (VCF ID,
     # MT/PLINK/BGEN ``rsid``); off by default: it keeps an rsID per genotype row and joins on it.
     match_rsid: bool = False
+    # A reference FASTA of the genotypes' build (local path; indexed by pysam, which writes its
+    # .fai beside it when absent). When set, genotype records near the score's left-aligned
+    # indels that write an indel shifted right in a repeat are left-aligned against it before
+    # the match (as bcftools norm -f), so such score variants are matched and scored instead of
+    # counted not_found_unnormalised; a record's REF that disagrees with it is an error.
+    # docs/pgs.md "Indel representations". Not used for a VDS (densified at the score loci).
+    reference_fasta: str | None = None
     # PGS per SD, fitted per dataset on its unrelated samples: ``overall`` z-score,
     # ``ancestry`` z-score within each genetic ancestry group, or ``pc_adjusted`` (mean
     # regressed on PCs, variance modelled on PCs with a Gamma log-link GLM, as pgsc_calc).
@@ -1249,6 +1256,7 @@ _PATH_FIELDS = [
     ("pgs", "scoring_files", "*"),
     ("pgs", "trait_panel"),
     ("pgs", "liftover", "chain_file"),
+    ("pgs", "reference_fasta"),
     ("pgs", "native", "export_dir"),
     ("pgs", "native", "memory_dir"),
     ("omop", "path"),

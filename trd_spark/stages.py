@@ -266,7 +266,7 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
         # The trait panel's content is in the slice (its path is not an output-relevant setting).
         config_exclude=("pgs.standardisation", "pgs.standardisation_n_pcs", "pgs.trait_panel", DATASET_ROLE,
                         PANEL_DOMAINS, *NOT_STAGE_SETTINGS),
-        inputs=(("datasets",), ("pgs", "scoring_files"), ("pgs", "liftover")),
+        inputs=(("datasets",), ("pgs", "scoring_files"), ("pgs", "liftover"), ("pgs", "reference_fasta")),
         files=("match_summary.tsv",),
         input_files="trd_spark.pgs.scoring_files:stage_input_files",
     ),
@@ -304,10 +304,10 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
         # slice (``trait_panel``), the concept sets reach the report through the phenotype stage's
         # outputs; the report names neither file. A moved panel or concept-set file reran the
         # report, and each report run is a new export that later exports are audited against.
-        # The scoring files' and the chain file's paths, and the genotype files' (GENOTYPE_PATHS):
-        # the pgs stage's inputs, which the report reads through its outputs only.
+        # The scoring files', the chain file's and the reference FASTA's paths, and the genotype
+        # files' (GENOTYPE_PATHS): the pgs stage's inputs, which the report reads through its outputs only.
         config_exclude=(*NOT_STAGE_SETTINGS, "pgs.trait_panel", "phenotypes.concept_sets", "pgs.scoring_files",
-                        "pgs.liftover.chain_file", *GENOTYPE_PATHS),
+                        "pgs.liftover.chain_file", "pgs.reference_fasta", *GENOTYPE_PATHS),
         upstream=("models", "cohort", "phenotypes", "pgs"),
         files=("report.html", "<table>.tsv"),
         publishes=(EXPORT,),

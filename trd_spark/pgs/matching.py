@@ -109,6 +109,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from trd_spark.config import GenotypeSource, LiftoverSettings
+    from trd_spark.pgs.reference_fasta import ReferenceFasta
 
 log = logging.getLogger(__name__)
 
@@ -1005,6 +1006,67 @@ def _left_anchored_indels(first: np.ndarray, second: np.ndarray) -> tuple[np.nda
     return indel, seq, shifts
 
 
+def left_aligned_rows(rows: pd.DataFrame, reference: ReferenceFasta, near: ShiftWindows | None,
+                      offsets: dict[str, int]) -> tuple[pd.DataFrame, int]:
+    """``rows`` (genotype rows as ``match_sites_frame`` takes them) as the match sees them with
+    ``pgs.reference_fasta``: each file record (contig, its position and REF as written,
+    ``file_rows``) holding an alt whose minimal form is an indel written shifted right
+    (``_left_anchored_indels``: its anchor its sequence's last base) inside ``near``'s windows
+    (``ShiftWindows.of`` with the FASTA; ``offsets``: the reference's ``global_positions_dict``)
+    left-aligned with all its alts (``ReferenceFasta.left_align``, as ``bcftools norm -f``), its
+    rows' ``position``/``ref``/``alt`` the minimal form of each alt of the new record and their
+    ``site_position``/``site_ref``/``site_alt`` the new record. The same rows in the same order
+    (``matched_row`` indexes the caller's rows); the caller keeps its own rows for scoring (the
+    file's record, as written). Returns the frame (``rows`` itself when nothing moved) and the
+    number of file records moved. Errors: ``ReferenceFasta``'s (a REF not the FASTA's, a contig
+    or position it lacks: one InputDataError naming the FASTA, the genotypes and the record)."""
+    if near is None or not len(rows):
+        return rows, 0
+    m_pos, m_ref, m_alt = minimal_alleles(rows["position"].to_numpy(np.int64), rows["ref"].to_numpy(object),
+                                          rows["alt"].to_numpy(object))
+    contig = rows["contig"].to_numpy(object)
+    start = pd.Series(contig, dtype=object).map(offsets).to_numpy("float64", na_value=np.nan)
+    inside = ~np.isnan(start)
+    inside[inside] = near.contains(start[inside].astype(np.int64) + m_pos[inside] - 1)
+    at = np.flatnonzero(inside)
+    if not len(at):
+        return rows, 0
+    indel, _, shifts = _left_anchored_indels(m_ref[at], m_alt[at])
+    at = at[indel & shifts]
+    if not len(at):
+        return rows, 0
+    g_pos, g_ref, g_alt = file_rows(rows)
+    keys = pd.MultiIndex.from_arrays([contig, g_pos, g_ref])
+    wanted = keys[at].unique()
+    members = np.flatnonzero(keys.isin(wanted))
+    position = rows["position"].to_numpy(np.int64).copy()
+    ref, alt = rows["ref"].to_numpy(object).copy(), rows["alt"].to_numpy(object).copy()
+    s_pos, s_ref, s_alt = g_pos.copy(), g_ref.copy(), g_alt.copy()
+    moved = 0
+    by_record = pd.Series(members).groupby(keys[members].to_flat_index(), sort=False)
+    for (c, p, r), idx in by_record:
+        rows_of = idx.to_numpy(np.int64)
+        alts = list(dict.fromkeys(str(a) for a in g_alt[rows_of]))
+        if any(a in ("*", ".", "") or not a.isalpha() for a in [r, *alts]):
+            continue  # a spanning deletion or a missing code: not moved (bcftools leaves them too)
+        new_pos, new = reference.left_align(str(c), int(p), [str(r), *alts])
+        if new_pos == p and new[0] == r:
+            continue
+        moved += 1
+        for i in rows_of.tolist():
+            a = new[1 + alts.index(str(g_alt[i]))]
+            s_pos[i], s_ref[i], s_alt[i] = new_pos, new[0], a
+            mp, mr, ma = minimal_alleles(np.array([new_pos], np.int64), np.array([new[0]], dtype=object),
+                                         np.array([a], dtype=object))
+            position[i], ref[i], alt[i] = mp[0], mr[0], ma[0]
+    if not moved:
+        return rows, 0
+    out = rows.copy()
+    out["position"], out["ref"], out["alt"] = position, ref, alt
+    out[SITE_POSITION], out[SITE_REF], out[SITE_ALT] = s_pos, s_ref, s_alt
+    return out, moved
+
+
 def _minimal_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows``' ``contig``, ``position``, ``ref``, ``alt`` in minimal representation (``minimal_alleles``)."""
     position, ref, alt = minimal_alleles(rows["position"].to_numpy(np.int64), rows["ref"].to_numpy(object),
@@ -1379,7 +1441,7 @@ def upper_case_alleles(rows: pd.DataFrame) -> pd.DataFrame:
 @small_pages()
 def match_sites_frame(
     sites: pd.DataFrame, rows: pd.DataFrame, *, keep_ambiguous: bool, unreadable: Sequence[str] = (),
-    duplicate_variants: str = "error", neighbours: pd.DataFrame | None = None,
+    duplicate_variants: str = "error", neighbours: pd.DataFrame | None = None, left_aligned: bool = False,
 ) -> pd.DataFrame:
     """Match score sites to genotype rows by the rules of the module doc: ``sites`` from
     ``score_sites``; ``rows`` the target's genotype rows, one per ``[ref, alt]`` (``contig``,
@@ -1390,7 +1452,10 @@ def match_sites_frame(
     reader skipped; ``neighbours``: more genotype rows (``contig``, ``position``, ``ref``,
     ``alt``), never matched, where a not-found indel's shifted form is also looked for
     (``shifted_genotype_indels``: Hail's routes collect rows at the score loci only,
-    ``genotype_rows_at``'s ``near``). Score and genotype alleles are compared in their minimal representation
+    ``genotype_rows_at``'s ``near``); ``left_aligned``: ``rows`` near the score's indels were
+    left-aligned against the reference FASTA (``left_aligned_rows``), so that rule is not
+    applied (a row still shaped so there is another variant, as the sequence says). Score and
+    genotype alleles are compared in their minimal representation
     (``minimal_alleles``, Hail's ``min_rep``), so ``ATT``/``AT`` at a site written ``AT>ATT,A``
     is the row ``A>AT``.
 
@@ -1532,7 +1597,7 @@ def match_sites_frame(
         # The reverse: a left-aligned score indel whose genotype row is written shifted right
         # (a genotype file not left-aligned), told from the two rows' alleles.
         rest = nf[~shifted[nf]]
-        if len(rest):
+        if len(rest) and not left_aligned:
             near = right if neighbours is None or not len(neighbours) else pd.concat(
                 [right, _minimal_rows(upper_case_alleles(neighbours))], ignore_index=True)
             shifted[rest[shifted_genotype_indels(contig[rest], m_position.to_numpy("int64", na_value=0)[rest],
@@ -2664,20 +2729,41 @@ class ShiftWindows:
     buckets: np.ndarray
 
     @classmethod
-    def of(cls, hl: hl_types, sites: pd.DataFrame, reference_genome: str) -> ShiftWindows | None:
-        """The windows of ``score_sites``' placed indels on ``reference_genome``; None without any."""
+    def of(cls, hl: hl_types, sites: pd.DataFrame, reference_genome: str,
+           reference: ReferenceFasta | None = None) -> ShiftWindows | None:
+        """The windows of ``score_sites``' placed indels on ``reference_genome``; None without any.
+        With ``reference`` (``pgs.reference_fasta``) each window is the indel's repeat as the FASTA
+        has it (``ReferenceFasta.shift_extent``: none outside a repeat, past 100 bases in a long
+        one) instead of ``SHIFT_WINDOW`` bases."""
         position, ea, oa, _, _ = minimal_site_alleles(sites)
-        indel, _, shifts = _left_anchored_indels(ea, oa)
+        indel, seq, shifts = _left_anchored_indels(ea, oa)
         at = np.flatnonzero(indel & ~shifts & position.notna().to_numpy() & sites["contig"].notna().to_numpy())
         if not len(at):
             return None
         offsets = hl.get_reference(reference_genome).global_positions_dict
-        start = pd.Series(sites["contig"].to_numpy(object)[at], dtype=object).map(offsets)
+        contig = sites["contig"].to_numpy(object)[at]
+        start = pd.Series(contig, dtype=object).map(offsets)
         ok = start.notna().to_numpy()
         if not ok.any():
             return None
-        gp = start.to_numpy("float64")[ok].astype(np.int64) + position.to_numpy("int64", na_value=0)[at][ok] - 1
-        return cls(np.unique(np.concatenate([gp // SHIFT_BUCKET, (gp + SHIFT_WINDOW) // SHIFT_BUCKET])))
+        p = position.to_numpy("int64", na_value=0)[at][ok]
+        gp = start.to_numpy("float64")[ok].astype(np.int64) + p - 1
+        if reference is None:
+            width = np.full(len(gp), SHIFT_WINDOW, np.int64)
+        else:
+            width = np.array([reference.shift_extent(str(c), int(q), str(x))
+                              for c, q, x in zip(contig[ok], p, seq[at][ok], strict=True)], np.int64)
+            from trd_spark.pgs.reference_fasta import MAX_FASTA_SHIFT
+
+            if (width >= MAX_FASTA_SHIFT).any():
+                log.warning("pgs: %d score indel(s) lie in a repeat of %d bases or more in pgs.reference_fasta %s: "
+                            "genotype records written shifted further right than that are not looked for (plain "
+                            "not_found)", int((width >= MAX_FASTA_SHIFT).sum()), MAX_FASTA_SHIFT, reference.path)
+            gp, width = gp[width > 0], width[width > 0]
+            if not len(gp):
+                return None
+        lo, hi = gp // SHIFT_BUCKET, (gp + width) // SHIFT_BUCKET
+        return cls(np.unique(np.concatenate([np.arange(a, b + 1) for a, b in zip(lo, hi, strict=True)])))
 
     def contains(self, global_positions: np.ndarray) -> np.ndarray:
         """bool per global position (int64): in one of the buckets."""

@@ -74,6 +74,7 @@ from trd_spark.pgs.matching import (
     file_rows_at,
     frame_matches,
     genotype_rows_at,
+    left_aligned_rows,
     loci_table,
     match_rate_failures,
     match_sites_frame,
@@ -88,6 +89,7 @@ from trd_spark.pgs.matching import (
     weight_matrices,
 )
 from trd_spark.pgs.native_task import PASS_FILES_GONE
+from trd_spark.pgs.reference_fasta import ReferenceFasta
 from trd_spark.pgs.sample_sex import SexOnX, dataset_sex
 from trd_spark.pgs.scoring import (
     FtFailedCalls,
@@ -518,9 +520,10 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
                                                    other_builds=_other_builds(hl, rg))
         check_first_variant(bgen, index.frame)
         samples = sample_persons(bgen_sample_ids(bgen), where=where, sample_map=sample_map)
-        sites = match_sites_frame(sites, index.frame, keep_ambiguous=cfg.pgs.keep_ambiguous,
+        seen, aligned = _native_left_aligned(hl, cfg, dataset_name, where, sites, index.frame, rg)
+        sites = match_sites_frame(sites, seen, keep_ambiguous=cfg.pgs.keep_ambiguous,
                                   unreadable=index.multiallelic_loci,
-                                  duplicate_variants=cfg.pgs.duplicate_variants)
+                                  duplicate_variants=cfg.pgs.duplicate_variants, left_aligned=aligned)
         _check_build(cfg, sites, index, scoring_files, rg, bgen.variants)
         return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
     files = pgen_engine.PlinkFiles.of(source)
@@ -539,10 +542,38 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
     else:  # a .pgen whose header disagrees with its .pvar's rows or .psam's samples
         pgen_engine.check_pgen_counts(files, int(index.frame["variant_idx"].max()) + 1 if len(index.frame) else 0,
                                       len(samples), index.allele_idx_offsets)
-    sites = match_sites_frame(sites, index.frame, keep_ambiguous=cfg.pgs.keep_ambiguous,
-                              duplicate_variants=cfg.pgs.duplicate_variants)
+    seen, aligned = _native_left_aligned(hl, cfg, dataset_name, where, sites, index.frame, rg)
+    sites = match_sites_frame(sites, seen, keep_ambiguous=cfg.pgs.keep_ambiguous,
+                              duplicate_variants=cfg.pgs.duplicate_variants, left_aligned=aligned)
     _check_build(cfg, sites, index, scoring_files, rg, files.variants)
     return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
+
+
+def _reference_fasta(cfg: Config, where: str) -> ReferenceFasta | None:
+    """``pgs.reference_fasta`` opened (``where``: the genotypes, named in its errors), or None."""
+    path = cfg.pgs.reference_fasta
+    return None if path is None else ReferenceFasta.open(path, where)
+
+
+def _log_left_aligned(dataset_name: str, moved: int, path: str) -> None:
+    if moved:
+        log.info("  %s: %d genotype record(s) near the score's indels written shifted right, left-aligned "
+                 "against pgs.reference_fasta %s before the match (as bcftools norm -f)", dataset_name, moved, path)
+
+
+def _native_left_aligned(hl: hl_types, cfg: Config, dataset_name: str, where: str, sites: pd.DataFrame,
+                         rows: pd.DataFrame, reference_genome: str) -> tuple[pd.DataFrame, bool]:
+    """A native route's variant list as the match sees it: with ``pgs.reference_fasta``, its
+    records near the score's left-aligned indels left-aligned (``left_aligned_rows``: the same
+    rows in the same order; the caller scores its own); whether they were looked at."""
+    reference = _reference_fasta(cfg, where)
+    if reference is None:
+        return rows, False
+    near = ShiftWindows.of(hl, sites, reference_genome, reference)
+    seen, moved = left_aligned_rows(rows, reference, near,
+                                    hl.get_reference(reference_genome).global_positions_dict)
+    _log_left_aligned(dataset_name, moved, reference.path)
+    return seen, True
 
 
 # Hail's route formats whose build the score sites are asked (``build_positions``): a MatrixTable
@@ -619,12 +650,16 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
 
         neighbours: pd.DataFrame | None = None
-        near = ShiftWindows.of(hl, sites, rg)
+        reference = _reference_fasta(cfg, where)
+        near = ShiftWindows.of(hl, sites, rg, reference)
         if source.format == "vds" and near is not None:
             # Densified at the score loci alone: its variant data's rows near the score's indels
-            # are read apart (only the partitions there), never densified nor matched.
+            # are read apart (only the partitions there), never densified nor matched (nor
+            # left-aligned: pgs.reference_fasta only narrows the windows).
             neighbours = shifted_rows_near(hl, vds_variant_rows(hl, source), near)
             near = None
+        # With the FASTA the rows near the score's indels are matched (left-aligned first).
+        aligned = reference is not None and near is not None
 
         def rows_at(loci: ScoreLoci, also: ScoreLoci | None = None) -> pd.DataFrame:
             """The genotype rows at ``loci`` (and the wanted rsIDs), split on the driver (and at
@@ -635,7 +670,11 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
             if rows is None:
                 rows = genotype_rows_at(hl, rows_table, loci, wanted_rsids, split=split, row_numbers=direct,
                                         also=also, near=near)
-            if SHIFT_ONLY in rows:
+            if SHIFT_ONLY in rows and aligned:
+                if AT_SCORE_LOCI in rows:
+                    rows[AT_SCORE_LOCI] = rows[AT_SCORE_LOCI].to_numpy(bool) | rows[SHIFT_ONLY].to_numpy(bool)
+                rows = rows.drop(columns=SHIFT_ONLY)
+            elif SHIFT_ONLY in rows:
                 only = rows[SHIFT_ONLY].to_numpy(bool)
                 neighbours = rows[only].reset_index(drop=True)
                 rows = rows[~only].drop(columns=SHIFT_ONLY).reset_index(drop=True)
@@ -653,19 +692,29 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid, scored_contigs=set(rows["contig"]))
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
 
-    def match(rows: pd.DataFrame) -> pd.DataFrame:
-        return match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
-                                 duplicate_variants=cfg.pgs.duplicate_variants, neighbours=neighbours)
+    offsets = hl.get_reference(rg).global_positions_dict
 
-    matched = match(rows)
+    def match(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The matched sites and the rows as matched (left-aligned near the score's indels with
+        the FASTA: ``left_aligned_rows``; ``rows`` itself without)."""
+        seen = rows
+        if aligned:
+            assert reference is not None
+            seen, moved = left_aligned_rows(rows, reference, near, offsets)
+            _log_left_aligned(dataset_name, moved, reference.path)
+        return match_sites_frame(sites, seen, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
+                                 duplicate_variants=cfg.pgs.duplicate_variants, neighbours=neighbours,
+                                 left_aligned=aligned), seen
+
+    matched, seen = match(rows)
     # A REF effect allele matched on a row that moved onto its locus: its site's other alts given
     # split are at the row's written locus, not collected above (rare: collected now, matched again).
-    off_loci = ref_matches_off_score_loci(matched, rows, loci, hl.get_reference(rg).global_positions_dict)
+    off_loci = ref_matches_off_score_loci(matched, seen, loci, offsets)
     if len(off_loci):
         loci = loci.with_global_positions(off_loci)
         with hail_errors(where):
             rows = rows_at(loci)
-        matched = match(rows)
+        matched, seen = match(rows)
     sites = matched
     if places is not None:
         check_build_evidence(build_evidence(sites, check_rows, scoring_files, rg, keep_ambiguous=cfg.pgs.keep_ambiguous,
