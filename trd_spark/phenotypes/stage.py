@@ -955,7 +955,23 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
         if table == "drug_exposure" and UNREACHED_PART in quirks:
             orphan = f"quirks.{UNREACHED_PART}.{UNREACHED}"
             out += [(total, (study, zero, orphan, lost)), (total, (zero, other, orphan, lost))]
+    # the claim reversals (REVERSALS: cancelled claims + unmatched reversals, every date) are the study drug
+    # records of a negative days_supply or quantity, so they hold each drug-record quirk of those: the rests
+    # are the reversals negative in the quantity only / the days_supply only, and either less its quirk the
+    # records negative in both (privacy round 12, session 56: 300 negative days_supply records beside 280
+    # cancelled claims and 25 unmatched reversals gave 5 of a negative quantity only)
+    for k in ("n_negative_days_supply", "n_negative_quantity"):
+        if REVERSAL_PART in quirks and k in quirks.get("drug_records", {}):
+            out += [(REVERSALS, (f"quirks.drug_records.{k}",))]
     return out
+
+
+# The claim reversals of the study drug records (trials.reversed_claim_counts): each cancels one claim or is
+# counted unmatched, so their number is a count the reader of the reversed_claims line gets, though no line
+# shows it; read as shown (``_stage_relations``) so that what it gives back is labelled (``records_within``).
+REVERSAL_PART = "reversed_claims"
+REVERSALS = f"quirks.{REVERSAL_PART}.n_reversals"
+REVERSAL_PARTS = (f"quirks.{REVERSAL_PART}.n_reversed_claims", f"quirks.{REVERSAL_PART}.n_unmatched_reversals")
 
 
 def _stage_relations(event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]]
@@ -974,6 +990,9 @@ def _stage_relations(event_dates: dict[str, dict[str, int]], quirks: dict[str, d
         sums += [(at + t, tuple(at + p for p in parts)) for t, parts in QUIRK_SUMS.get(what, {}).items()]
     for one, other in SAME_RECORD_COUNTS:
         sums += [(one, (other,)), (other, (one,))]
+    if all(p in flat for p in REVERSAL_PARTS):  # the reversals: a count no line shows, read as shown
+        flat[REVERSALS] = sum(flat[p] for p in REVERSAL_PARTS)
+        sums += [(REVERSALS, REVERSAL_PARTS)]
     return flat, sums
 
 
