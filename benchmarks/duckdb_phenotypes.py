@@ -433,29 +433,78 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
     raise ValueError(f"{table}.{c} has type {t}, not a date")
 
 
+# DuckDB types _as_date reads as dates (the chain's date_readable: a date, a timestamp, text)
+_DATE_READABLE = ("DATE", "TIMESTAMP", "VARCHAR")
+
+
+def _void_date_columns(con: duckdb.DuckDBPyConnection, source: str, table: str, types: dict[str, str]) -> set[str]:
+    """The date columns of ``table`` (``DATE_COLUMNS``) and their datetime partners in ``source`` whose
+    DuckDB type is no date type and which hold no value in any row (null, or NaN in a float column):
+    read as empty, as the chain's ``void_date_columns`` reads them. pandas writes an all-missing column as
+    Parquet's null type (DuckDB: "NULL"), or as float64 NaN from a CSV; such a column was
+    'has type "NULL", not a date' here, one error for an export the chain read (session 56 omopkinds3:
+    person.birth_datetime, death.death_date, observation_period_end_date, drug_exposure_end_date). One
+    aggregate over those columns, only when one exists."""
+    names = [*DATE_COLUMNS.get(table, ()),
+             *[p for (t, _), p in DATETIME_PARTNER.items() if t == table]]
+    odd = [c for c in names if c in types and not types[c].startswith(_DATE_READABLE)]
+    if not odd:
+        return set()
+
+    def has_value(c: str) -> str:
+        t = types[c]
+        if t in ('"NULL"', "NULL"):
+            return "0"
+        value = f"{c} IS NOT NULL"
+        if t in ("DOUBLE", "FLOAT", "REAL"):
+            value += f" AND NOT isnan({c})"
+        return f"max(CASE WHEN {value} THEN 1 ELSE 0 END)"
+
+    row = con.execute(f"SELECT {', '.join(has_value(c) for c in odd)} FROM {source}").fetchone()
+    return {c for c, v in zip(odd, row or (), strict=True) if not v}
+
+
+def _null_first_part(source: str) -> str:
+    """``source`` read so that a column of Parquet's null type in its FIRST part file (pandas' all-None
+    column; DuckDB reads a glob by the first file's types) takes its type from the other parts, whose
+    values are read (the chain: such a part's column is empty in that part only). Without it DuckDB stopped
+    at a DATE -> "NULL" cast, or, with the column read as empty (``_void_date_columns``), would have lost the
+    other parts' dates silently (session 56 omopkinds3). DuckDB's union_by_name takes each column's type
+    from the parts that have one (a column a part lacks is empty in that part)."""
+    if not source.startswith("read_parquet('") or not source.endswith("*.parquet')"):
+        return source
+    pattern = source[len("read_parquet('"):-2]
+    return f"read_parquet({_q(pattern)}, union_by_name = true)"
+
+
 def _dated(con: duckdb.DuckDBPyConnection, source: str, table: str, time_zone: str | None) -> str:
     """``source`` with its date columns as DATE (``_as_date``); an empty date column takes its
     CDM datetime partner's date (``DATETIME_PARTNER``), when the partner column exists."""
     _check_part_kinds(con, source, table)
     types = {r[0].lower(): r[1].upper() for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    read = source  # the helpers below read the files' own schemas from ``source``
+    if '"NULL"' in types.values():
+        read = _null_first_part(source)
+        types = {r[0].lower(): r[1].upper() for r in con.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()}
     physical = _parquet_types(con, source)
     # pyarrow's INT96 of a naive column: the written wall clock, read as DuckDB's naive TIMESTAMP
     for c in _wall_clock_int96(source, physical):
         physical.pop(c)
     # a column whose file declares its zone is dated there (with omop.time_zone set; unset: the error)
     declared = _declared_zones(source) if time_zone is not None else {}
+    void = _void_date_columns(con, read, table, types)
     repl = []
     for c in DATE_COLUMNS.get(table, ()):
         t = types.get(c)
         if t is None:
             continue
-        expr = _as_date(c, t, physical.get(c), table, declared.get(c, time_zone))
+        expr = "CAST(NULL AS DATE)" if c in void else _as_date(c, t, physical.get(c), table, declared.get(c, time_zone))
         p = DATETIME_PARTNER.get((table, c))
-        if p is not None and p in types:
+        if p is not None and p in types and p not in void:  # a partner holding no value dates nothing
             try:
                 fallback = _as_date(p, types[p], physical.get(p), table, declared.get(p, time_zone))
             except ValueError:  # an instant partner without a zone: an error only where it is used
-                n = con.execute(f"SELECT count(*) FROM {source} WHERE {c} IS NULL AND {p} IS NOT NULL").fetchone()[0]
+                n = con.execute(f"SELECT count(*) FROM {read} WHERE {c} IS NULL AND {p} IS NOT NULL").fetchone()[0]
                 if n:
                     raise
                 fallback = "CAST(NULL AS DATE)"
@@ -464,8 +513,8 @@ def _dated(con: duckdb.DuckDBPyConnection, source: str, table: str, time_zone: s
         if expr != c:
             repl.append(f"{expr} AS {c}")
     if not repl:
-        return source
-    return f"(SELECT * REPLACE ({', '.join(repl)}) FROM {source})"
+        return read
+    return f"(SELECT * REPLACE ({', '.join(repl)}) FROM {read})"
 
 
 def _whole(c: str, types: dict[str, str]) -> str:
