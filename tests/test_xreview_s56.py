@@ -1,8 +1,12 @@
 """Session 56 xreview: a second reviewer's checks of the session's commits (benchmarks/RESULTS.md
 "Session 56 xreview")."""
 
+import json
 import subprocess
 import sys
+
+import pandas as pd
+import pytest
 
 
 def test_a_cycle_alive_at_one_tasks_end_and_let_go_later_is_freed():
@@ -37,3 +41,33 @@ def test_a_cycle_alive_at_one_tasks_end_and_let_go_later_is_freed():
     assert 1 <= every <= 100
     assert alive <= every, f"{alive} of {3 * every} dropped cycles never freed"
     assert frozen > 0  # still freezing between the full collections
+
+
+@pytest.mark.xfail(strict=True, reason="open (session 56 xreview): with pgs.reference_fasta, a genotype record written "
+                   "shifted right that the score writes the same way is left-aligned away from its exact match "
+                   "(matching.left_aligned_rows); the score's own shifted indels are not left-aligned (27b47e9: not done)")
+def test_a_score_indel_written_as_its_record_keeps_its_match_with_the_fasta(hl, tmp_path):
+    """27b47e9 (``pgs.reference_fasta``): a genotype record in the repeat of a left-aligned score indel
+    whose indel is written shifted right is left-aligned before the match. When the score writes that
+    same indel shifted right too (a scoring file not normalised, beside a left-aligned indel of the
+    same repeat), the two matched exactly without the FASTA (ref_alt) and with it the row has moved:
+    not_found_unnormalised, its weight not scored. The FASTA of test_pgs_reference_fasta_s56 (1000 C,
+    1001-1006 AGAGAG, 1007 T); the file 1000 CAG>C and 1002 GAGAG>G (AGAG deleted, shifted right)."""
+    from test_pgs_reference_fasta_s56 import fasta_text
+    from test_pgs_vds_shift_s56 import sites_frame
+
+    from trd_spark.pgs.matching import ShiftWindows, left_aligned_rows, match_sites_frame, split_file_rows
+    from trd_spark.pgs.reference_fasta import ReferenceFasta
+
+    fasta = tmp_path / "ref.fa"
+    fasta.write_text(fasta_text())
+    rg = hl.get_reference("GRCh38")
+    written = pd.DataFrame({"contig": "chr1", "position": [1000, 1002],
+                            "alleles_json": [json.dumps(["CAG", "C"]), json.dumps(["GAGAG", "G"])]})
+    rows = split_file_rows(written, rg.contigs)
+    sites = sites_frame([(1000, "C", "CAG", 1.0), (1002, "G", "GAGAG", 0.5)])
+    without = match_sites_frame(sites, rows, keep_ambiguous=False)["match_type"].tolist()
+    assert without == ["ref_alt", "ref_alt"]
+    ref = ReferenceFasta.open(str(fasta), "d.vcf")
+    seen, _ = left_aligned_rows(rows, ref, ShiftWindows.of(hl, sites, "GRCh38", ref), rg.global_positions_dict)
+    assert match_sites_frame(sites, seen, keep_ambiguous=False, left_aligned=True)["match_type"].tolist() == without
