@@ -48,17 +48,18 @@ from test_phenotypes_support import (
     MDD_CONCEPT,
     SERTRALINE_TAB,
     STATUS_COLUMNS,
+    ad3_of_twin,
+    case_chain_run,
     d,
     days,
     duckdb_twin,
-    toy_config,
+    duckdb_twin_run,
     write_omop_tables,
 )
 
 from trd_spark.config import OmopInput
 from trd_spark.errors import InputDataError
 from trd_spark.phenotypes.omop import read_omop_table
-from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop, stage_counts
 
 ZONE = "America/New_York"
 CUTOFF = "2023-07-01"
@@ -286,30 +287,14 @@ def case_dir(tmp_path_factory):
 def chain_run(spark, case_dir):
     """The case through the chain, once: {"ad3": {person_id: ad3 row}, "persons": {person_id: (sex_at_birth,
     birth_date)}, "ages": {person_id: age_at_index}, "counts": stage_counts' (study_event_dates, quirks)}."""
-    cfg = toy_config(path=str(case_dir), time_zone=ZONE)
-    omop = read_omop(spark, cfg)
-    tables = derive_phenotype_tables(omop, cfg)
-    rows = tables.phenotypes.where("definition = 'ad3'").select(*STATUS_COLUMNS, "age_at_index").collect()
-    return {"ad3": {r.person_id: tuple(r)[2:10] for r in rows}, "ages": {r.person_id: r.age_at_index for r in rows},
-            "persons": {r.person_id: (r.sex_at_birth, r.birth_date) for r in tables.persons.collect()},
-            "counts": stage_counts(omop, tables.persons, tables.study_events, tables.ingredients,
-                                   cfg.omop.data_cutoff_date, cfg.phenotypes.trials.max_days_supply)}
+    return case_chain_run(spark, case_dir, ("sex_at_birth", "birth_date"), time_zone=ZONE)
 
 
 @pytest.fixture(scope="module")
 def twin_run(case_dir):
     """The case through the DuckDB twin, once: {"ad3": {person_id: ad3 row}, "counts": duckdb_drop_counts}."""
-    cfg = toy_config(path=str(case_dir), time_zone=ZONE)
-    twin = duckdb_twin()
-    out = case_dir.parent / "twin.parquet"
-    twin.duckdb_phenotypes(str(case_dir), cfg, str(out), threads=1)
-    con = duckdb.connect()
-    try:
-        rows = con.execute(f"SELECT {', '.join(STATUS_COLUMNS)} FROM read_parquet('{out}') "
-                           "WHERE definition = 'ad3'").fetchall()
-    finally:
-        con.close()
-    return {"ad3": {r[0]: tuple(r[2:]) for r in rows}, "counts": twin.duckdb_drop_counts(str(case_dir), cfg, threads=1)}
+    run = duckdb_twin_run(case_dir, STATUS_COLUMNS, time_zone=ZONE)
+    return {"ad3": ad3_of_twin(run), "counts": run["counts"]}
 
 
 def test_the_chain_gives_every_hand_answer(chain_run):

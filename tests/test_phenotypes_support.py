@@ -311,14 +311,15 @@ def duckdb_twin_rows(root, cfg, out, columns: str, where: str) -> list[tuple]:
 
 
 
-def duckdb_twin_run(case_dir, columns) -> dict:
-    """The DuckDB twin run once on the OMOP export in ``case_dir`` (toy config pointed there; one
-    thread; its phenotypes written beside the folder, ``twin.parquet``): ``{"rows": sorted tuples of
-    ``columns`` (names), "counts": the twin's drop counts}`` (the hand-worked shape modules' twin
-    fixture: test_trials_s53, test_omop_shapes_s54)."""
+def duckdb_twin_run(case_dir, columns, **omop_updates) -> dict:
+    """The DuckDB twin run once on the OMOP export in ``case_dir`` (toy config pointed there, with
+    ``omop_updates`` such as ``time_zone``; one thread; its phenotypes written beside the folder,
+    ``twin.parquet``): ``{"rows": sorted tuples of ``columns`` (names), "counts": the twin's drop
+    counts}`` (the hand-worked shape modules' twin fixture: test_trials_s53, test_omop_shapes_s54,
+    test_omop_kinds_s52 / _s56)."""
     import duckdb
 
-    cfg = toy_config(path=str(case_dir))
+    cfg = toy_config(path=str(case_dir), **omop_updates)
     out = case_dir.parent / "twin.parquet"
     _, counts = duckdb_twin().duckdb_phenotypes_and_drop_counts(str(case_dir), cfg, str(out), threads=1)
     con = duckdb.connect()
@@ -327,6 +328,29 @@ def duckdb_twin_run(case_dir, columns) -> dict:
     finally:
         con.close()
     return {"rows": sorted(rows), "counts": counts}
+
+def case_chain_run(spark, case_dir, person_columns: tuple[str, ...], **omop_updates) -> dict:
+    """The phenotype chain run once on the OMOP export in ``case_dir`` (toy config pointed there, with
+    ``omop_updates``): ``{"ad3": {person_id: ad3 row after person_id and definition}, "ages":
+    {person_id: age_at_index}, "persons": {person_id: tuple of ``person_columns`` of the persons
+    table}, "counts": stage_counts' (study_event_dates, quirks)}`` (the hand-worked kinds modules'
+    chain fixture: test_omop_kinds_s52 / _s56)."""
+    from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop, stage_counts
+
+    cfg = toy_config(path=str(case_dir), **omop_updates)
+    omop = read_omop(spark, cfg)
+    tables = derive_phenotype_tables(omop, cfg)
+    rows = tables.phenotypes.where("definition = 'ad3'").select(*STATUS_COLUMNS, "age_at_index").collect()
+    return {"ad3": {r.person_id: tuple(r)[2:10] for r in rows}, "ages": {r.person_id: r.age_at_index for r in rows},
+            "persons": {r.person_id: tuple(r[c] for c in person_columns) for r in tables.persons.collect()},
+            "counts": stage_counts(omop, tables.persons, tables.study_events, tables.ingredients,
+                                   cfg.omop.data_cutoff_date, cfg.phenotypes.trials.max_days_supply)}
+
+
+def ad3_of_twin(run: dict) -> dict:
+    """``{person_id: ad3 row after person_id and definition}`` of a ``duckdb_twin_run`` of STATUS_COLUMNS."""
+    return {r[0]: tuple(r[2:]) for r in run["rows"] if r[1] == "ad3"}
+
 
 # A field case's expected.tsv: its columns, and its rows as the phenotypes table's values.
 STATUS_COLUMNS = ["person_id", "definition", "status", "exclusion_reason", "mdd_index_date", "trd_onset_date",
