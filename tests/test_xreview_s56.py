@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pandas as pd
-import pytest
 
 
 def test_a_cycle_alive_at_one_tasks_end_and_let_go_later_is_freed():
@@ -43,15 +42,12 @@ def test_a_cycle_alive_at_one_tasks_end_and_let_go_later_is_freed():
     assert frozen > 0  # still freezing between the full collections
 
 
-@pytest.mark.xfail(strict=True, reason="open (session 56 xreview): with pgs.reference_fasta, a genotype record written "
-                   "shifted right that the score writes the same way is left-aligned away from its exact match "
-                   "(matching.left_aligned_rows); the score's own shifted indels are not left-aligned (27b47e9: not done)")
 def test_a_score_indel_written_as_its_record_keeps_its_match_with_the_fasta(hl, tmp_path):
     """27b47e9 (``pgs.reference_fasta``): a genotype record in the repeat of a left-aligned score indel
     whose indel is written shifted right is left-aligned before the match. When the score writes that
     same indel shifted right too (a scoring file not normalised, beside a left-aligned indel of the
-    same repeat), the two matched exactly without the FASTA (ref_alt) and with it the row has moved:
-    not_found_unnormalised, its weight not scored. The FASTA of test_pgs_reference_fasta_s56 (1000 C,
+    same repeat), the two matched exactly without the FASTA (ref_alt); before the session 56 fastafix
+    fix the row had moved with it: not_found_unnormalised, its weight not scored. The FASTA of test_pgs_reference_fasta_s56 (1000 C,
     1001-1006 AGAGAG, 1007 T); the file 1000 CAG>C and 1002 GAGAG>G (AGAG deleted, shifted right)."""
     from test_pgs_reference_fasta_s56 import fasta_text
     from test_pgs_vds_shift_s56 import sites_frame

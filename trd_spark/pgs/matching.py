@@ -1011,7 +1011,9 @@ def left_aligned_rows(rows: pd.DataFrame, reference: ReferenceFasta, near: Shift
     """``rows`` (genotype rows as ``match_sites_frame`` takes them) as the match sees them with
     ``pgs.reference_fasta``: each file record (contig, its position and REF as written,
     ``file_rows``) holding an alt whose minimal form is an indel written shifted right
-    (``_left_anchored_indels``: its anchor its sequence's last base) inside ``near``'s windows
+    (``_left_anchored_indels``: its anchor its sequence's last base) inside ``near``'s windows,
+    unless one of its alts is, as written, a score site (``ShiftWindows.written``: matched as
+    written, as without the FASTA),
     (``ShiftWindows.of`` with the FASTA; ``offsets``: the reference's ``global_positions_dict``)
     left-aligned with all its alts (``ReferenceFasta.left_align``, as ``bcftools norm -f``), its
     rows' ``position``/``ref``/``alt`` the minimal form of each alt of the new record and their
@@ -1046,6 +1048,9 @@ def left_aligned_rows(rows: pd.DataFrame, reference: ReferenceFasta, near: Shift
     by_record = pd.Series(members).groupby(keys[members].to_flat_index(), sort=False)
     for (c, p, r), idx in by_record:
         rows_of = idx.to_numpy(np.int64)
+        if near.written and any((str(c), int(m_pos[i]), str(m_ref[i]), str(m_alt[i])) in near.written
+                                for i in rows_of.tolist()):
+            continue  # a score site written as this record writes it: the match as written wins
         alts = list(dict.fromkeys(str(a) for a in g_alt[rows_of]))
         if any(a in ("*", ".", "") or not a.isalpha() for a in [r, *alts]):
             continue  # a spanning deletion or a missing code: not moved (bcftools leaves them too)
@@ -2724,9 +2729,13 @@ class ShiftWindows:
     distinct) covering ``[p, p + SHIFT_WINDOW]`` of each placed score site whose minimal alleles
     are a left-aligned indel. Hail's routes collect the file rows there that are indels written
     not left-aligned (``genotype_rows_at``'s ``near``) beside the rows at the score loci, so that
-    they, as the native routes' whole variant lists, can tell such a not-found indel."""
+    they, as the native routes' whole variant lists, can tell such a not-found indel.
+    ``written``: the placed score sites that are indels written shifted right, (contig, position,
+    allele, allele) in minimal form, both allele orders: a genotype record holding one as written
+    matches it as written and ``left_aligned_rows`` leaves it where it is."""
 
     buckets: np.ndarray
+    written: frozenset[tuple[str, int, str, str]] = frozenset()
 
     @classmethod
     def of(cls, hl: hl_types, sites: pd.DataFrame, reference_genome: str,
@@ -2763,7 +2772,12 @@ class ShiftWindows:
             if not len(gp):
                 return None
         lo, hi = gp // SHIFT_BUCKET, (gp + width) // SHIFT_BUCKET
-        return cls(np.unique(np.concatenate([np.arange(a, b + 1) for a, b in zip(lo, hi, strict=True)])))
+        placed = np.flatnonzero(indel & shifts & position.notna().to_numpy() & sites["contig"].notna().to_numpy())
+        pos_all, con_all = position.to_numpy("int64", na_value=0), sites["contig"].to_numpy(object)
+        written = frozenset(k for i in placed.tolist()
+                            for k in ((str(con_all[i]), int(pos_all[i]), str(ea[i]), str(oa[i])),
+                                      (str(con_all[i]), int(pos_all[i]), str(oa[i]), str(ea[i]))))
+        return cls(np.unique(np.concatenate([np.arange(a, b + 1) for a, b in zip(lo, hi, strict=True)])), written)
 
     def contains(self, global_positions: np.ndarray) -> np.ndarray:
         """bool per global position (int64): in one of the buckets."""
