@@ -35,7 +35,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -51,7 +50,7 @@ from test_phenotypes_support import (
     case_chain_run,
     d,
     days,
-    duckdb_twin,
+    duckdb_twin_rows,
     duckdb_twin_run,
     toy_config,
     write_omop_tables,
@@ -351,16 +350,8 @@ def test_the_twin_reads_date_columns_that_hold_nothing_as_empty(tmp_path):
     root = tmp_path / "omop"
     root.mkdir()
     _write_void_case(root)
-    cfg = toy_config(path=str(root), time_zone=ZONE)
-    twin = duckdb_twin()
-    out = tmp_path / "twin.parquet"
-    twin.duckdb_phenotypes(str(root), cfg, str(out), threads=1)
-    con = duckdb.connect()
-    try:
-        rows = con.execute(f"SELECT {', '.join(STATUS_COLUMNS)} FROM read_parquet('{out}') "
-                           "WHERE definition = 'ad3'").fetchall()
-    finally:
-        con.close()
+    rows = duckdb_twin_rows(root, toy_config(path=str(root), time_zone=ZONE), tmp_path / "twin.parquet",
+                            ", ".join(STATUS_COLUMNS), "definition = 'ad3'")
     assert _differences({r[0]: tuple(r[2:]) for r in rows}, VOID_EXPECTED) == {}
 
 
@@ -424,14 +415,6 @@ def test_the_twin_reads_part_folders_whose_first_part_holds_null_type_columns(tm
     root = tmp_path / "omop"
     root.mkdir()
     _write_parts_case(root)
-    cfg = toy_config(path=str(root), time_zone=ZONE)
-    twin = duckdb_twin()
-    out = tmp_path / "twin.parquet"
-    twin.duckdb_phenotypes(str(root), cfg, str(out), threads=1)
-    con = duckdb.connect()
-    try:
-        rows = con.execute(f"SELECT {', '.join(STATUS_COLUMNS)} FROM read_parquet('{out}') "
-                           "WHERE definition = 'ad3'").fetchall()
-    finally:
-        con.close()
+    rows = duckdb_twin_rows(root, toy_config(path=str(root), time_zone=ZONE), tmp_path / "twin.parquet",
+                            ", ".join(STATUS_COLUMNS), "definition = 'ad3'")
     assert _differences({r[0]: tuple(r[2:]) for r in rows}, PARTS_EXPECTED) == {}
