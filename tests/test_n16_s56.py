@@ -11,20 +11,23 @@ import sys
 from trd_spark import worker_daemon
 
 
-def _worker_gc(_):  # local: pickled by value (a worker cannot import this test module)
-    import gc
-    import os
-
-    import pyspark.daemon
-
-    return os.getpid(), type(pyspark.daemon.gc).__name__, gc.get_freeze_count()
-
-
 def test_reused_workers_freeze_what_survives_each_tasks_collection(spark):
     """In the shared session (local[2], ``trd_spark.worker_daemon``), a worker's daemon module
     collects through ``FrozenAfterCollect``, and a worker that has run a task before holds frozen
     objects (the survivors of that task's collection). Before this change: ``gc`` was the module
     itself and nothing was ever frozen (freeze count 0), so each task's collection walked them all."""
+
+    def _worker_gc(_):
+        # Defined here, so cloudpickle ships it by value: a module-level function is pickled by
+        # reference and a worker cannot import this test module (tests/ is on no worker's path;
+        # CI's red of session 56: ModuleNotFoundError 'test_n16_s56').
+        import gc
+        import os
+
+        import pyspark.daemon
+
+        return os.getpid(), type(pyspark.daemon.gc).__name__, gc.get_freeze_count()
+
     sc = spark.sparkContext
     seen: dict[int, int] = {}
     again = None
