@@ -385,11 +385,12 @@ class PgsSettings(_Strict):
     # MT/PLINK/BGEN ``rsid``); off by default: it keeps an rsID per genotype row and joins on it.
     match_rsid: bool = False
     # A reference FASTA of the genotypes' build (local path; indexed by pysam, which writes its
-    # .fai beside it when absent). When set, genotype records near the score's left-aligned
-    # indels that write an indel shifted right in a repeat are left-aligned against it before
-    # the match (as bcftools norm -f), so such score variants are matched and scored instead of
-    # counted not_found_unnormalised; a record's REF that disagrees with it is an error.
-    # docs/pgs.md "Indel representations". Not used for a VDS (densified at the score loci).
+    # .fai beside it when absent). When set, the scoring files' indels written not left-aligned
+    # (shifted right in a repeat, or anchored on their right) and the genotype records near the
+    # score's indels that write one so are left-aligned against it before the match (as bcftools
+    # norm -f), so such score variants are matched and scored instead of counted
+    # not_found_unnormalised; a record's REF that disagrees with it is an error. docs/pgs.md
+    # "Indel representations". On a VDS only the score's side (densified at the score loci).
     reference_fasta: str | None = None
     # PGS per SD, fitted per dataset on its unrelated samples: ``overall`` z-score,
     # ``ancestry`` z-score within each genetic ancestry group, or ``pc_adjusted`` (mean

@@ -1006,22 +1006,44 @@ def _left_anchored_indels(first: np.ndarray, second: np.ndarray) -> tuple[np.nda
     return indel, seq, shifts
 
 
+def movable_indels(ref: np.ndarray, alt: np.ndarray, right_anchored: bool) -> np.ndarray:
+    """bool per allele pair in minimal form (object arrays): an indel a left-alignment moves, i.e.
+    written shifted right (``_left_anchored_indels``: its anchor its sequence's last base) or,
+    with ``right_anchored``, anchored on its right too (``unnormalised_indels``: both cases)."""
+    if right_anchored:
+        return unnormalised_indels(ref, alt)
+    indel, _, shifts = _left_anchored_indels(ref, alt)
+    return indel & shifts
+
+
+# ``left_aligned_rows``' column (bool): the row's file record was moved by the FASTA; and
+# ``left_aligned_sites``' (bool): the score site was.
+LEFT_ALIGNED = "left_aligned"
+SCORE_LEFT_ALIGNED = "score_left_aligned"
+# ``left_aligned_sites``' columns: the score's alleles as its file writes them (put back by ``written_alleles``).
+_WRITTEN_EFFECT, _WRITTEN_OTHER = "written_effect_allele", "written_other_allele"
+
+
 def left_aligned_rows(rows: pd.DataFrame, reference: ReferenceFasta, near: ShiftWindows | None,
                       offsets: dict[str, int]) -> tuple[pd.DataFrame, int]:
     """``rows`` (genotype rows as ``match_sites_frame`` takes them) as the match sees them with
     ``pgs.reference_fasta``: each file record (contig, its position and REF as written,
     ``file_rows``) holding an alt whose minimal form is an indel written shifted right
-    (``_left_anchored_indels``: its anchor its sequence's last base) inside ``near``'s windows,
+    (``_left_anchored_indels``: its anchor its sequence's last base) or anchored on its right
+    (``AG>G``, ``unnormalised_indels``) inside ``near``'s windows,
     unless one of its alts is, as written, a score site (``ShiftWindows.written``: matched as
     written, as without the FASTA),
     (``ShiftWindows.of`` with the FASTA; ``offsets``: the reference's ``global_positions_dict``)
     left-aligned with all its alts (``ReferenceFasta.left_align``, as ``bcftools norm -f``), its
     rows' ``position``/``ref``/``alt`` the minimal form of each alt of the new record and their
     ``site_position``/``site_ref``/``site_alt`` the new record. The same rows in the same order
-    (``matched_row`` indexes the caller's rows); the caller keeps its own rows for scoring (the
-    file's record, as written). Returns the frame (``rows`` itself when nothing moved) and the
-    number of file records moved. Errors: ``ReferenceFasta``'s (a REF not the FASTA's, a contig
-    or position it lacks: one InputDataError naming the FASTA, the genotypes and the record)."""
+    (``matched_row`` indexes the caller's rows), with ``LEFT_ALIGNED`` (bool: the row's record
+    moved) when any did; the caller keeps its own rows for scoring (the file's record, as
+    written). Returns the frame (``rows`` itself when nothing moved) and the number of file
+    records moved. A multi-allelic record moves whole, as ``bcftools norm -f`` without ``-m``
+    moves it (docs/pgs.md "Indel representations": why not each alt alone). Errors:
+    ``ReferenceFasta``'s (a REF not the FASTA's, a contig or position it lacks: one InputDataError
+    naming the FASTA, the genotypes and the record)."""
     if near is None or not len(rows):
         return rows, 0
     m_pos, m_ref, m_alt = minimal_alleles(rows["position"].to_numpy(np.int64), rows["ref"].to_numpy(object),
@@ -1033,8 +1055,7 @@ def left_aligned_rows(rows: pd.DataFrame, reference: ReferenceFasta, near: Shift
     at = np.flatnonzero(inside)
     if not len(at):
         return rows, 0
-    indel, _, shifts = _left_anchored_indels(m_ref[at], m_alt[at])
-    at = at[indel & shifts]
+    at = at[unnormalised_indels(m_ref[at], m_alt[at])]
     if not len(at):
         return rows, 0
     g_pos, g_ref, g_alt = file_rows(rows)
@@ -1045,6 +1066,7 @@ def left_aligned_rows(rows: pd.DataFrame, reference: ReferenceFasta, near: Shift
     ref, alt = rows["ref"].to_numpy(object).copy(), rows["alt"].to_numpy(object).copy()
     s_pos, s_ref, s_alt = g_pos.copy(), g_ref.copy(), g_alt.copy()
     moved = 0
+    flag = np.zeros(len(rows), dtype=bool)
     by_record = pd.Series(members).groupby(keys[members].to_flat_index(), sort=False)
     for (c, p, r), idx in by_record:
         rows_of = idx.to_numpy(np.int64)
@@ -1058,6 +1080,7 @@ def left_aligned_rows(rows: pd.DataFrame, reference: ReferenceFasta, near: Shift
         if new_pos == p and new[0] == r:
             continue
         moved += 1
+        flag[rows_of] = True
         for i in rows_of.tolist():
             a = new[1 + alts.index(str(g_alt[i]))]
             s_pos[i], s_ref[i], s_alt[i] = new_pos, new[0], a
@@ -1069,7 +1092,62 @@ def left_aligned_rows(rows: pd.DataFrame, reference: ReferenceFasta, near: Shift
     out = rows.copy()
     out["position"], out["ref"], out["alt"] = position, ref, alt
     out[SITE_POSITION], out[SITE_REF], out[SITE_ALT] = s_pos, s_ref, s_alt
+    out[LEFT_ALIGNED] = flag
     return out, moved
+
+
+def left_aligned_sites(sites: pd.DataFrame, reference: ReferenceFasta) -> tuple[pd.DataFrame, int]:
+    """``score_sites``' frame as the match sees it with ``pgs.reference_fasta``: each placed site
+    whose pair, in minimal form, is an indel written not left-aligned (shifted right in a repeat,
+    or anchored on its right: ``unnormalised_indels``; a PGS Catalog file not normalised) moved to
+    its left-aligned form (``ReferenceFasta.left_align_pair``: ``position`` and both alleles, e.g.
+    ``1002 G/GAG`` -> ``1000 C/CAG``), so it meets its genotype record however that is written
+    (a record written shifted is left-aligned too, ``left_aligned_rows``), and Hail's routes collect
+    the rows at its left-aligned locus and in its repeat. A pair neither of whose alleles is the
+    FASTA's bases there stays as written (matched as without the FASTA). The same sites in the same
+    order, with ``SCORE_LEFT_ALIGNED`` (bool) and the file's alleles kept for the outputs
+    (``written_alleles`` puts them back after the match: variant_matches shows the score file's
+    alleles, ``pos`` its position). Returns the frame (``sites`` itself when none moved) and the
+    number of sites moved. Errors: ``ReferenceFasta.bases``' (a contig or position the FASTA lacks)."""
+    if not len(sites):
+        return sites, 0
+    position, ea, oa, _, _ = minimal_site_alleles(sites)
+    contig = sites["contig"].to_numpy(object)
+    ok = position.notna().to_numpy() & pd.notna(contig) & pd.notna(oa) & pd.notna(ea) \
+        & ~sites["liftover_failed"].to_numpy(bool)
+    at = np.flatnonzero(ok)
+    at = at[unnormalised_indels(ea[at], oa[at])]
+    new_pos = position.to_numpy("int64", na_value=0).copy()
+    new_e, new_o = sites["effect_allele"].to_numpy(object).copy(), sites["other_allele"].to_numpy(object).copy()
+    moved = np.zeros(len(sites), dtype=bool)
+    for i in at.tolist():
+        got = reference.left_align_pair(str(contig[i]), int(new_pos[i]), str(ea[i]), str(oa[i]))
+        if got is None:
+            continue
+        new_pos[i], new_e[i], new_o[i] = got
+        moved[i] = True
+    if not moved.any():
+        return sites, 0
+    out = sites.assign(**{_WRITTEN_EFFECT: sites["effect_allele"], _WRITTEN_OTHER: sites["other_allele"]})
+    out["position"] = pd.Series(np.where(moved, new_pos, sites["position"].to_numpy("int64", na_value=0)),
+                                index=sites.index, dtype="Int64").where(sites["position"].notna() | moved)
+    out["effect_allele"], out["other_allele"] = new_e, new_o
+    if "lift_negative_strand" in out:  # the moved alleles are on the reference's strand
+        out["lift_negative_strand"] = out["lift_negative_strand"].to_numpy(bool) & ~moved
+    out[SCORE_LEFT_ALIGNED] = moved
+    out.attrs = dict(sites.attrs)
+    return out, int(moved.sum())
+
+
+def written_alleles(matched: pd.DataFrame) -> pd.DataFrame:
+    """``match_sites_frame``'s sites with the score file's alleles back where
+    ``left_aligned_sites`` moved them (its columns dropped; ``position`` stays the one matched)."""
+    if _WRITTEN_EFFECT not in matched:
+        return matched
+    out = matched.assign(effect_allele=matched[_WRITTEN_EFFECT], other_allele=matched[_WRITTEN_OTHER]).drop(
+        columns=[_WRITTEN_EFFECT, _WRITTEN_OTHER])
+    out.attrs = dict(matched.attrs)
+    return out
 
 
 def _minimal_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -1635,6 +1713,12 @@ def match_sites_frame(
                    duplicate_genotype_rows=n_pairs - n_distinct,
                    multiallelic=(matched_row >= 0) & (multiallelic_rows(rows)[np.maximum(matched_row, 0)]
                                                        if len(rows) else False))
+    if LEFT_ALIGNED in rows or SCORE_LEFT_ALIGNED in s:
+        # A used match that needed pgs.reference_fasta: its score site or its genotype record moved.
+        moved = s[SCORE_LEFT_ALIGNED].to_numpy(bool) if SCORE_LEFT_ALIGNED in s else np.zeros(n, dtype=bool)
+        if LEFT_ALIGNED in rows and len(rows):
+            moved = moved | rows[LEFT_ALIGNED].to_numpy(bool)[np.maximum(matched_row, 0)]
+        out[LEFT_ALIGNED] = moved & (matched_row >= 0)
     out.attrs = dict(s.attrs)
     return matched_duplicates(out, rows, duplicate_variants, checked=~missing_code_site)
 
@@ -1792,6 +1876,21 @@ def summarise_frame_matches(m: FrameMatches, dataset: str, labels: dict[str, Sco
         multi = np.bincount(score[_site_members(bounds, np.flatnonzero(m.sites["multiallelic"].to_numpy(bool)))],
                             minlength=k)
     return summary_frame(by_score, dataset, m.pgs_ids, labels, multi)
+
+
+def left_aligned_counts(m: FrameMatches) -> dict[str, int]:
+    """pgs_id -> its score variants matched only after ``pgs.reference_fasta``'s left-alignment
+    (``match_sites_frame``'s ``LEFT_ALIGNED``: the score's indel or its genotype record was
+    written not left-aligned); scores without any left out, {} without the FASTA. Variants, not
+    persons."""
+    if LEFT_ALIGNED not in m.sites:
+        return {}
+    at = np.flatnonzero(m.sites[LEFT_ALIGNED].to_numpy(bool))
+    if not len(at):
+        return {}
+    counts = np.bincount(m.members["score_index"].to_numpy()[_site_members(m.site_bounds(), at)],
+                         minlength=len(m.pgs_ids))
+    return {p: int(c) for p, c in zip(m.pgs_ids, counts, strict=True) if c}
 
 
 def unnormalised_examples(m: FrameMatches) -> dict[str, tuple[int, str]]:
@@ -2730,12 +2829,17 @@ class ShiftWindows:
     are a left-aligned indel. Hail's routes collect the file rows there that are indels written
     not left-aligned (``genotype_rows_at``'s ``near``) beside the rows at the score loci, so that
     they, as the native routes' whole variant lists, can tell such a not-found indel.
-    ``written``: the placed score sites that are indels written shifted right, (contig, position,
-    allele, allele) in minimal form, both allele orders: a genotype record holding one as written
-    matches it as written and ``left_aligned_rows`` leaves it where it is."""
+    ``written``: the placed score sites that are indels written not left-aligned (shifted right
+    or anchored on their right: ``unnormalised_indels``), (contig, position, allele, allele) in
+    minimal form, both allele orders: a genotype record holding one as written matches it as
+    written and ``left_aligned_rows`` leaves it where it is. ``right_anchored`` (windows made
+    with the FASTA): each window reaches one base further and the rows collected in it include
+    indels anchored on their right (``AG>G``: the base after the event shared, as some callers and
+    liftovers write them), which the FASTA left-aligns too."""
 
     buckets: np.ndarray
     written: frozenset[tuple[str, int, str, str]] = frozenset()
+    right_anchored: bool = False
 
     @classmethod
     def of(cls, hl: hl_types, sites: pd.DataFrame, reference_genome: str,
@@ -2743,7 +2847,10 @@ class ShiftWindows:
         """The windows of ``score_sites``' placed indels on ``reference_genome``; None without any.
         With ``reference`` (``pgs.reference_fasta``) each window is the indel's repeat as the FASTA
         has it (``ReferenceFasta.shift_extent``: none outside a repeat, past 100 bases in a long
-        one) instead of ``SHIFT_WINDOW`` bases."""
+        one) instead of ``SHIFT_WINDOW`` bases, plus one base: an indel anchored on its right sits
+        one base past its left-anchored form (a deletion of p + 1.. written from p + 1, an
+        insertion after p written at p + 1), so an insertion outside any repeat has the window
+        [p, p + 1] (``right_anchored``)."""
         position, ea, oa, _, _ = minimal_site_alleles(sites)
         indel, seq, shifts = _left_anchored_indels(ea, oa)
         at = np.flatnonzero(indel & ~shifts & position.notna().to_numpy() & sites["contig"].notna().to_numpy())
@@ -2768,16 +2875,16 @@ class ShiftWindows:
                 log.warning("pgs: %d score indel(s) lie in a repeat of %d bases or more in pgs.reference_fasta %s: "
                             "genotype records written shifted further right than that are not looked for (plain "
                             "not_found)", int((width >= MAX_FASTA_SHIFT).sum()), MAX_FASTA_SHIFT, reference.path)
-            gp, width = gp[width > 0], width[width > 0]
-            if not len(gp):
-                return None
+            width = width + 1
         lo, hi = gp // SHIFT_BUCKET, (gp + width) // SHIFT_BUCKET
-        placed = np.flatnonzero(indel & shifts & position.notna().to_numpy() & sites["contig"].notna().to_numpy())
+        placed = np.flatnonzero(unnormalised_indels(ea, oa) & position.notna().to_numpy()
+                                & sites["contig"].notna().to_numpy())
         pos_all, con_all = position.to_numpy("int64", na_value=0), sites["contig"].to_numpy(object)
         written = frozenset(k for i in placed.tolist()
                             for k in ((str(con_all[i]), int(pos_all[i]), str(ea[i]), str(oa[i])),
                                       (str(con_all[i]), int(pos_all[i]), str(oa[i]), str(ea[i]))))
-        return cls(np.unique(np.concatenate([np.arange(a, b + 1) for a, b in zip(lo, hi, strict=True)])), written)
+        return cls(np.unique(np.concatenate([np.arange(a, b + 1) for a, b in zip(lo, hi, strict=True)])), written,
+                   reference is not None)
 
     def contains(self, global_positions: np.ndarray) -> np.ndarray:
         """bool per global position (int64): in one of the buckets."""
@@ -2811,7 +2918,8 @@ class ShiftWindows:
     def expression(self, hl: hl_types, locus, alleles) -> Any:
         """Boolean expression: a file row (``locus``, ``alleles``: REF first, any alts) in a bucket
         with an alt whose ``hl.min_rep`` is an indel anchored on its left whose sequence ends with
-        the anchor base (written not left-aligned: ``unnormalised_indels``' first case)."""
+        the anchor base (written not left-aligned: ``unnormalised_indels``' first case), or, with
+        ``right_anchored``, any indel whose longer allele ends with the shorter one (either case)."""
         wanted = hl.literal({int(b) for b in self.buckets}, hl.tset(hl.tint64))
         ref = alleles[0]
 
@@ -2819,8 +2927,9 @@ class ShiftWindows:
             m = hl.min_rep(locus, [ref, a]).alleles
             short = hl.if_else(hl.len(m[0]) == 1, m[0], m[1])
             long_ = hl.if_else(hl.len(m[0]) == 1, m[1], m[0])
-            return ((hl.len(m[0]) != hl.len(m[1])) & (hl.len(short) == 1) & (long_[0] == short)
-                    & (long_[hl.len(long_) - 1] == short))
+            ends = long_[hl.len(long_) - 1] == short
+            return ((hl.len(m[0]) != hl.len(m[1])) & (hl.len(short) == 1)
+                    & (ends if self.right_anchored else (long_[0] == short) & ends))
 
         return hl.if_else(wanted.contains(locus.global_position() // SHIFT_BUCKET),
                           hl.any(lambda a: (hl.len(a) != hl.len(ref)) & (a != "*") & shifted(a), alleles[1:]),
@@ -2895,8 +3004,7 @@ def file_rows_at(file_rows: pd.DataFrame, loci: ScoreLoci, offsets: dict[str, in
             a = alleles[i]
             e = np.array(a[1:], dtype=object)
             _, r, x = minimal_alleles(np.full(len(e), position[i]), np.full(len(e), a[0], dtype=object), e)
-            indel, _, shifts = _left_anchored_indels(r, x)
-            keep[i] = bool((indel & shifts).any())
+            keep[i] = bool(movable_indels(r, x, near.right_anchored).any())
     kept = file_rows[keep]
     frame = pd.DataFrame({"contig": kept["contig"].to_numpy(object), "position": kept["position"].to_numpy(np.int64),
                           "alleles_json": [json.dumps(a) for a in kept["alleles"]],

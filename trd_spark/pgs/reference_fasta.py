@@ -1,11 +1,12 @@
-"""A reference FASTA (``pgs.reference_fasta``) to left-align genotype indels near the score's indels.
+"""A reference FASTA (``pgs.reference_fasta``) to left-align the indels of both sides before the match.
 
 A genotype file never run through ``bcftools norm -f`` may write an indel in a repeat shifted
-right (``GAG>G`` at 1004 for the left-aligned ``CAG>C`` at 1000 in ``CAGAGAG``). Without the
-sequence the matcher can only count such a score variant (``not_found_unnormalised``); with it,
-the genotype rows near the score's left-aligned indels are left-aligned here before the match, so
-the site is matched and scored as if the file had been normalised (docs/pgs.md "Indel
-representations").
+right (``GAG>G`` at 1004 for the left-aligned ``CAG>C`` at 1000 in ``CAGAGAG``) or anchored on its
+right (``AGT>T`` at 1005); a scoring file may too. Without the sequence the matcher can only count
+such a score variant (``not_found_unnormalised``); with it, the score's such indels
+(``left_align_pair``) and the genotype records near the score's indels (``left_align``) are
+left-aligned here before the match, so the site is matched and scored as if both files had been
+normalised (docs/pgs.md "Indel representations").
 
 Rule mirrored: vt normalize's (Tan, Abecasis & Kang 2015, "Unified representation of genetic
 variants", Bioinformatics 31:2202, Algorithm 1), which ``bcftools norm -f`` implements: while every
@@ -105,7 +106,29 @@ class ReferenceFasta:
             raise InputDataError(f"the genotype record {site}: its REF is not pgs.reference_fasta {self.path}'s "
                                  f"bases there ({seen}); is the FASTA the genotypes' build? (bcftools norm "
                                  f"--check-ref e stops alike)", where=self.where)
-        out = [a.upper() for a in alleles]
+        return self._normalised(contig, position, [a.upper() for a in alleles], site)
+
+    def left_align_pair(self, contig: str, position: int, first: str, second: str) -> tuple[int, str, str] | None:
+        """A score variant's allele pair (``first``, ``second``: either may be the REF, a scoring
+        file does not say) at ``position`` left-aligned as ``left_align`` moves a record: the REF is
+        the allele that is the FASTA's bases there (when both are, e.g. ``C/CA`` before an A, both
+        readings give the same pair: the rule moves a set of alleles); returns (position, first,
+        second) moved, or None when neither allele is the FASTA's bases (another build, a strand,
+        two alts of one site: the pair is then matched as written)."""
+        site = f"{contig}:{position} {first}/{second}"
+        a, b = first.upper(), second.upper()
+        length = self._length(contig, site)
+        for swapped, (ref, alt) in enumerate(((a, b), (b, a))):
+            if position + len(ref) - 1 <= length and self.bases(contig, position, position + len(ref), site) == ref:
+                pos, out = self._normalised(contig, position, [ref, alt], site)
+                if swapped:
+                    out = out[::-1]
+                return pos, out[0], out[1]
+        return None
+
+    def _normalised(self, contig: str, position: int, alleles: list[str], site: str) -> tuple[int, list[str]]:
+        """vt normalize's Algorithm 1 on ``alleles`` (upper case, REF first) at ``position`` (module doc)."""
+        out = list(alleles)
         pos = position
         changed = True
         while changed:

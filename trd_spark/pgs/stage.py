@@ -74,7 +74,9 @@ from trd_spark.pgs.matching import (
     file_rows_at,
     frame_matches,
     genotype_rows_at,
+    left_aligned_counts,
     left_aligned_rows,
+    left_aligned_sites,
     loci_table,
     match_rate_failures,
     match_sites_frame,
@@ -87,6 +89,7 @@ from trd_spark.pgs.matching import (
     unnormalised_examples,
     variant_matches_pandas,
     weight_matrices,
+    written_alleles,
 )
 from trd_spark.pgs.native_task import PASS_FILES_GONE
 from trd_spark.pgs.reference_fasta import ReferenceFasta
@@ -157,6 +160,8 @@ class DatasetMatches:
     sex: SexOnX | None = None
     # The scored rows no sample has a call on, counted by the scoring pass (scoring.UncalledVariants).
     uncalled: UncalledVariants | None = None
+    # With pgs.reference_fasta: the genotype records and score indels it left-aligned (``left_aligned_note``).
+    left_aligned: dict[str, Any] | None = None
 
 
 def uncalled_variant_counts(results: list[DatasetMatches]) -> dict[str, dict[str, Any]]:
@@ -324,6 +329,23 @@ def half_call_row_counts(results: list[DatasetMatches]) -> dict[str, int]:
     the pgs manifest's notes (``vcf_half_call_rows``); datasets not counted or without any are
     left out. Variants, not persons."""
     return {r.dataset: r.half_call_rows for r in results if r.half_call_rows}
+
+
+def left_aligned_note(records: int, score_indels: int, frame: FrameMatches) -> dict[str, Any]:
+    """One dataset's entry of the pgs manifest's ``notes.reference_fasta_left_aligned``: the
+    genotype records near the score's indels ``pgs.reference_fasta`` left-aligned before the match
+    (``genotype_records``), the score sites written not left-aligned it moved (``score_indels``,
+    shifted right or anchored on their right; pgsc_calc's match report counts each such case too)
+    and per score the variants matched only thanks to it (``matched_by_score``, pgs_id -> count;
+    ``matching.left_aligned_counts``). Variants and records, not persons."""
+    return {"genotype_records": int(records), "score_indels": int(score_indels),
+            "matched_by_score": left_aligned_counts(frame)}
+
+
+def left_aligned_notes(results: list[DatasetMatches]) -> dict[str, dict[str, Any]]:
+    """dataset -> ``left_aligned_note`` for each dataset matched with ``pgs.reference_fasta`` (0s
+    included: the FASTA was read and moved nothing); {} without it."""
+    return {r.dataset: r.left_aligned for r in results if r.left_aligned is not None}
 
 
 def unplaced_variant_counts(results: list[DatasetMatches]) -> dict[str, int]:
@@ -520,12 +542,13 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
                                                    other_builds=_other_builds(hl, rg))
         check_first_variant(bgen, index.frame)
         samples = sample_persons(bgen_sample_ids(bgen), where=where, sample_map=sample_map)
-        seen, aligned = _native_left_aligned(hl, cfg, dataset_name, where, sites, index.frame, rg)
-        sites = match_sites_frame(sites, seen, keep_ambiguous=cfg.pgs.keep_ambiguous,
-                                  unreadable=index.multiallelic_loci,
-                                  duplicate_variants=cfg.pgs.duplicate_variants, left_aligned=aligned)
+        sites, seen, aligned = _native_left_aligned(hl, cfg, dataset_name, where, sites, index.frame, rg)
+        sites = written_alleles(match_sites_frame(sites, seen, keep_ambiguous=cfg.pgs.keep_ambiguous,
+                                                  unreadable=index.multiallelic_loci,
+                                                  duplicate_variants=cfg.pgs.duplicate_variants,
+                                                  left_aligned=aligned is not None))
         _check_build(cfg, sites, index, scoring_files, rg, bgen.variants)
-        return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
+        return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced, aligned)
     files = pgen_engine.PlinkFiles.of(source)
     for path in (files.matrix, files.variants, files.samples):
         if not os.path.isfile(path):
@@ -542,11 +565,12 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
     else:  # a .pgen whose header disagrees with its .pvar's rows or .psam's samples
         pgen_engine.check_pgen_counts(files, int(index.frame["variant_idx"].max()) + 1 if len(index.frame) else 0,
                                       len(samples), index.allele_idx_offsets)
-    seen, aligned = _native_left_aligned(hl, cfg, dataset_name, where, sites, index.frame, rg)
-    sites = match_sites_frame(sites, seen, keep_ambiguous=cfg.pgs.keep_ambiguous,
-                              duplicate_variants=cfg.pgs.duplicate_variants, left_aligned=aligned)
+    sites, seen, aligned = _native_left_aligned(hl, cfg, dataset_name, where, sites, index.frame, rg)
+    sites = written_alleles(match_sites_frame(sites, seen, keep_ambiguous=cfg.pgs.keep_ambiguous,
+                                              duplicate_variants=cfg.pgs.duplicate_variants,
+                                              left_aligned=aligned is not None))
     _check_build(cfg, sites, index, scoring_files, rg, files.variants)
-    return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
+    return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced, aligned)
 
 
 def _reference_fasta(cfg: Config, where: str) -> ReferenceFasta | None:
@@ -555,25 +579,31 @@ def _reference_fasta(cfg: Config, where: str) -> ReferenceFasta | None:
     return None if path is None else ReferenceFasta.open(path, where)
 
 
-def _log_left_aligned(dataset_name: str, moved: int, path: str) -> None:
-    if moved:
-        log.info("  %s: %d genotype record(s) near the score's indels written shifted right, left-aligned "
-                 "against pgs.reference_fasta %s before the match (as bcftools norm -f)", dataset_name, moved, path)
+def _log_left_aligned(dataset_name: str, moved: int, path: str, score_indels: int = 0) -> None:
+    if moved or score_indels:
+        log.info("  %s: %d genotype record(s) near the score's indels and %d score indel(s) written not "
+                 "left-aligned (shifted right or anchored on the right), left-aligned against pgs.reference_fasta %s "
+                 "before the match (as bcftools norm -f; notes.reference_fasta_left_aligned)", dataset_name, moved,
+                 score_indels, path)
 
 
 def _native_left_aligned(hl: hl_types, cfg: Config, dataset_name: str, where: str, sites: pd.DataFrame,
-                         rows: pd.DataFrame, reference_genome: str) -> tuple[pd.DataFrame, bool]:
-    """A native route's variant list as the match sees it: with ``pgs.reference_fasta``, its
-    records near the score's left-aligned indels left-aligned (``left_aligned_rows``: the same
-    rows in the same order; the caller scores its own); whether they were looked at."""
+                         rows: pd.DataFrame, reference_genome: str
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, tuple[int, int] | None]:
+    """A native route's score sites and variant list as the match sees them: with
+    ``pgs.reference_fasta``, the score's indels written not left-aligned moved
+    (``left_aligned_sites``) and the records near the score's left-aligned indels left-aligned
+    (``left_aligned_rows``: the same rows in the same order; the caller scores its own); the
+    numbers of records and score sites moved (None: no FASTA)."""
     reference = _reference_fasta(cfg, where)
     if reference is None:
-        return rows, False
+        return sites, rows, None
+    sites, n_sites = left_aligned_sites(sites, reference)
     near = ShiftWindows.of(hl, sites, reference_genome, reference)
     seen, moved = left_aligned_rows(rows, reference, near,
                                     hl.get_reference(reference_genome).global_positions_dict)
-    _log_left_aligned(dataset_name, moved, reference.path)
-    return seen, True
+    _log_left_aligned(dataset_name, moved, reference.path, n_sites)
+    return sites, seen, (moved, n_sites)
 
 
 # Hail's route formats whose build the score sites are asked (``build_positions``): a MatrixTable
@@ -606,14 +636,17 @@ def _check_build(cfg: Config, sites: pd.DataFrame, index: VariantIndex, scoring_
 
 
 def _frame_dataset(cfg: Config, dataset_name: str, scoring_files: list[ScoringFile], sites: pd.DataFrame,
-                   index: VariantIndex, samples: list[str], unplaced: int) -> DatasetMatches:
+                   index: VariantIndex, samples: list[str], unplaced: int,
+                   aligned: tuple[int, int] | None = None) -> DatasetMatches:
     """A natively scored dataset's matches from its matched sites and variant index (``unplaced``:
-    its rows on chromosome 0, ``pgen_engine.check_variant_loci``'s count)."""
+    its rows on chromosome 0, ``pgen_engine.check_variant_loci``'s count; ``aligned``: the
+    records and score sites ``pgs.reference_fasta`` moved, ``_native_left_aligned``)."""
     check_duplicate_rows_frame(sites, genotypes_where(cfg, dataset_name), cfg.dataset(dataset_name).genotypes)
     frame = frame_matches(sites, index.frame)
     summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
     return DatasetMatches(dataset_name, summary, scoring_files, frame, samples=samples,
-                          unplaced_variants=unplaced, variants=index)
+                          unplaced_variants=unplaced, variants=index,
+                          left_aligned=None if aligned is None else left_aligned_note(*aligned, frame))
 
 
 def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
@@ -631,6 +664,10 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     source = cfg.dataset(dataset_name).genotypes
     where = genotypes_where(cfg, dataset_name)
     rg = source.reference_genome
+    reference = _reference_fasta(cfg, where)
+    # With the FASTA the score's own indels written not left-aligned are moved first, so their rows
+    # are collected (and a VDS densified) at their left-aligned loci and in their repeats.
+    sites, n_sites = left_aligned_sites(sites, reference) if reference is not None else (sites, 0)
     loci = loci_table(hl, spark, sites, rg) if source.format == "vds" else None
     unplaced = plink_unplaced_variants(hl, source)  # a local .bed's chromosome-0 rows, as match_plink counts them
     calls = read_calls(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid, unplaced=unplaced,
@@ -650,7 +687,6 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
 
         neighbours: pd.DataFrame | None = None
-        reference = _reference_fasta(cfg, where)
         near = ShiftWindows.of(hl, sites, rg, reference)
         if source.format == "vds" and near is not None:
             # Densified at the score loci alone: its variant data's rows near the score's indels
@@ -693,15 +729,16 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
 
     offsets = hl.get_reference(rg).global_positions_dict
+    moved = 0
 
     def match(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The matched sites and the rows as matched (left-aligned near the score's indels with
         the FASTA: ``left_aligned_rows``; ``rows`` itself without)."""
+        nonlocal moved
         seen = rows
         if aligned:
             assert reference is not None
             seen, moved = left_aligned_rows(rows, reference, near, offsets)
-            _log_left_aligned(dataset_name, moved, reference.path)
         return match_sites_frame(sites, seen, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
                                  duplicate_variants=cfg.pgs.duplicate_variants, neighbours=neighbours,
                                  left_aligned=aligned), seen
@@ -715,7 +752,9 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         with hail_errors(where):
             rows = rows_at(loci)
         matched, seen = match(rows)
-    sites = matched
+    sites = written_alleles(matched)
+    if reference is not None:
+        _log_left_aligned(dataset_name, moved, reference.path, n_sites)
     if places is not None:
         check_build_evidence(build_evidence(sites, check_rows, scoring_files, rg, keep_ambiguous=cfg.pgs.keep_ambiguous,
                                             places=places), _variant_file(source), rg, cfg.pgs.build_check_margin)
@@ -730,7 +769,8 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         half = vcf_half_call_rows(source, list(zip(matched["contig"], written.astype(int))))
         check_half_calls(half, cfg.pgs.vcf_half_call, dataset_name, where, uri=is_uri(source.path))
     return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls, samples=persons,
-                          unplaced_variants=unplaced or 0, half_call_rows=half)
+                          unplaced_variants=unplaced or 0, half_call_rows=half,
+                          left_aligned=None if reference is None else left_aligned_note(moved, n_sites, frame))
 
 
 # How each ``pgs.vcf_half_call`` mode reads a half-call, for the WARNING (plink2's mode of the same name).
@@ -1357,6 +1397,7 @@ def _run(ctx: StageContext, hl: hl_types, scratch: str) -> None:
         writer.notes["duplicate_rows_dropped"] = duplicate_rows_dropped(results)
         writer.notes["dosage_model_rows_unmatched"] = dosage_model_rows_unmatched(results)
         writer.notes["unplaced_variants"] = unplaced_variant_counts(results)
+        writer.notes["reference_fasta_left_aligned"] = left_aligned_notes(results)
         writer.notes["vcf_half_call_rows"] = half_call_row_counts(results)
         writer.notes["missing_call_share"] = missing_call_shares(results)
         writer.notes["ft_failed_call_share"] = ft_failed_call_shares(cfg, results)
