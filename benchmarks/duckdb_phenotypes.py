@@ -1077,7 +1077,14 @@ def _reversed_claims(con: duckdb.DuckDBPyConnection, drug_source: str, drug_cols
     Written as a plain loop over the few persons and products with a reversal: the reversals in date order (on
     a day, those with days_supply and quantity first, then with days_supply, then without), each cancelling one
     claim not yet cancelled that it may reverse: one of its quantity first (both known and equal), then the latest
-    (then: the greatest quantity, days_supply, end date, verbatim end, refills, drug_type_concept_id)."""
+    (then: the greatest quantity, days_supply, end date, verbatim end, refills, drug_type_concept_id).
+
+    A reversal whose drug_concept_id is in no study set (0, non-standard, another product's) is read by its code
+    (its drug_source_concept_id, else its drug_concept_id; neither set: not read) as a reversal of the product of
+    the study claims of its person whose drug_source_concept_id or drug_concept_id is that code (several: the
+    concept of the latest such claim on or before the reversal's day, of one day the greatest; none before it: the
+    latest); counted in reversal_totals.n_by_source. A drug_exposure_id on two rows of a person and product with a
+    reversal (the CDM's primary key) is a ValueError."""
     cols = [c.lower() for c in drug_cols]
 
     def col(name: str, sql_type: str, on: bool = True) -> str:
@@ -1089,11 +1096,39 @@ def _reversed_claims(con: duckdb.DuckDBPyConnection, drug_source: str, drug_cols
                  drug_exposure_start_date AS start_date, CAST(days_supply AS BIGINT) AS ds, {col('quantity', 'DOUBLE')} AS q,
                  drug_exposure_end_date AS end_date, {col('verbatim_end_date', 'DATE')} AS verbatim_end,
                  {col('refills', 'BIGINT')} AS refills,
-                 {col('drug_type_concept_id', 'BIGINT')} AS drug_type
-          FROM {drug_source}
-          WHERE drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include'))
-        SELECT rx.* FROM rx JOIN (SELECT DISTINCT person_id, concept_id FROM rx WHERE COALESCE(ds < 0 OR q < 0, FALSE)) p
-          ON p.person_id = rx.person_id AND p.concept_id = rx.concept_id""").fetchall()
+                 {col('drug_type_concept_id', 'BIGINT')} AS drug_type,
+                 {col('drug_source_concept_id', 'BIGINT')} AS source, {col('drug_exposure_id', 'BIGINT')} AS id,
+                 COALESCE(drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include'),
+                          FALSE) AS study
+          FROM {drug_source})
+        SELECT * FROM rx WHERE study OR (COALESCE(ds < 0 OR q < 0, FALSE)
+                                         AND COALESCE(NULLIF(source, 0), NULLIF(concept_id, 0)) IS NOT NULL)
+        """).fetchall()
+    study_rows = [r[:11] for r in rows if r[11]]
+    # the claims' codes (person, code) -> [(start, concept)]: a claim names its source concept and its concept
+    codes: dict[tuple, list] = {}
+    for r in study_rows:
+        if not ((r[3] is not None and r[3] < 0) or (r[4] is not None and r[4] < 0)):
+            for code in {r[9] if r[9] else None, r[1]} - {None}:
+                codes.setdefault((r[0], code), []).append((r[2], r[1]))
+    by_source = []
+    for r in rows:
+        if r[11]:
+            continue
+        code = r[9] if r[9] else r[1]
+        options = codes.get((r[0], code))
+        if options:
+            # the latest claim on or before the reversal's day (then the greatest concept); none before: the latest
+            best = max(options, key=lambda o, s=r[2]: (s is not None and o[0] <= s, o[0], o[1]))
+            by_source.append((r[0], best[1], *r[2:11]))
+    n_by_source = len(by_source)
+    pairs = {(r[0], r[1]) for r in [*study_rows, *by_source]
+             if (r[3] is not None and r[3] < 0) or (r[4] is not None and r[4] < 0)}
+    rows = [r for r in [*study_rows, *by_source] if (r[0], r[1]) in pairs]
+    ids = [r[10] for r in rows if r[10] is not None]
+    if len(ids) != len(set(ids)):
+        raise ValueError("drug_exposure: a drug_exposure_id on more than one record of a person and drug with a "
+                         "claim reversal")
 
     def low(v: object) -> tuple:  # an order where an empty value is below every value
         return (v is not None, v if v is not None else 0)
@@ -1147,7 +1182,8 @@ def _reversed_claims(con: duckdb.DuckDBPyConnection, drug_source: str, drug_cols
     if cancelled:
         con.executemany("INSERT INTO reversed_claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [(*k, n) for k, n in cancelled.items()])
-    con.execute(f"CREATE TEMP TABLE reversal_totals AS SELECT {n_cancelled} AS n_cancelled, {n_unmatched} AS n_unmatched")
+    con.execute(f"CREATE TEMP TABLE reversal_totals AS SELECT {n_cancelled} AS n_cancelled, {n_unmatched} AS n_unmatched, "
+                f"{n_by_source} AS n_by_source")
 
 
 def _study_set_names(cfg: Config) -> list[str]:
@@ -1353,8 +1389,10 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
                                    map(int, row)))
     # the study drug records (every date) claim reversals cancel, and the reversals that cancel none (_run's
     # _reversed_claims)
-    n_reversed, n_unmatched = x("SELECT n_cancelled, n_unmatched FROM reversal_totals").fetchone()
+    n_reversed, n_unmatched, n_by_source = x("SELECT n_cancelled, n_unmatched, n_by_source FROM reversal_totals").fetchone()
     out["reversed_claims"] = {"n_reversed_claims": int(n_reversed), "n_unmatched_reversals": int(n_unmatched)}
+    # of those, the reversals outside the study sets read by their code (the chain's quirks.reversals_by_source)
+    out["reversals_by_source"] = {"n_reversals_by_source": int(n_by_source)}
     out["unreached_drug_records"] = {"n_drug_exposure_unreached": _unreached_drug_records(con, src, cfg)}
     out["unknown_concept_records"] = _unknown_concept_records(con, src)
     return out

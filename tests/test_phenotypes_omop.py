@@ -24,10 +24,10 @@ def test_parquet_round_trip_with_int_ids_and_upper_case_columns(spark, tmp_path)
     out = read_omop_table(spark, toy_config(path=str(tmp_path)).omop, "drug_exposure")
     assert out.columns == ["person_id", "drug_concept_id", "drug_exposure_start_date", "drug_exposure_end_date",
                            "days_supply", "verbatim_end_date", "quantity", "refills", "drug_source_concept_id",
-                           "drug_type_concept_id"]
+                           "drug_type_concept_id", "drug_exposure_id"]
     row = out.collect()[0]
     assert (row.verbatim_end_date, row.quantity, row.refills, row.drug_source_concept_id,
-            row.drug_type_concept_id) == (None, None, None, None, None)
+            row.drug_type_concept_id, row.drug_exposure_id) == (None, None, None, None, None, None)
     assert dict(out.dtypes)["person_id"] == "bigint"
     assert out.collect()[0].drug_exposure_start_date == dt.date(2020, 1, 1)
 

@@ -345,8 +345,9 @@ def test_study_events_broadcast_semi_join_keeps_the_isin_rows(spark):
     events = derive_study_events(tables, cfg, vocab)
     unread = unread_columns(cfg)
     # the toy config's rules leave refills unread (quantity is read: a negative one is a claim reversal,
-    # session 54); no rule reads a source concept
-    assert unread == {t: frozenset({s} | ({"refills"} if t == "drug_exposure" else set()))
+    # session 54); no rule reads a source concept but drug_exposure's (a claim reversal outside the study sets is
+    # read by it, session 57)
+    assert unread == {t: frozenset({"refills"} if t == "drug_exposure" else {s})
                       for t, (_, s) in SOURCE_CONCEPT_OF.items()}
     for domain, (table, concept_col, _) in EVENT_TABLES.items():
         skip = unread.get(table, frozenset())
@@ -445,8 +446,10 @@ def test_unread_drug_columns_are_not_scanned_and_change_no_output(spark, tmp_pat
     assert outputs(events) == outputs(full)
     trials = cfg.phenotypes.trials.model_copy(update={"use_refills": True, "ingredient_min_daily_dose": {SERTRALINE: 10.0}})
     on = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"trials": trials})})
-    # only the source concepts stay unread (no rule reads them; unmapped_record_counts counts them)
-    assert unread_columns(on) == {t: frozenset({s}) for t, (_, s) in SOURCE_CONCEPT_OF.items()}
+    # only the source concepts stay unread (no rule reads them; unmapped_record_counts counts them), but
+    # drug_exposure's (session 57: the claim reversals outside the study sets)
+    assert unread_columns(on) == {t: frozenset() if t == "drug_exposure" else frozenset({s})
+                                  for t, (_, s) in SOURCE_CONCEPT_OF.items()}
     events_on = derive_study_events(tables, on, vocab)
     assert "quantity" in _scanned_columns(events_on["drug"]) and "refills" in _scanned_columns(events_on["drug"])
     assert sorted(map(tuple, events_on["drug"].collect())) == sorted(map(tuple, full["drug"].collect()))

@@ -107,6 +107,9 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         # optional: an administration record (vocabulary.ADMINISTRATION_DRUG_TYPE_IDS) with no end
         # and no days_supply covers its own day, not a default-length order (trials.exposure_end_expr)
         ("drug_type_concept_id", _L),
+        # optional: the CDM's primary key; repeated among the records of a claim reversal's person and
+        # product it is an error (stage.check_exposure_ids: which claim a reversal cancels is unknown)
+        ("drug_exposure_id", _L),
     ),
     "procedure_occurrence": (
         ("person_id", _L),
@@ -175,7 +178,7 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
 # log_records_without_drug_type).
 OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
     "drug_exposure": frozenset({"verbatim_end_date", "quantity", "refills", "drug_source_concept_id",
-                                "drug_type_concept_id"}),
+                                "drug_type_concept_id", "drug_exposure_id"}),
     "person": frozenset({"sex_at_birth_concept_id", "birth_datetime", "death_datetime"}),
     "condition_occurrence": frozenset({"condition_status_concept_id", "condition_source_concept_id"}),
     "procedure_occurrence": frozenset({"procedure_source_concept_id"}),

@@ -101,11 +101,15 @@ from trd_spark.phenotypes.trials import (
     exposure_record_counts,
     implausible_record_counts,
     is_exposure_expr,
+    is_reversal_expr,
     mail_order_default_expr,
     min_dose_record_counts,
     refill_course_over_max_expr,
+    repeated_exposure_id_count,
     reversal_matches,
     reversed_claim_counts,
+    source_code_expr,
+    source_reversal_counts,
 )
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
 from trd_spark.vocabulary import (
@@ -158,6 +162,9 @@ class PhenotypeTables:
     # the augmentation agents' products -> ingredient with their minimum daily dose
     # (augmentation_ingredients; None: no agent has one)
     augmentation_ingredients: DataFrame | None = None
+    # trials.reversal_matches of study_events["drug"] with the reversals outside the study sets read by their source
+    # code (lazy; stage_counts' ``matches``: its reversal counts then count those too)
+    reversal_matches: DataFrame | None = None
 
 
 def status_log_text(definition: str, threshold: int) -> str:
@@ -369,22 +376,23 @@ def unread_columns(cfg: Config) -> dict[str, frozenset[str]]:
     drug_exposure ``refills`` is read only by ``trials.use_refills`` (``trials.exposure_end_expr``);
     ``quantity`` always: a negative one is a claim reversal (``trials.is_reversal_expr``, session 54;
     before, it was read only by the minimum-dose rule, and a reversal written as the units returned was a
-    60-day exposure); the ``*_source_concept_id`` columns never (records are
-    recognised by their standard concept; ``event_table_counts`` reads them from the OMOP
-    frames). Every other declared column is read by a rule or a stage count
+    60-day exposure); ``drug_source_concept_id`` always (session 57: a claim reversal whose drug_concept_id is
+    in no study set is matched by its source code, ``trials.reversal_matches``' ``foreign``); the other
+    ``*_source_concept_id`` columns never (records are recognised by their standard concept;
+    ``event_table_counts`` reads them from the OMOP frames). Every other declared column is read by a rule or a stage count
     (``verbatim_end_date`` also by the implausible-value count, whatever
     ``use_verbatim_end_date`` says).
     """
     t = cfg.phenotypes.trials
     drug = {"refills"} if not t.use_refills else set()
-    # No rule reads a source concept (counted from the OMOP frames, event_table_counts).
-    out = {table: {source} for table, (_, source) in SOURCE_CONCEPT_OF.items()}
-    out["drug_exposure"] |= drug
+    # No rule reads a source concept but the drug reversals' (counted from the OMOP frames, event_table_counts).
+    out = {table: {source} for table, (_, source) in SOURCE_CONCEPT_OF.items() if table != "drug_exposure"}
+    out["drug_exposure"] = drug
     return {table: frozenset(cols) for table, cols in out.items()}
 
 
 def derive_study_events(
-    omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary | None = None
+    omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary | None = None, *, foreign_reversals: bool = False
 ) -> dict[str, DataFrame]:
     """Condition / drug / procedure / device / observation rows whose concept is in any study
     concept set read in that table (``ConceptSet.domains``; observation: an empty frame unless a
@@ -402,6 +410,13 @@ def derive_study_events(
     A table of ``NARROW_TABLES`` (observation: a few HCPCS IDs among hundreds of millions of
     survey answers) is filtered by that ``isin`` first as well: a handful of literals, pushed to
     the Parquet scan (PushedFilters), so row groups without them are skipped.
+
+    ``foreign_reversals`` (``run`` and ``derive_phenotype_tables``): "drug" also holds, from the same scan, the
+    claim reversals (``trials.is_reversal_expr``) whose drug_concept_id is in no study set but that name a product
+    (``trials.source_code_expr``), with ``drug_concept_id`` null and ``drug_source_concept_id`` their code
+    (split by ``study_drug_records`` / ``foreign_reversal_records``): the filter is then a
+    broadcast LEFT join with the IDs (no shuffle either) and the rows kept where it found one or the row is such a
+    reversal. A study row never has a null drug_concept_id (it matched an ID).
     """
     vocab = vocab or study_vocabulary(omop, cfg)
     ids = study_concept_ids(cfg, vocab)
@@ -413,10 +428,32 @@ def derive_study_events(
         src, skip = omop[table], unread.get(table, frozenset())
         if table in NARROW_TABLES:  # few IDs: a Parquet pushed filter skips the row groups without them
             src = src.where(F.col(concept_col).isin(_ids(ids[domain])))
+        columns = [F.lit(None).cast(f.dataType).alias(f.name) if f.name in skip else F.col(f.name)
+                   for f in src.schema.fields]
+        if domain == "drug" and foreign_reversals:
+            study = F.col("_study").isNotNull()
+            code = source_code_expr()
+            kept = src.join(wanted.withColumn("_study", F.lit(True)), concept_col, "left").where(
+                study | (is_reversal_expr(F.col("days_supply"), F.col("quantity")) & code.isNotNull()))
+            swap = {"drug_concept_id": F.when(study, F.col("drug_concept_id")),
+                    "drug_source_concept_id": F.when(study, F.col("drug_source_concept_id")).otherwise(code)}
+            out[domain] = kept.select(*[swap[f.name].cast(f.dataType).alias(f.name) if f.name in swap else c
+                                        for f, c in zip(src.schema.fields, columns, strict=True)])
+            continue
         # a join on a column name puts that column first: keep the table's column order
-        out[domain] = src.join(wanted, concept_col, "left_semi").select(*[
-            F.lit(None).cast(f.dataType).alias(f.name) if f.name in skip else F.col(f.name) for f in src.schema.fields])
+        out[domain] = src.join(wanted, concept_col, "left_semi").select(*columns)
     return out
+
+
+def study_drug_records(drug: DataFrame) -> DataFrame:
+    """The study drug records of ``derive_study_events(..., foreign_reversals=True)["drug"]`` (same columns)."""
+    return drug.where(F.col("drug_concept_id").isNotNull())
+
+
+def foreign_reversal_records(drug: DataFrame) -> DataFrame:
+    """The claim reversals outside the study sets of ``derive_study_events(..., foreign_reversals=True)["drug"]``
+    (same columns; ``drug_source_concept_id`` their code): ``trials.reversal_matches``' ``foreign``."""
+    return drug.where(F.col("drug_concept_id").isNull())
 
 
 def strength_per_unit_exprs(quantified_liquid_quantity: str = "items_or_ml") -> tuple[Column, Column]:
@@ -784,8 +821,12 @@ def derive_phenotype_tables(
     persons = derive_persons(
         omop["person"], omop["observation_period"], omop["death"], cfg.omop.data_cutoff_date, cfg.omop.sex_at_birth
     )
-    events = derive_study_events(omop, cfg, vocab)
-    followup = followup_events(events, persons)
+    events = derive_study_events(omop, cfg, vocab, foreign_reversals=True)
+    both = events["drug"]
+    events["drug"] = study_drug_records(both)
+    # matched in each query that reads the records (run writes them once)
+    matches = reversal_matches(events["drug"], foreign_reversal_records(both))
+    followup = followup_events(events, persons, matches)
     sets = concept_set_ids(cfg, vocab)
     mdd = derive_mdd_groups(cfg, vocab, persons, events, followup, sets,
                             ehr_evidence_persons(persons.sparkSession, omop, persons, cfg))
@@ -796,7 +837,7 @@ def derive_phenotype_tables(
     phenotypes = derive_definition_phenotypes(cfg, followup, mdd, trials, sets, doses, periods)
     return PhenotypeTables(
         study_events=events, persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes, ingredients=ingredients,
-        augmentation_ingredients=doses,
+        augmentation_ingredients=doses, reversal_matches=matches,
     )
 
 
@@ -960,9 +1001,14 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
     # are the reversals negative in the quantity only / the days_supply only, and either less its quirk the
     # records negative in both (privacy round 12, session 56: 300 negative days_supply records beside 280
     # cancelled claims and 25 unmatched reversals gave 5 of a negative quantity only)
+    # (session 57: the reversals read by their source code are among them too, apart from the study records'
+    # negative ones, which are study records: disjoint from each quirk's)
+    by_source = (SOURCE_REVERSALS,) if SOURCE_REVERSAL_PART in quirks and REVERSAL_PART in quirks else ()
     for k in ("n_negative_days_supply", "n_negative_quantity"):
         if REVERSAL_PART in quirks and k in quirks.get("drug_records", {}):
             out += [(REVERSALS, (f"quirks.drug_records.{k}",))]
+            out += [(REVERSALS, (f"quirks.drug_records.{k}", *by_source))] if by_source else []
+    out += [(REVERSALS, by_source)] if by_source else []
     return out
 
 
@@ -972,6 +1018,9 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
 REVERSAL_PART = "reversed_claims"
 REVERSALS = f"quirks.{REVERSAL_PART}.n_reversals"
 REVERSAL_PARTS = (f"quirks.{REVERSAL_PART}.n_reversed_claims", f"quirks.{REVERSAL_PART}.n_unmatched_reversals")
+# ... of which the reversals outside the study sets read by their source code (trials.source_reversal_counts)
+SOURCE_REVERSAL_PART = "reversals_by_source"
+SOURCE_REVERSALS = f"quirks.{SOURCE_REVERSAL_PART}.n_reversals_by_source"
 
 
 def _stage_relations(event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]]
@@ -1169,7 +1218,8 @@ def birth_and_death_warnings(counts: dict[str, int], death_table: str = "death")
     return out
 
 
-def drug_record_quirk_columns(max_days_supply: int, *, use_verbatim_end_date: bool = True) -> list[Column]:
+def drug_record_quirk_columns(max_days_supply: int, *, use_verbatim_end_date: bool = True,
+                              where: Column | None = None) -> list[Column]:
     """Aggregates over study drug records (long), each counted and warned about, not an error
     (``DRUG_RECORD_QUIRK_TEXT`` says what the rules make of it; trials module docstring):
     n_end_before_start (drug_exposure_end_date before the start), n_negative_days_supply (no
@@ -1189,11 +1239,12 @@ def drug_record_quirk_columns(max_days_supply: int, *, use_verbatim_end_date: bo
     reads it; uncounted before session 36). Over the study drug records of
     every date (the antidepressants' and the augmentation and esketamine sets'), as the control
     rule reads them, not only those within follow-up that form trials and onsets (the run's
-    WARNING says so): observed on the one scan that writes them."""
+    WARNING says so): observed on the one scan that writes them. ``where`` (None: every row): the rows counted
+    (``run``: the study records, not the reversals outside the study sets written beside them)."""
     start, ds = F.col("drug_exposure_start_date"), F.col("days_supply")
 
     def n(flag: Column, name: str) -> Column:
-        return F.coalesce(F.sum(flag.cast("long")), F.lit(0)).alias(name)
+        return F.coalesce(F.sum((flag if where is None else flag & where).cast("long")), F.lit(0)).alias(name)
 
     return [
         n(F.col("drug_exposure_end_date") < start, "n_end_before_start"),
@@ -1692,10 +1743,14 @@ def condition_status_columns() -> list[Column]:
             F.coalesce(F.sum(history.cast("long")), F.lit(0)).alias("n_history_records")]
 
 
-def implausible_drug_value_columns(drugs: DataFrame, max_days_supply: int) -> list[Column]:
+def implausible_drug_value_columns(drugs: DataFrame, max_days_supply: int, where: Column | None = None) -> list[Column]:
     """Aggregates over study drug records (long): n_records and the implausible values the rules
-    do not use (``trials.implausible_record_counts``: n_end_over_max_days, n_days_supply_over_max)."""
-    return [F.count(F.lit(1)).cast("long").alias("n_records"), *implausible_record_counts(drugs, max_days_supply)]
+    do not use (``trials.implausible_record_counts``: n_end_over_max_days, n_days_supply_over_max).
+    ``where`` (None: every row): the rows counted (as ``drug_record_quirk_columns``)."""
+    if where is None:
+        return [F.count(F.lit(1)).cast("long").alias("n_records"), *implausible_record_counts(drugs, max_days_supply)]
+    return [F.coalesce(F.sum(where.cast("long")), F.lit(0)).alias("n_records"),
+            *implausible_record_counts(drugs, max_days_supply, where)]
 
 
 def implausible_drug_values(drugs: DataFrame, max_days_supply: int) -> DataFrame:
@@ -1997,6 +2052,8 @@ def stage_counts(
         # the claims claim reversals cancel (one each) and the reversals that cancel none (trials.reversed_claim_counts),
         # over the records of every date
         "reversed_claims": reversed_claim_counts(events["drug"], matches),
+        # of those, the reversals outside the study sets read by their source code (trials.source_reversal_counts)
+        SOURCE_REVERSAL_PART: source_reversal_counts(reversal_matches(events["drug"]) if matches is None else matches),
         "observation_periods": observation_period_overlaps(omop["observation_period"]),
         "drug_records": drug_record_quirks(events["drug"], max_days_supply, use_verbatim_end_date=use_verbatim_end_date),
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
@@ -2330,6 +2387,25 @@ def time_at_risk_log_lines(notes: Mapping[str, object], persons_below: int) -> l
     return lines
 
 
+def check_exposure_ids(n_repeated: int, cfg: Config) -> None:
+    """``InputDataError`` (exit 3) when ``n_repeated`` (``trials.repeated_exposure_id_count`` over the written
+    ``reversal_matches``) is above 0: a drug_exposure_id on more than one record of a person and product with a
+    claim reversal. The CDM's primary key is unique (OHDSI DQD isPrimaryKey, threshold 0%), as person_id
+    (``omop.check_person_table``'s error): a repeated one is an export that repeats records (a part file written
+    twice, a table appended to itself), so how many claims a reversal leaves is unknown (n claim rows and m
+    reversals leave n - m: a claim repeated and its reversal once left a fill never dispensed as an exposure). An
+    error, not a silent de-duplication: such an export repeats the other tables' rows too, which no key here
+    checks. Only those records are checked (the matching's own rows: no job or shuffle over every study record);
+    elsewhere a repeated record changes no trial (identical rows merge into one episode). Neither an ID nor a
+    count in the message."""
+    if n_repeated:
+        raise InputDataError(
+            "OMOP table drug_exposure column drug_exposure_id: a drug_exposure_id occurs on more than one record of "
+            "a person and drug with a claim reversal (the CDM's primary key, unique): the export repeats records "
+            "(e.g. a part file written twice), so which claims the reversals cancel is unknown; export the table "
+            "again", where=str(cfg.omop.path))
+
+
 def run(ctx: StageContext) -> None:
     """Read OMOP (cfg.omop), derive and publish persons, antidepressant_trials, phenotypes, cohort_flow."""
     spark, cfg = ctx.spark, ctx.cfg
@@ -2359,13 +2435,21 @@ def run(ctx: StageContext) -> None:
         # nothing reads these files as partitioned by person (every query shuffles them anyway).
         max_days, verbatim = cfg.phenotypes.trials.max_days_supply, cfg.phenotypes.trials.use_verbatim_end_date
         drug_obs, value_obs, person_obs, status_obs = Observation(), Observation(), Observation(), Observation()
-        study = derive_study_events(omop, cfg, vocab)
-        observe = {"drug": [(drug_obs, drug_record_quirk_columns(max_days, use_verbatim_end_date=verbatim)),
-                            (value_obs, implausible_drug_value_columns(study["drug"], max_days))],
+        foreign_obs = Observation()
+        # The drug scan also keeps the claim reversals outside the study sets that name a product (their code in
+        # drug_source_concept_id, drug_concept_id null): the matching reads them by their source code
+        # (trials.reversal_matches' foreign); the quirk counts are over the study records alone.
+        study = derive_study_events(omop, cfg, vocab, foreign_reversals=True)
+        is_study = F.col("drug_concept_id").isNotNull()
+        observe = {"drug": [(drug_obs, drug_record_quirk_columns(max_days, use_verbatim_end_date=verbatim, where=is_study)),
+                            (value_obs, implausible_drug_value_columns(study["drug"], max_days, where=is_study)),
+                            (foreign_obs, [F.count(F.when(~is_study, 1)).alias("n_foreign")])],
                    "condition": [(status_obs, condition_status_columns())]}
         events = {domain: _materialize(df, f"{work}/study_events_{domain}.parquet", observe.get(domain, ()),
                                        partition_by_person=False)
                   for domain, df in study.items()}
+        written_drugs = events["drug"]
+        events["drug"] = study_drug_records(written_drugs)
         persons_df = by_person(derive_persons(omop["person"], omop["observation_period"], omop["death"],
                                               cfg.omop.data_cutoff_date, cfg.omop.sex_at_birth))
         out.write_table("persons", persons_df.observe(person_obs, *person_count_columns()), PERSONS)
@@ -2384,8 +2468,15 @@ def run(ctx: StageContext) -> None:
         # The claims reversals cancel are matched once (trials.reversal_matches: the records of the persons and
         # products with a reversal, grouped) and written: the MDD groups, the trials, the onsets and the counts
         # read the written matches, not a matching each (before session 56 it ran in each of those queries).
-        matches = _materialize(reversal_matches(events["drug"]), f"{work}/reversal_matches.parquet",
-                               partition_by_person=False)
+        # The reversals outside the study sets join the matching only when the scan kept any (a join of the claims'
+        # codes otherwise planned for none).
+        n_foreign = observed(foreign_obs, spark, lambda: {"n_foreign": foreign_reversal_records(written_drugs).count()})
+        foreign = foreign_reversal_records(written_drugs) if n_foreign["n_foreign"] else None
+        ids_obs = Observation()
+        matches = _materialize(reversal_matches(events["drug"], foreign), f"{work}/reversal_matches.parquet",
+                               [(ids_obs, [repeated_exposure_id_count()])], partition_by_person=False)
+        check_exposure_ids(observed(ids_obs, spark, lambda: matches.agg(repeated_exposure_id_count()).collect()[0]
+                                    .asDict())["n_repeated_drug_exposure_ids"], cfg)
         followup = followup_events(events, persons, matches)
         ingredients = trial_ingredients(spark, omop, cfg, vocab)
         doses = augmentation_ingredients(spark, omop, cfg, vocab)
@@ -2440,6 +2531,13 @@ def run(ctx: StageContext) -> None:
                         "within its days_supply or 21 days; OHDSI Themis #124): not used as exposures; still no control",
                         record_text(shown, "quirks.reversed_claims.n_reversed_claims",
                                     quirks["reversed_claims"]["n_reversed_claims"], threshold))
+        if quirks[SOURCE_REVERSAL_PART]["n_reversals_by_source"]:
+            log.warning("phenotypes: drug_exposure: %s claim reversal(s) whose drug_concept_id is in no study concept "
+                        "set (0, a non-standard concept or another product's) read by their drug_source_concept_id as "
+                        "reversals of a study claim of the same person and source code (each cancels a claim or none: "
+                        "counted with the reversals above); the ETL left those reversals unmapped",
+                        record_text(shown, SOURCE_REVERSALS, quirks[SOURCE_REVERSAL_PART]["n_reversals_by_source"],
+                                    threshold))
         if quirks["reversed_claims"]["n_unmatched_reversals"]:
             log.warning("phenotypes: drug_exposure: %s claim reversal(s) (a study record with a negative days_supply or "
                         "quantity) cancel no claim: none of the same person, product, supply and quantity on the "

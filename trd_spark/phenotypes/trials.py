@@ -89,6 +89,16 @@ PBMs and 15 business days at the longest (PAAS National, "PBMs Enforcing Return 
 ``RETURN_TO_STOCK_DAYS`` = 21 calendar days. A later reversal (an audit or adjudication recoupment: the
 drug was dispensed) cancels no claim whose supply has run out.
 
+A reversal whose own ``drug_concept_id`` is in no study set (0, the NDC's non-standard concept in the standard
+column, another vocabulary version's concept: session 57; before, not read, and the fill it reversed stood) is read
+by its code, ``source_code_expr`` (its drug_source_concept_id, the NDC's concept that OMOP keeps of the source code,
+else its drug_concept_id), as a reversal of the product of the study claims of its person that carry that code as
+drug_source_concept_id or drug_concept_id (the concept of the latest such claim on or before its day when they carry
+several), then matched as above (``reversal_matches``' ``foreign``; counted, ``source_reversal_counts``). A
+``drug_exposure_id`` repeated among the records of a person and product with a reversal is counted
+(``repeated_exposure_id_count``) and stops the stage: the CDM's primary key repeated is an export that repeats
+records, and n rows less m reversals then leaves a repeated claim standing. Two rows with two ids are two claims.
+
 Minimum dose (``ingredient_min_daily_dose``, per ingredient; default none): the daily dose of a
 record is ``quantity x amount_value / days_supply`` (units dispensed x mg of ingredient per unit
 / days; the per-unit mg from ``drug_strength``, ``stage.strength_per_unit_exprs``: a tablet's
@@ -214,18 +224,23 @@ def administration_one_day_expr(use_verbatim_end_date: bool, max_days_supply: in
                       F.lit(False))  # a negative one is none
 
 
-def implausible_record_counts(drugs: DataFrame, max_days_supply: int) -> list[Column]:
+def implausible_record_counts(drugs: DataFrame, max_days_supply: int, where: Column | None = None) -> list[Column]:
     """Aggregate columns (long) over drug records: n_end_over_max_days (drug_exposure_end_date or
-    verbatim_end_date implying more than ``max_days_supply`` days) and n_days_supply_over_max."""
+    verbatim_end_date implying more than ``max_days_supply`` days) and n_days_supply_over_max. ``where`` (None:
+    every row): the records counted."""
     start = F.col("drug_exposure_start_date")
 
     def too_long(date: str) -> Column:
         return F.coalesce(F.datediff(F.col(date), start) >= max_days_supply, F.lit(False))
 
+    def among(flag: Column) -> Column:
+        return flag if where is None else flag & where
+
     return [
-        F.coalesce(F.sum((too_long("drug_exposure_end_date") | too_long("verbatim_end_date")).cast("long")),
+        F.coalesce(F.sum(among(too_long("drug_exposure_end_date") | too_long("verbatim_end_date")).cast("long")),
                    F.lit(0)).alias("n_end_over_max_days"),
-        F.coalesce(F.sum((F.col("days_supply") > max_days_supply).cast("long")), F.lit(0)).alias("n_days_supply_over_max"),
+        F.coalesce(F.sum(among(F.col("days_supply") > max_days_supply).cast("long")), F.lit(0))
+        .alias("n_days_supply_over_max"),
     ]
 
 
@@ -280,7 +295,43 @@ RETURN_TO_STOCK_DAYS = 21
 MATCH_KEY = ("person_id", "drug_concept_id")
 
 
-def reversal_matches(drugs: DataFrame) -> DataFrame:
+def source_code_expr() -> Column:
+    """The product code a claim reversal outside the study drug sets is read by (``reversal_matches``' ``foreign``):
+    its ``drug_source_concept_id`` (the source code's concept, e.g. the NDC the reversal repeats), else its
+    ``drug_concept_id`` (a non-standard concept such as the NDC written in the standard column); null when neither
+    is set (0 or null: the record names no product)."""
+    source, concept = F.col("drug_source_concept_id"), F.col("drug_concept_id")
+    return F.when(source != 0, source).when(concept != 0, concept)
+
+
+def _by_source(drugs: DataFrame, foreign: DataFrame) -> DataFrame:
+    """The reversals of ``foreign`` (drug_exposure rows with a negative days_supply or quantity whose
+    drug_concept_id is in no study set; columns of ``drugs``, ``drug_source_concept_id`` holding their
+    ``source_code_expr``) that name the product of a study claim of their person, as study records of that claim's
+    drug_concept_id, with ``_by_source`` true. A claim (a record of ``drugs`` that is no reversal) names a code by its
+    drug_source_concept_id (not 0) or its drug_concept_id (a reversal whose source concept is the study concept
+    itself). When the person's claims of one code hold several drug_concept_ids (loads mapped with different
+    vocabulary versions), the concept of the latest claim on or before the reversal's day is taken (of one day: the
+    greatest concept_id; no claim before it: the latest claim), as a reversal takes the latest claim.
+    One equi-join of the (few) reversals with the claims' codes (person, code), one row per reversal back."""
+    start, src = F.col("drug_exposure_start_date"), F.col("drug_source_concept_id")
+    claims = drugs.where(~is_reversal_expr(F.col("days_supply"), F.col("quantity"))).select(
+        "person_id", F.col("drug_concept_id").alias("_to"), start.alias("_cs"),
+        F.explode(F.array_distinct(F.filter(F.array(F.when(src != 0, src), F.col("drug_concept_id")),
+                                            lambda c: c.isNotNull()))).alias("_code"))
+    keys = foreign.select("person_id", src.alias("_code"), start.alias("_rs")).distinct()
+    pick = keys.join(claims, ["person_id", "_code"]).groupBy("person_id", "_code", "_rs").agg(
+        F.max(F.struct(F.coalesce(F.col("_cs") <= F.col("_rs"), F.lit(False)).alias("b"), F.col("_cs").alias("s"),
+                       F.col("_to").alias("c")))["c"].alias("_to"))
+    f = foreign.alias("f")
+    p = pick.alias("p")
+    hit = f.join(p, (F.col("f.person_id") == F.col("p.person_id")) & (F.col("f.drug_source_concept_id") == F.col("p._code"))
+                 & F.col("f.drug_exposure_start_date").eqNullSafe(F.col("p._rs")))
+    return hit.select(*[F.col("p._to").alias(c) if c == "drug_concept_id" else F.col(f"f.{c}").alias(c)
+                        for c in drugs.columns], F.lit(True).alias("_by_source"))
+
+
+def reversal_matches(drugs: DataFrame, foreign: DataFrame | None = None) -> DataFrame:
     """Per (person_id, drug_concept_id) of ``drugs`` with a claim reversal (``is_reversal_expr``): ``_claims`` (its
     records that are no reversal, every column of ``drugs``, in one array), ``_cancelled`` (the positions in
     ``_claims`` of the claims its reversals cancel, one each; module docstring) and ``_n_reversals``.
@@ -295,17 +346,29 @@ def reversal_matches(drugs: DataFrame) -> DataFrame:
     it may reverse, one of its quantity (both known and equal) first, then the latest. The stage writes these
     rows once and passes them to ``drop_reversed_claims`` and ``reversed_claim_counts`` (``matches``): the
     matching runs once per stage.
+
+    ``foreign`` (None: none): the claim reversals whose own drug_concept_id is in no study set (0, a non-standard
+    concept, another product's), ``drug_source_concept_id`` holding their ``source_code_expr``; those naming a study
+    claim's product (``_by_source``) are matched as reversals of that claim's drug_concept_id (module docstring),
+    counted per pair in ``_n_by_source``. ``_n_repeated_ids``: the pair's rows (claims and reversals) whose
+    ``drug_exposure_id`` (null: not counted) another of its rows repeats (the CDM's primary key: the stage's error).
     """
     start, ds, q = F.col("drug_exposure_start_date"), F.col("days_supply"), F.col("quantity")
     reversal = is_reversal_expr(ds, q)
-    pairs = drugs.where(reversal).select(*MATCH_KEY).distinct()
-    near = drugs.join(pairs, list(MATCH_KEY), "left_semi")
+    rows = drugs.withColumn("_by_source", F.lit(False))
+    if foreign is not None:
+        rows = rows.unionByName(_by_source(drugs, foreign))
+    pairs = rows.where(reversal).select(*MATCH_KEY).distinct()
+    near = rows.join(pairs, list(MATCH_KEY), "left_semi")
+    ids = F.collect_list("drug_exposure_id") if "drug_exposure_id" in drugs.columns else F.array().cast("array<long>")
     unknown_ds = ds.isNull() | (ds == 0)
     kind = F.when(unknown_ds, 2).when(q.isNull(), 1).otherwise(0)
     rev = F.struct(start.alias("s"), kind.alias("k"), F.abs(ds).alias("ds"), F.abs(q).alias("q"))
     grouped = near.groupBy(*MATCH_KEY).agg(
         F.collect_list(F.when(~reversal, F.struct(*[F.col(c) for c in drugs.columns]))).alias("_claims"),
-        F.array_sort(F.collect_list(F.when(reversal, rev))).alias("_revs"))
+        F.array_sort(F.collect_list(F.when(reversal, rev))).alias("_revs"),
+        F.count(F.when(reversal & F.col("_by_source"), 1)).alias("_n_by_source"),
+        (F.size(ids) - F.size(F.array_distinct(ids))).alias("_n_repeated_ids"))
 
     def step(taken: Column, r: Column) -> Column:
         def may_reverse(c: Column) -> Column:
@@ -326,7 +389,8 @@ def reversal_matches(drugs: DataFrame) -> DataFrame:
 
     return grouped.select(
         *MATCH_KEY, "_claims", F.size("_revs").alias("_n_reversals"),
-        F.aggregate("_revs", F.array().cast("array<int>"), step).alias("_cancelled"))
+        F.aggregate("_revs", F.array().cast("array<int>"), step).alias("_cancelled"),
+        F.col("_n_by_source").cast("long").alias("_n_by_source"), F.col("_n_repeated_ids").cast("long").alias("_n_repeated_ids"))
 
 
 def reversed_claim_keys(drugs: DataFrame, matches: DataFrame | None = None) -> DataFrame:
@@ -365,6 +429,20 @@ def reversed_claim_counts(drugs: DataFrame, matches: DataFrame | None = None) ->
     return m.agg(F.coalesce(F.sum(F.size("_cancelled")), F.lit(0)).cast("long").alias("n_reversed_claims"),
                  F.coalesce(F.sum(F.col("_n_reversals") - F.size("_cancelled")), F.lit(0)).cast("long")
                  .alias("n_unmatched_reversals"))
+
+
+def source_reversal_counts(matches: DataFrame) -> DataFrame:
+    """One row (long): n_reversals_by_source, the claim reversals whose own drug_concept_id is in no study set read
+    by their source code as reversals of a study claim's product (``reversal_matches``' ``foreign``; each cancels a
+    claim, counted in n_reversed_claims, or none, in n_unmatched_reversals). Aggregates only."""
+    return matches.agg(F.coalesce(F.sum("_n_by_source"), F.lit(0)).cast("long").alias("n_reversals_by_source"))
+
+
+def repeated_exposure_id_count() -> Column:
+    """The aggregate ``n_repeated_drug_exposure_ids`` (long) over ``reversal_matches``' rows: the records of the
+    persons and products with a claim reversal whose drug_exposure_id another of their records repeats. The
+    stage observes it while it writes the matches (no job of its own) and stops on any (``check_exposure_ids``)."""
+    return F.coalesce(F.sum("_n_repeated_ids"), F.lit(0)).cast("long").alias("n_repeated_drug_exposure_ids")
 
 
 # The name sessions 54-55 used (tests and RESULTS.md refer to it).
