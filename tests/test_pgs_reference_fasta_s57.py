@@ -146,6 +146,33 @@ def test_a_score_pair_the_fasta_does_not_hold_stays_as_written(hl, fasta):
                                                                                       (2000, "A", "AT")]
 
 
+def test_an_alt_another_alt_keeps_in_place_is_counted_not_found_unnormalised(hl, fasta):
+    """A multi-allelic record whose SNV alt keeps its shifted deletion from moving (``1004 GAG>G,TAG``:
+    bcftools norm -f writes ``1002 GAG>G,GAT``, the first test) leaves the score's left-aligned
+    ``1000 C/CAG`` not found; with the FASTA it is counted ``not_found_unnormalised`` (with the WARNING
+    that says to split the records first), as without the FASTA, not plain ``not_found``; the SNV
+    ``1004 G/T`` is matched either way. Before this commit the rule was off with the FASTA: not_found."""
+    from test_pgs_vds_shift_s56 import sites_frame
+
+    from trd_spark.pgs import matching
+    from trd_spark.pgs.matching import ShiftWindows, left_aligned_rows, match_sites_frame, split_file_rows
+    from trd_spark.pgs.reference_fasta import ReferenceFasta
+
+    rg = hl.get_reference("GRCh38")
+    rows = split_file_rows(pd.DataFrame({"contig": "chr1", "position": [1004],
+                                         "alleles_json": [json.dumps(["GAG", "G", "TAG"])]}), rg.contigs)
+    sites = sites_frame([(1000, "C", "CAG", 1.0), (1004, "T", "G", 1.0)])
+    want = ["not_found_unnormalised", "ref_alt"]
+    assert match_sites_frame(sites, rows, keep_ambiguous=False)["match_type"].tolist() == want
+    ref = ReferenceFasta.open(fasta, "d.vcf")
+    seen, moved = left_aligned_rows(rows, ref, ShiftWindows.of(hl, sites, "GRCh38", ref), rg.global_positions_dict)
+    assert moved == 1
+    assert set(zip(seen["site_position"], seen["site_ref"], seen["site_alt"])) == {(1002, "GAG", "G"),
+                                                                                  (1002, "GAG", "GAT")}
+    assert match_sites_frame(sites, seen, keep_ambiguous=False, left_aligned=True)["match_type"].tolist() == want
+    assert seen[matching.STILL_SHIFTED].tolist() == [alt == "G" for alt in rows["alt"]]
+
+
 def plink2_sums(tmp_path) -> dict[int, float]:
     """plink2 --score on the hand-left-aligned VCF (IDs chrom:pos), the effect alleles as it writes them."""
     (tmp_path / "norm.vcf").write_text(vcf(True))

@@ -1020,6 +1020,9 @@ def movable_indels(ref: np.ndarray, alt: np.ndarray, right_anchored: bool) -> np
 # ``left_aligned_sites``' (bool): the score site was.
 LEFT_ALIGNED = "left_aligned"
 SCORE_LEFT_ALIGNED = "score_left_aligned"
+# ``left_aligned_rows``' column (bool): the row was looked at and is still an indel written shifted
+# (another alt of its record kept the record from moving, or a spanning deletion's record).
+STILL_SHIFTED = "still_shifted"
 # ``left_aligned_sites``' columns: the score's alleles as its file writes them (put back by ``written_alleles``).
 _WRITTEN_EFFECT, _WRITTEN_OTHER = "written_effect_allele", "written_other_allele"
 
@@ -1038,8 +1041,11 @@ def left_aligned_rows(rows: pd.DataFrame, reference: ReferenceFasta, near: Shift
     rows' ``position``/``ref``/``alt`` the minimal form of each alt of the new record and their
     ``site_position``/``site_ref``/``site_alt`` the new record. The same rows in the same order
     (``matched_row`` indexes the caller's rows), with ``LEFT_ALIGNED`` (bool: the row's record
-    moved) when any did; the caller keeps its own rows for scoring (the file's record, as
-    written). Returns the frame (``rows`` itself when nothing moved) and the number of file
+    moved) and ``STILL_SHIFTED`` (bool: looked at, its alt still an indel written not left-aligned:
+    another alt of its record stopped the move, ``1004 GAG>G,TAG`` kept at ``1002 GAG>G,GAT``, or a
+    spanning deletion's record; ``match_sites_frame`` counts a score indel it holds shifted as
+    ``not_found_unnormalised``) when any is so; the caller keeps its own rows for scoring (the file's
+    record, as written). Returns the frame (``rows`` itself when nothing moved) and the number of file
     records moved. A multi-allelic record moves whole, as ``bcftools norm -f`` without ``-m``
     moves it (docs/pgs.md "Indel representations": why not each alt alone). Errors:
     ``ReferenceFasta``'s (a REF not the FASTA's, a contig or position it lacks: one InputDataError
@@ -1066,7 +1072,7 @@ def left_aligned_rows(rows: pd.DataFrame, reference: ReferenceFasta, near: Shift
     ref, alt = rows["ref"].to_numpy(object).copy(), rows["alt"].to_numpy(object).copy()
     s_pos, s_ref, s_alt = g_pos.copy(), g_ref.copy(), g_alt.copy()
     moved = 0
-    flag = np.zeros(len(rows), dtype=bool)
+    flag, still = np.zeros(len(rows), dtype=bool), np.zeros(len(rows), dtype=bool)
     by_record = pd.Series(members).groupby(keys[members].to_flat_index(), sort=False)
     for (c, p, r), idx in by_record:
         rows_of = idx.to_numpy(np.int64)
@@ -1075,9 +1081,12 @@ def left_aligned_rows(rows: pd.DataFrame, reference: ReferenceFasta, near: Shift
             continue  # a score site written as this record writes it: the match as written wins
         alts = list(dict.fromkeys(str(a) for a in g_alt[rows_of]))
         if any(a in ("*", ".", "") or not a.isalpha() for a in [r, *alts]):
-            continue  # a spanning deletion or a missing code: not moved (bcftools leaves them too)
+            # A spanning deletion or a missing code: not moved (bcftools leaves them too).
+            still[rows_of] = unnormalised_indels(m_ref[rows_of], m_alt[rows_of])
+            continue
         new_pos, new = reference.left_align(str(c), int(p), [str(r), *alts])
         if new_pos == p and new[0] == r:
+            still[rows_of] = unnormalised_indels(m_ref[rows_of], m_alt[rows_of])
             continue
         moved += 1
         flag[rows_of] = True
@@ -1087,12 +1096,13 @@ def left_aligned_rows(rows: pd.DataFrame, reference: ReferenceFasta, near: Shift
             mp, mr, ma = minimal_alleles(np.array([new_pos], np.int64), np.array([new[0]], dtype=object),
                                          np.array([a], dtype=object))
             position[i], ref[i], alt[i] = mp[0], mr[0], ma[0]
-    if not moved:
+        still[rows_of] = unnormalised_indels(ref[rows_of], alt[rows_of])
+    if not moved and not still.any():
         return rows, 0
     out = rows.copy()
     out["position"], out["ref"], out["alt"] = position, ref, alt
     out[SITE_POSITION], out[SITE_REF], out[SITE_ALT] = s_pos, s_ref, s_alt
-    out[LEFT_ALIGNED] = flag
+    out[LEFT_ALIGNED], out[STILL_SHIFTED] = flag, still
     return out, moved
 
 
@@ -1537,7 +1547,8 @@ def match_sites_frame(
     (``shifted_genotype_indels``: Hail's routes collect rows at the score loci only,
     ``genotype_rows_at``'s ``near``); ``left_aligned``: ``rows`` near the score's indels were
     left-aligned against the reference FASTA (``left_aligned_rows``), so that rule is not
-    applied (a row still shaped so there is another variant, as the sequence says). Score and
+    applied but to the rows it could not move (``STILL_SHIFTED``: a row shaped so elsewhere is another
+    variant, as the sequence says). Score and
     genotype alleles are compared in their minimal representation
     (``minimal_alleles``, Hail's ``min_rep``), so ``ATT``/``AT`` at a site written ``AT>ATT,A``
     is the row ``A>AT``.
@@ -1680,9 +1691,12 @@ def match_sites_frame(
         # The reverse: a left-aligned score indel whose genotype row is written shifted right
         # (a genotype file not left-aligned), told from the two rows' alleles.
         rest = nf[~shifted[nf]]
-        if len(rest) and not left_aligned:
+        if not left_aligned:
             near = right if neighbours is None or not len(neighbours) else pd.concat(
                 [right, _minimal_rows(upper_case_alleles(neighbours))], ignore_index=True)
+        else:  # the sequence moved what it could: only the rows it could not move are still shifted
+            near = right[rows[STILL_SHIFTED].to_numpy(bool)] if STILL_SHIFTED in rows else right.iloc[:0]
+        if len(rest) and len(near):
             shifted[rest[shifted_genotype_indels(contig[rest], m_position.to_numpy("int64", na_value=0)[rest],
                                                  ea[rest], oa[rest], near)]] = True
         match_type = np.where(shifted, "not_found_unnormalised", match_type)

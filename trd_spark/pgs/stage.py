@@ -511,13 +511,18 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
             log.warning("  %s %s: %s not scored: their locus has a multi-allelic genotype row the "
                         "reader skips (n_unreadable; see the genotype WARNING)", dataset_name, row.pgs_id,
                         counted(row.n_unreadable, "variant"))
+    # With the FASTA only what it could not move is left: a genotype record another alt of which kept it
+    # in place (bcftools norm -f leaves it too), or a score pair that is not the FASTA's bases.
+    fix = ("split the genotypes' multi-allelic records before left-aligning them (bcftools norm -m- -f "
+           "<reference FASTA>: pgs.reference_fasta moves a record whole, and another alt kept these in place) "
+           "or check the scoring file's build") if cfg.pgs.reference_fasta else \
+        "left-align the file's indels (e.g. bcftools norm -f <reference FASTA>; the scoring file as a VCF)"
     for pgs_id, (n, first) in unnormalised_examples(r.frame).items():
         log.warning("  %s %s: %s not found and written not left-aligned in the scoring file or in the genotypes "
                     "(an indel shifted right in a repeat or anchored on its right; first at %s): the other file "
-                    "writes such a variant elsewhere, told apart only with the reference sequence; left-align the "
-                    "file's indels (e.g. bcftools norm -f <reference FASTA>; the scoring file as a VCF) to score "
+                    "writes such a variant elsewhere, told apart only with the reference sequence; %s to score "
                     "them (variant_matches: not_found_unnormalised)",
-                    dataset_name, pgs_id, counted(n, "indel"), first)
+                    dataset_name, pgs_id, counted(n, "indel"), first, fix)
     return r
 
 
