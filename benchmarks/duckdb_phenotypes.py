@@ -720,7 +720,9 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
 
     # Spans of continuous observation (docs/phenotypes.md "Time at risk"): the usable periods, each
     # from its earlier date (no start: 1 January of the birth year) to its last day, merged where one
-    # starts on or before the day after the latest earlier end (gaps-and-islands).
+    # starts on or before the day after the latest earlier end (gaps-and-islands), or after at most
+    # phenotypes.observation_period_gap_days days without observation (the persistence window).
+    gap_days = int(ph.observation_period_gap_days)
     x(f"""CREATE TEMP TABLE spans AS
         WITH op AS (
           SELECT x.person_id,
@@ -735,7 +737,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
         u AS (SELECT * FROM op JOIN persons p USING (person_id) WHERE year(op.e) >= p.year_of_birth),
         g AS (SELECT person_id, s, e, MAX(e) OVER (PARTITION BY person_id ORDER BY s, e
                                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_e FROM u),
-        h AS (SELECT *, SUM(CASE WHEN prev_e IS NULL OR s > prev_e + 1 THEN 1 ELSE 0 END)
+        h AS (SELECT *, SUM(CASE WHEN prev_e IS NULL OR date_diff('day', prev_e, s) - 1 > {gap_days} THEN 1 ELSE 0 END)
                           OVER (PARTITION BY person_id ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS span FROM g)
         SELECT person_id, MIN(s) AS span_start, MAX(e) AS span_end FROM h GROUP BY person_id, span""")
 

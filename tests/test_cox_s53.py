@@ -162,7 +162,10 @@ def _cfg(rule: str):
     from test_phenotypes_support import toy_config
 
     cfg = toy_config()
-    return cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"cox_time_at_risk": rule})})
+    # the spans without a persistence window (session 53's rule; its gaps of 305 and 365 days would be
+    # bridged by the default observation_period_gap_days 547: test_obsperiod_s57)
+    return cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(
+        update={"cox_time_at_risk": rule, "observation_period_gap_days": 0})})
 
 
 @pytest.fixture(scope="module")

@@ -263,9 +263,10 @@ def expected_ad3() -> dict[int, tuple]:
         211: _mdd("2019-01-10", "2020-12-31"), 212: _excluded("antidepressant_no_mdd", "2020-12-31"),
         213: _mdd("2019-01-10", CUTOFF), 214: _mdd("2019-01-10", "2019-07-09", 1),
         215: _mdd("2019-01-10", "2019-07-08", 1),
-        # followed to the cutoff, at risk only to the end of the index's period (phenotypes.cox_time_at_risk
-        # index_period, session 53): 171 days, not 1,633 across the July 2019 gap
-        216: _mdd("2019-01-10", CUTOFF)[:5] + (days("2019-01-10", "2019-06-30"),) + _mdd("2019-01-10", CUTOFF)[6:],
+        # followed to the cutoff; at risk across the July 2019 gap: its 31 unobserved days are within the
+        # persistence window (phenotypes.observation_period_gap_days 547, session 57), so the two periods are one
+        # span: 1,633 days (session 53's rule without the window ended it with the index's period: 171)
+        216: _mdd("2019-01-10", CUTOFF),
         217: _mdd("2019-01-10", "2020-06-30"), 218: _mdd("2019-01-10", "2020-12-31", 1),
         219: _mdd("2019-01-10", "2020-12-31")})
     out.update({p: _non_mdd() for p, *_ in SEX})

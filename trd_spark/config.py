@@ -699,6 +699,16 @@ class PhenotypeSettings(_Strict):
     # at the end of the observation span holding the MDD index (OHDSI's continuous observation),
     # ``followup`` at the end of follow-up (gaps between observation periods counted at risk).
     cox_time_at_risk: Literal["index_period", "followup"] = "index_period"
+    # The persistence window of the observation spans ``index_period`` reads (OHDSI era logic, as
+    # ``trials.persistence_gap_days``): two observation periods of a person separated by at most this many
+    # unobserved days (``datediff(next start, latest earlier end) - 1``) are one span; 0: only overlapping or
+    # touching periods are. 547: the OHDSI CDM EHR Working Group's recommendation ("Observation Period
+    # Considerations for EHR Data": a gap of 548 days or more ends a period; wellness visits come every
+    # 12-18 months) and the R package allofus' ``aou_observation_period(persistence_window = 548)``, which
+    # splits at DATE_DIFF(start, previous end) > 548: the same merges. On periods an ETL built by that
+    # rule it merges nothing; on All of Us' fragmented table (overly short periods, hundreds per person)
+    # it rebuilds the EHR WG's periods. Not read under ``followup`` (docs/phenotypes.md "Time at risk").
+    observation_period_gap_days: int = Field(547, ge=0)
     gates: DataGates = DataGates()
 
     @model_validator(mode="after")

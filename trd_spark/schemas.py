@@ -150,7 +150,8 @@ PHENOTYPES = _s(
     ("trd_onset_date", Dt, "date the definition is met (null if not TRD)"),
     ("followup_end_date", Dt, "end of observation (status rules: TRD onset, trMDD follow-up)"),
     ("at_risk_end_date", Dt, "MDD only: the Cox time at risk's end (phenotypes.cox_time_at_risk; index_period: end "
-                             "of the index's observation span, capped at followup_end_date)"),
+                             "of the index's observation span, periods merged across gaps of at most "
+                             "phenotypes.observation_period_gap_days days, capped at followup_end_date)"),
     ("time_to_trd_days", I, "days from MDD index to TRD onset (on/before at_risk_end_date) or censoring at "
                             "at_risk_end_date (MDD only)"),
     ("trd_event", I, "1 if TRD onset on/before at_risk_end_date, 0 if censored (MDD only)"),

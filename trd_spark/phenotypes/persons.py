@@ -470,27 +470,85 @@ def observation_spans(observation_period: DataFrame, person: DataFrame, data_cut
                                                     F.max("_end").alias("span_end")).drop("_span")
 
 
-def index_periods(spans: DataFrame, index: DataFrame) -> DataFrame:
-    """The observation span of each MDD index: person_id, index_period_end_date (date), index_in_period
-    (boolean); one row per person of ``index`` (person_id, mdd_index_date not null).
+def bridge_observation_gaps(spans: DataFrame, gap_days: int) -> DataFrame:
+    """``observation_spans`` merged across short gaps (the persistence window): person_id, span_start,
+    span_end (dates), n_gaps_bridged (int: the gaps inside the span, 0 for a span alone).
 
-    The span of the index is the first span (``observation_spans``) ending on or after the index:
-    the one containing it, or, when the index lies before the first span or between two (records
-    outside observation periods count, docs/phenotypes.md), the next one (``index_in_period``
-    false). A person without such a span (no usable period) has a null end: followed to the end
-    of follow-up, as PERSONS follows such a person.
-    """
+    A span starting at most ``gap_days`` unobserved days after the latest earlier end (``datediff(start,
+    end) - 1 <= gap_days``; ``phenotypes.observation_period_gap_days``) continues it, as
+    ``trials.derive_episodes`` merges exposures: OHDSI era logic (the CDM's condition / drug eras merge
+    records within a persistence window; the OHDSI CDM EHR Working Group, "Observation Period
+    Considerations for EHR Data", ends an EHR observation period at a gap of 548 days or more). Merging the
+    periods with the window directly gives the same spans: ``observation_spans`` merges only periods with no
+    unobserved day between them, so every gap is between two of its spans. ``gap_days`` 0: the spans as
+    given, each with n_gaps_bridged 0."""
+    order = Window.partitionBy("person_id").orderBy("span_start", "span_end")
+    prev_end = F.max("span_end").over(order.rowsBetween(Window.unboundedPreceding, -1))
+    gap = F.datediff(F.col("span_start"), prev_end) - 1
+    new_span = F.coalesce(gap > gap_days, F.lit(True)).cast("int")
+    merged = spans.withColumn("_span", F.sum(new_span).over(order.rowsBetween(Window.unboundedPreceding, 0)))
+    return merged.groupBy("person_id", "_span").agg(
+        F.min("span_start").alias("span_start"), F.max("span_end").alias("span_end"),
+        (F.count(F.lit(1)) - 1).cast("int").alias("n_gaps_bridged"),
+    ).drop("_span")
+
+
+def _index_span(spans: DataFrame, index: DataFrame) -> DataFrame:
+    """Per person of ``index``: _span (struct span_end, span_start: the first span ending on or after
+    the index, null without one), _first (the first span's start), _n_bridged (the spans'
+    n_gaps_bridged summed, 0 without the column)."""
     joined = index.select("person_id", "mdd_index_date").join(spans, "person_id", "left")
     after = F.col("span_end") >= F.col("mdd_index_date")
+    bridged = F.sum("n_gaps_bridged") if "n_gaps_bridged" in spans.columns else F.lit(0)
     return joined.groupBy("person_id", "mdd_index_date").agg(
         F.min(F.when(after, F.struct("span_end", "span_start"))).alias("_span"),
         F.min("span_start").alias("_first"),
-    ).select(
+        F.coalesce(bridged, F.lit(0)).cast("long").alias("_n_bridged"),
+    )
+
+
+def index_periods(spans: DataFrame, index: DataFrame, spans_without_window: DataFrame | None = None) -> DataFrame:
+    """The observation span of each MDD index: person_id, index_period_end_date (date), index_in_period
+    (boolean), index_before_first_period (boolean); one row per person of ``index`` (person_id,
+    mdd_index_date not null).
+
+    The span of the index is the first span (``observation_spans``, or ``bridge_observation_gaps``'
+    spans) ending on or after the index: the one containing it, or, when the index lies before the
+    first span or between two (records outside observation periods count, docs/phenotypes.md), the
+    next one (``index_in_period`` false). A person without such a span (no usable period) has a
+    null end: followed to the end of follow-up, as PERSONS follows such a person.
+
+    ``spans_without_window`` (the spans before ``bridge_observation_gaps``; ``spans`` are then its
+    output): adds index_period_end_without_window (date: the same rule over those spans, for the
+    counts of what the persistence window changes) and n_gaps_bridged (long: the person's gaps the
+    window bridged, ``observation_gap_count_columns``).
+    """
+    span = _index_span(spans, index)
+    out = span.select(
         "person_id",
         F.col("_span.span_end").alias("index_period_end_date"),
         F.coalesce(F.col("_span.span_start") <= F.col("mdd_index_date"), F.lit(False)).alias("index_in_period"),
         F.coalesce(F.col("_first") > F.col("mdd_index_date"), F.lit(False)).alias("index_before_first_period"),
+        F.col("_n_bridged").alias("n_gaps_bridged"),
     )
+    if spans_without_window is None:
+        return out.drop("n_gaps_bridged")
+    before = _index_span(spans_without_window, index).select(
+        "person_id", F.col("_span.span_end").alias("index_period_end_without_window"))
+    return out.join(before, "person_id", "left")
+
+
+def observation_gap_count_columns() -> list[Column]:
+    """One-row aggregates over ``index_periods`` with ``spans_without_window`` (long): n_observation_gaps_bridged
+    (gaps between the MDD persons' observation periods that the persistence window bridged),
+    n_mdd_persons_gaps_bridged (MDD persons with one or more), n_mdd_index_span_extended (MDD persons whose
+    index span ends later because of it: their Cox time at risk may run longer)."""
+    extended = F.col("index_period_end_date") > F.col("index_period_end_without_window")
+    return [
+        F.coalesce(F.sum("n_gaps_bridged"), F.lit(0)).cast("long").alias("n_observation_gaps_bridged"),
+        F.sum(F.when(F.col("n_gaps_bridged") > 0, 1).otherwise(0)).cast("long").alias("n_mdd_persons_gaps_bridged"),
+        F.sum(F.when(extended, 1).otherwise(0)).cast("long").alias("n_mdd_index_span_extended"),
+    ]
 
 
 def index_period_count_columns() -> list[Column]:

@@ -74,19 +74,23 @@ from trd_spark.phenotypes.omop import (
 from trd_spark.phenotypes.persons import (
     birth_death_quirk_counts,
     birth_implausible_expr,
+    bridge_observation_gaps,
     derive_persons,
     followup_date_counts,
     index_period_count_columns,
     index_periods,
+    observation_gap_count_columns,
     observation_period_overlaps,
     observation_spans,
     restrict_to_followup,
 )
 from trd_spark.phenotypes.shrink import earlier_release, shrink_warnings, shrunk_tables, table_rows
 from trd_spark.phenotypes.trd import (
+    GAP_WINDOW_COUNTS,
     TIME_AT_RISK_COUNTS,
     augmentation_onset_expr,
     derive_phenotypes,
+    gap_window_columns,
     person_treatment,
     sequence_onset_expr,
     somatic_onset_expr,
@@ -800,12 +804,19 @@ def derive_definition_phenotypes(
 def mdd_index_periods(cfg: Config, observation_period: DataFrame, persons: DataFrame, mdd: DataFrame
                       ) -> DataFrame | None:
     """``persons.index_periods`` of the MDD persons (``mdd``: ``derive_mdd`` rows), over the
-    observation spans of ``observation_period`` (``persons.observation_spans``; ``persons``: PERSONS);
+    observation spans of ``observation_period`` (``persons.observation_spans``; ``persons``: PERSONS)
+    merged across gaps of at most ``phenotypes.observation_period_gap_days`` unobserved days
+    (``persons.bridge_observation_gaps``; above 0 the rows also carry the index's span end without the
+    window and the gaps bridged, for ``observation_gap_count_columns`` and ``trd.gap_window_columns``);
     None under ``phenotypes.cox_time_at_risk: followup`` (no span is read)."""
-    if cfg.phenotypes.cox_time_at_risk != "index_period":
+    ph = cfg.phenotypes
+    if ph.cox_time_at_risk != "index_period":
         return None
     spans = observation_spans(observation_period, persons, cfg.omop.data_cutoff_date)
-    return index_periods(spans, mdd.where(F.col("mdd_status") == Status.MDD))
+    index = mdd.where(F.col("mdd_status") == Status.MDD)
+    if ph.observation_period_gap_days == 0:
+        return index_periods(spans, index)
+    return index_periods(bridge_observation_gaps(spans, ph.observation_period_gap_days), index, spans)
 
 
 def derive_phenotype_tables(
@@ -2342,17 +2353,32 @@ def logged_record_counts(layout: Layout, fs: FsLike, records_below: int) -> tupl
     return every, own
 
 
+def period_count_columns(windowed: bool) -> list[Column]:
+    """The aggregates of ``mdd_index_periods``' rows the manifest keeps: ``persons.
+    index_period_count_columns`` and, with a persistence window (``windowed``: rows with
+    index_period_end_without_window), ``persons.observation_gap_count_columns``."""
+    return [*index_period_count_columns(), *(observation_gap_count_columns() if windowed else [])]
+
+
 def time_at_risk_notes(cfg: Config, per_definition: Mapping[str, object], periods: Mapping[str, object] | None
                        ) -> dict[str, object]:
-    """The manifest's ``notes.cox_time_at_risk``: the rule (``phenotypes.cox_time_at_risk``), the
-    MDD indexes outside every observation span (``persons.index_period_count_columns``; absent under
-    ``followup``) and per definition ``trd.time_at_risk_columns``' counts (``per_definition``:
-    ``<definition>:<count>`` -> value). Exact counts: the manifest, not a log line."""
-    notes: dict[str, object] = {"rule": cfg.phenotypes.cox_time_at_risk}
+    """The manifest's ``notes.cox_time_at_risk``: the rule (``phenotypes.cox_time_at_risk``), under
+    ``index_period`` the persistence window (``observation_period_gap_days``), the MDD indexes outside
+    every observation span (``persons.index_period_count_columns``) and, with a window above 0, the gaps it
+    bridged (``persons.observation_gap_count_columns``; ``periods``: those aggregates, None under
+    ``followup``); per definition ``trd.time_at_risk_columns``' counts and, with a window, ``trd.
+    gap_window_columns``' (``per_definition``: ``<definition>:<count>`` -> value). Exact counts: the manifest,
+    not a log line."""
+    ph = cfg.phenotypes
+    notes: dict[str, object] = {"rule": ph.cox_time_at_risk}
+    keys: tuple[str, ...] = TIME_AT_RISK_COUNTS
     if periods is not None:
+        notes["observation_period_gap_days"] = ph.observation_period_gap_days
         notes.update({k: int(v or 0) for k, v in periods.items()})  # type: ignore[call-overload]
+        if ph.observation_period_gap_days > 0:
+            keys = (*TIME_AT_RISK_COUNTS, *GAP_WINDOW_COUNTS)
     notes["definitions"] = {d.name: {k: int(per_definition.get(f"{d.name}:{k}") or 0)  # type: ignore[call-overload]
-                                     for k in TIME_AT_RISK_COUNTS} for d in cfg.phenotypes.trd_definitions}
+                                     for k in keys} for d in ph.trd_definitions}
     return notes
 
 
@@ -2377,6 +2403,16 @@ def time_at_risk_log_lines(notes: Mapping[str, object], persons_below: int) -> l
                           " TRD onset(s) after it are censored there (notes.cox_time_at_risk"
                           + ("; phenotypes.cox_time_at_risk: followup keeps them, docs/phenotypes.md \"Time at risk\")"
                              if censored else ")")))
+    if int(notes.get("observation_period_gap_days") or 0) > 0:  # type: ignore[call-overload]
+        kept = "; ".join(f"{name}: {count_text(int(c.get('n_events_kept_by_gap_window') or 0), persons_below=persons_below)}"
+                         for name, c in definitions.items())
+        lines.append((logging.INFO, "observation periods separated by at most "
+                      f"{notes['observation_period_gap_days']} unobserved day(s) are one span "
+                      "(phenotypes.observation_period_gap_days, OHDSI EHR WG persistence window): gaps bridged for "
+                      f"{count_text(int(notes.get('n_mdd_persons_gaps_bridged') or 0), persons_below=persons_below)}"  # type: ignore[call-overload]
+                      " MDD person(s), the index's span extended for "
+                      f"{count_text(int(notes.get('n_mdd_index_span_extended') or 0), persons_below=persons_below)}"  # type: ignore[call-overload]
+                      f"; TRD onsets an event only through it (censored without it): {kept}"))
     before, between = (int(notes.get(k) or 0)  # type: ignore[call-overload]
                        for k in ("n_mdd_index_before_first_period", "n_mdd_index_between_periods"))
     if before or between:
@@ -2578,17 +2614,25 @@ def run(ctx: StageContext) -> None:
         definitions = [d.name for d in cfg.phenotypes.trd_definitions]
         # The MDD indexes' observation spans (the Cox time at risk), written once; counted as written.
         periods, period_obs = mdd_index_periods(cfg, omop["observation_period"], persons, mdd), Observation()
+        windowed = periods is not None and "index_period_end_without_window" in periods.columns
         if periods is not None:
-            periods = _materialize(periods, f"{work}/index_periods.parquet", [(period_obs, index_period_count_columns())])
+            periods = _materialize(periods, f"{work}/index_periods.parquet", [(period_obs, period_count_columns(
+                windowed))])
         risk_obs = Observation()
         n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, followup, mdd, trials, sets, doses, periods)
                             .observe(definitions_obs, *definition_flow_columns(definitions))
                             .observe(risk_obs, *time_at_risk_columns(definitions)), PHENOTYPES)
         phenotypes = read_back(spark, out.table_path("phenotypes"), PHENOTYPES.struct)
-        at_risk = time_at_risk_notes(
-            cfg, observed(risk_obs, spark, lambda: phenotypes.agg(*time_at_risk_columns(definitions)).collect()[0].asDict()),
-            None if periods is None else observed(
-                period_obs, spark, lambda: periods.agg(*index_period_count_columns()).collect()[0].asDict()))
+        risk_counts = dict(observed(
+            risk_obs, spark, lambda: phenotypes.agg(*time_at_risk_columns(definitions)).collect()[0].asDict()))
+        if windowed:
+            assert periods is not None
+            # what the persistence window changed: one small job over the two written tables
+            risk_counts.update(phenotypes.join(periods.select("person_id", "index_period_end_without_window"),
+                                               "person_id", "left")
+                               .agg(*gap_window_columns(definitions)).collect()[0].asDict())
+        at_risk = time_at_risk_notes(cfg, risk_counts, None if periods is None else observed(
+            period_obs, spark, lambda: periods.agg(*period_count_columns(windowed)).collect()[0].asDict()))
         out.notes["cox_time_at_risk"] = at_risk
         for level, line in time_at_risk_log_lines(at_risk, threshold):
             log.log(level, "phenotypes: %s", line)

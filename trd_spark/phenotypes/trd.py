@@ -279,3 +279,30 @@ def time_at_risk_columns(definitions: list[str]) -> list[Column]:
 
 
 TIME_AT_RISK_COUNTS = ("n_at_risk_shortened", "n_events_censored", "days_not_at_risk")
+
+
+def gap_window_columns(definitions: list[str]) -> list[Column]:
+    """One-row aggregates, per definition ``<definition>:<count>`` (long), of what the persistence window
+    (``phenotypes.observation_period_gap_days``) changed in the Cox time at risk, over PHENOTYPES rows joined
+    (left, on person_id) with ``persons.index_periods``' index_period_end_without_window:
+    n_events_kept_by_gap_window (TRD onsets that are events, trd_event 1, but fall after the time at risk
+    the index's span would give without the window: censored there before), n_at_risk_extended_by_gap_window
+    (MDD persons whose at_risk_end_date is later than without it), days_added_by_gap_window (the days
+    ``time_to_trd_days`` gained, summed over MDD persons). The time without the window is
+    ``derive_phenotypes``' rule with that end (no span: the end of follow-up)."""
+    is_mdd = F.col("time_to_trd_days").isNotNull()
+    # least() skips a null: no span of the index -> the end of follow-up, as derive_phenotypes
+    end_before = F.least(F.col("followup_end_date"), F.col("index_period_end_without_window"))
+    event_before = (F.col("status") == Status.TRD) & (F.col("trd_onset_date") <= end_before)
+    time_before = F.greatest(F.datediff(F.when(event_before, F.col("trd_onset_date")).otherwise(end_before),
+                                        F.col("mdd_index_date")), F.lit(1))
+    counts = {
+        "n_events_kept_by_gap_window": F.when(is_mdd & (F.col("trd_event") == 1) & ~event_before, 1),
+        "n_at_risk_extended_by_gap_window": F.when(is_mdd & (F.col("at_risk_end_date") > end_before), 1),
+        "days_added_by_gap_window": F.when(is_mdd, F.col("time_to_trd_days") - time_before),
+    }
+    return [F.coalesce(F.sum(F.when(F.col("definition") == d, v)), F.lit(0)).cast("long").alias(f"{d}:{name}")
+            for d in definitions for name, v in counts.items()]
+
+
+GAP_WINDOW_COUNTS = ("n_events_kept_by_gap_window", "n_at_risk_extended_by_gap_window", "days_added_by_gap_window")
