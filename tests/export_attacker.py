@@ -1065,3 +1065,36 @@ def newcomer_carriers_behind_complements(before: dict, after: dict, sizes: dict,
         return None
     return newcomer_carriers_from_two_exports(before[target], (n_t, mean, float(np.sqrt(var))), d2, r2,
                                               threshold, drift=(a, b))
+
+
+def map_from_quantiles(q1: dict, q2: dict) -> tuple[float, float] | None:
+    """(a, b): one group's map z2 = a z1 + b between two exports as a reader fits it from the group's
+    own quantiles (privacy round 13, session 57): ``q1`` / ``q2`` {level column: value} as each export
+    shows them (blank: not shown); least squares of q2 on q1 over the levels both show. A quantile is
+    one person's score, and the persons who joined in between move its rank by a few places only, so
+    this needs no other group: under ``pc_adjusted`` standardisation each group has a map of its own
+    (the variance model refitted near its PCs) that no other group gives. None with fewer than two
+    levels in both."""
+    levels = [c for c in q1 if c in q2 and np.isfinite(q1[c]) and np.isfinite(q2[c])]
+    if len(levels) < 2:
+        return None
+    x, y = np.array([q1[c] for c in levels]), np.array([q2[c] for c in levels])
+    if np.ptp(x) == 0:
+        return None
+    a, b = np.polyfit(x, y, 1)
+    return float(a), float(b)
+
+
+def newcomer_carriers_from_quantile_map(before: dict, after: dict, d2: float, r2: float,
+                                        threshold: int = 20) -> int | None:
+    """``newcomer_carriers_from_two_exports`` with the map from the group's own quantiles
+    (``map_from_quantiles``): ``before`` / ``after`` one group's exported row as {column: value}
+    (n, mean, sd and the quantile columns; a hidden value NaN). None when a moment or the map is not
+    shown."""
+    levels = ("p05", "p25", "p50", "p75", "p95")
+    drift = map_from_quantiles({c: float(before.get(c, np.nan)) for c in levels},
+                               {c: float(after.get(c, np.nan)) for c in levels})
+    if drift is None:
+        return None
+    return newcomer_carriers_from_two_exports(*(tuple(float(r[c]) for c in ("n", "mean", "sd"))
+                                                for r in (before, after)), d2, r2, threshold, drift=drift)

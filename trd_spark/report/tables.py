@@ -121,6 +121,9 @@ class ReleaseCounts:
     # [(n, mean, sd) or None per export], ``prior_moments``): a group's persons who joined since
     # (``moved_groups``).
     prior_moments: PriorMoments | None = None
+    # Their quantiles in the same positions (``prior_quantiles``): the group's own map between two
+    # exports (``moved_groups``, ``quantile_scale``).
+    prior_quantiles: PriorQuantiles | None = None
 
 
 # Person gates whose count and total are both cells of the export: (count cell, total cell).
@@ -2057,6 +2060,116 @@ def prior_moments(exports: dict[str, dict]) -> PriorMoments:
     return out
 
 
+# One group's published quantiles in an export ({QUANTILE_LEVELS column: value}, the finite ones), in
+# the positions of ``prior_moments``: None where that export does not show the group's moments.
+PriorQuantiles = dict[tuple[str, str, str], list[dict[str, float] | None]]
+
+
+def prior_quantiles(exports: dict[str, dict]) -> PriorQuantiles:
+    """{(dataset, ancestry, pgs_id): [{quantile column: value} or None, ...]}: the quantiles each other
+    export shows of the groups ``prior_moments`` takes from it, in the same positions (the same
+    exports, the same groups, None where ``prior_moments`` has None), for ``quantile_scale``."""
+    out: dict[tuple[str, str, str], list[dict[str, float] | None]] = {}
+    position = 0
+    for _, tables in sorted(exports.items()):
+        dist = tables.get("pgs_distribution")
+        if dist is None or not len(dist) or not {"n", "mean", "sd"} <= set(dist.columns):
+            continue
+        mean = pd.to_numeric(dist["mean"], errors="coerce")
+        sd = pd.to_numeric(dist["sd"], errors="coerce")
+        levels = {c: pd.to_numeric(dist[c], errors="coerce") if c in dist.columns
+                  else pd.Series(float("nan"), index=dist.index) for c in QUANTILE_LEVELS}
+        for i, (ds, anc, pgs, n, m, s) in enumerate(zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"],
+                                                        mean, sd)):
+            if str(n).isdigit() and math.isfinite(m) and math.isfinite(s):
+                entries = out.setdefault((str(ds), str(anc), str(pgs)), [])
+                entries.extend([None] * (position - len(entries)))
+                entries.append({c: float(v.iloc[i]) for c, v in levels.items() if math.isfinite(v.iloc[i])})
+        position += 1
+    return out
+
+
+def quantile_step(n: float, level: float) -> float:
+    """The grid (SD units) a group of ``n`` persons' ``level`` quantile (0..1) is published on: one
+    standard error of a normal group's quantile, sqrt(p (1 - p)) / (phi(u_p) sqrt(n)).
+
+    Why (privacy round 13, session 57): a quantile is one person's score, so the same group's
+    quantiles in two exports give the map z2 = a z1 + b of the persons in both to within the few
+    ranks the persons who joined or left move them (``quantile_scale``), and with it the
+    newcomers' sum of squares from the group's n, mean and sd: under ``pc_adjusted`` (each group's
+    map its own, which the other groups cannot give) a carrier 5 SD out among 25 newcomers to a group
+    of 500 was read exactly in 25 of 40 simulations (a group without one read as holding one in 8),
+    all left shown by ``moved_groups``. On a grid of half a standard error: 23 (6); of one: 23 (19,
+    so the read tells nothing); of two: 17 (18). The grid costs the quantile a twelfth of its own
+    sampling variance (a rounding's h^2 / 12), and a group of 100,000 keeps 0.004 SD; a reader who
+    fits the map from the groups' moments (``moved_groups``' own test) is not affected."""
+    from statistics import NormalDist
+
+    return math.sqrt(level * (1.0 - level)) / (NormalDist().pdf(NormalDist().inv_cdf(level)) * math.sqrt(n))
+
+
+def published_quantile(value: float, n: float, level: float) -> float:
+    """``value`` (a group of ``n`` persons' ``level`` quantile) on its grid (``quantile_step``)."""
+    step = quantile_step(n, level)
+    return round(value / step) * step if math.isfinite(value) else value
+
+
+def _on_grid(value: float, n: float, level: float) -> bool:
+    step = quantile_step(n, level)
+    return abs(value / step - round(value / step)) < 1e-6
+
+
+def quantile_scale(n1: float, q1: dict[str, float], n2: float, s2: float,
+                   q2: dict[str, float]) -> tuple[float, float]:
+    """(A, w): the re-standardisation's a^2 of one group's persons read from its quantiles in two
+    exports (``q1``, ``q2``: {``QUANTILE_LEVELS`` column: value}, the levels each shows; n1 and n2
+    persons, sd s2 in the second), and A's relative sampling variance w; NaN, NaN with fewer than
+    two levels in both.
+
+    Why (privacy round 13, session 57): a quantile is one person's score, and the k = |n2 - n1|
+    persons between two exports move a level-p quantile's rank only by how many of them fall below
+    it less k p (binomial: variance k p (1 - p), covariance k p (1 - p') between levels p < p'), so
+    the quantiles of the persons in both give their map z2 = a z1 + b to within those few ranks
+    (each rank ~ s / (n phi(u_p)) SD of a normal group), whatever a carrier among the k does (a
+    quantile does not see how far out a person is). Under ``pc_adjusted`` (the default) each group
+    has a map of its own, which the refitted variance model also stretches by the carrier's
+    excess, so the other groups' fit (``common_scale``) misses it while this one reads it: EAS 500
+    + 25, 1 carrier at 5 SD, the carrier read exactly with the quantile map in 25 of 40 simulations,
+    all left shown by ``moved_groups`` without this (benchmarks/RESULTS.md, session 57 privacy13).
+    Fitted by generalised least squares of q2 on q1 with that covariance (plus a twelfth of a rank
+    squared per level, the ranks' rounding, and a twelfth of the grid's step squared per export
+    whose quantile is on its grid, ``published_quantile``): A = a^2, w = 4 var(a) / a^2."""
+    levels = [c for c in QUANTILE_LEVELS if c in q1 and c in q2 and math.isfinite(q1[c]) and math.isfinite(q2[c])]
+    if len(levels) < 2 or not (n1 >= 2 and n2 >= 2 and s2 > 0):
+        return float("nan"), float("nan")
+    from statistics import NormalDist
+
+    import numpy as np
+
+    k, large = abs(n2 - n1), max(n1, n2)
+    p = np.array([QUANTILE_LEVELS[c] for c in levels])
+    density = np.array([NormalDist().pdf(NormalDist().inv_cdf(v)) for v in p]) * large / s2  # persons per SD
+    lo, hi = np.minimum.outer(p, p), np.maximum.outer(p, p)
+    cov = (k * lo * (1.0 - hi) + (np.eye(len(p)) / 12.0 if k else 0.0)) / np.outer(density, density)
+    grid = [sum(quantile_step(n, QUANTILE_LEVELS[c]) ** 2 / 12.0 for n, q in ((n1, q1), (n2, q2))
+                if _on_grid(q[c], n, QUANTILE_LEVELS[c])) for c in levels]
+    cov = cov + np.diag(grid)
+    x = np.column_stack([[q1[c] for c in levels], np.ones(len(levels))])
+    y = np.array([q2[c] for c in levels])
+    if not cov.any():  # the same persons, not rounded: the map exactly
+        a = float(np.polyfit(x[:, 0], y, 1)[0])
+        return a * a, 0.0
+    inv = np.linalg.pinv(cov)
+    info = x.T @ inv @ x
+    if np.linalg.matrix_rank(info) < 2:
+        return float("nan"), float("nan")
+    covb = np.linalg.inv(info)
+    a = float((covb @ x.T @ inv @ y)[0])
+    if not a > 0:
+        return float("nan"), float("nan")
+    return a * a, 4.0 * float(covb[0, 0]) / (a * a)
+
+
 def scale_ratio(n1: float, s1: float, n2: float, s2: float) -> tuple[float, float, float]:
     """(A, v, D) of one group shown as n1 persons of sd s1 in an export and n2 of sd s2 in another,
     the smaller set's persons being in both and their scores mapped z2 = a z1 + b between the
@@ -2132,8 +2245,13 @@ def unfitted_scale(hidden: list[tuple[float, float]]) -> tuple[float, float]:
     return a, w
 
 
+def _dist_key(dist: pd.DataFrame, i: Any) -> tuple[str, str, str]:
+    """(dataset, ancestry, pgs_id) of row ``i`` of a pgs_distribution table: a ``prior_moments`` key."""
+    return str(dist.at[i, "dataset"]), str(dist.at[i, "ancestry"]), str(dist.at[i, "pgs_id"])
+
+
 def moved_groups(dist: pd.DataFrame, prior: PriorMoments | None, threshold: int,
-                 hidden: list[bool] | None = None) -> pd.Series:
+                 hidden: list[bool] | None = None, quantiles: PriorQuantiles | None = None) -> pd.Series:
     """Rows of ``dist`` (pgs_distribution, before suppression) whose mean and sd, read with the same
     group's n, mean and sd in another export (``prior``, ``prior_moments``), count a person far out
     among those who joined or left the group in between.
@@ -2190,17 +2308,23 @@ def moved_groups(dist: pd.DataFrame, prior: PriorMoments | None, threshold: int,
     is not read, but gives the fit A exactly. A drift that differs between the groups
     (``pc_adjusted``'s variance model refitted, beyond the fit's sampling error) flags them: the
     safe direction. What is computed is what the reader computes: the earlier export's published
-    moments against this export's. All False without ``prior``."""
+    moments against this export's. All False without ``prior``.
+
+    Also, per earlier export whose quantiles of the group ``quantiles`` holds (``prior_quantiles``),
+    A_g against the group's own map read from its quantiles in both exports (``quantile_scale``:
+    this export's quantiles where ``quantile_shown``), |A_g / A_q - 1| beyond
+    ``MOVED_STANDARD_ERRORS`` x sqrt(v_g + w_q): a reader needs no other group for that map, and under
+    ``pc_adjusted`` (each group its own map) it is the one that reads the carrier (session 57)."""
     out = pd.Series(False, index=dist.index, dtype=bool)
     need = ("n", "mean", "sd")
     if not prior or dist.empty or not all(c in dist.columns for c in need):
         return out
     before = pd.Series(False if hidden is None else list(hidden), index=dist.index, dtype=bool)
     num = {c: pd.to_numeric(dist[c], errors="coerce") for c in need}
+    qnum = {c: pd.to_numeric(dist[c], errors="coerce") for c in QUANTILE_LEVELS if c in dist.columns}
     for _, idx in dist.groupby(["dataset", "pgs_id"], sort=False).groups.items():
         rows = [i for i in idx if not before[i] and all(math.isfinite(num[c][i]) for c in need)]
-        entries = {i: prior.get((str(dist.at[i, "dataset"]), str(dist.at[i, "ancestry"]), str(dist.at[i, "pgs_id"])))
-                   or [] for i in rows}
+        entries = {i: prior.get(_dist_key(dist, i)) or [] for i in rows}
         exports: list[tuple[dict, dict]] = []  # per earlier export: ({row: scale_ratio}, {row: persons moved})
         for j in range(max((len(e) for e in entries.values()), default=0)):
             earlier = {i: e[j] for i, e in entries.items() if j < len(e)}
@@ -2210,6 +2334,17 @@ def moved_groups(dist: pd.DataFrame, prior: PriorMoments | None, threshold: int,
             for i, k in moved.items():
                 if 0 < k < threshold or (k and not math.isfinite(ratios[i][0])):
                     out[i] = True
+                    continue
+                got = (quantiles or {}).get(_dist_key(dist, i)) or []
+                q1 = got[j] if j < len(got) else None
+                if k and q1:  # the group's own map from its quantiles in both exports
+                    a_q, w_q = quantile_scale(pairs[i][0], q1, num["n"][i], num["sd"][i],
+                                              {c: published_quantile(float(qnum[c][i]), num["n"][i], level)
+                                               for c, level in QUANTILE_LEVELS.items()
+                                               if c in qnum and quantile_shown(int(num["n"][i]), level, threshold)})
+                    a_g, v_g, _ = ratios[i]
+                    if math.isfinite(a_q) and abs(a_g / a_q - 1.0) > MOVED_STANDARD_ERRORS * math.sqrt(v_g + w_q):
+                        out[i] = True
             exports.append((ratios, moved))
         while True:  # the farthest first: a flagged group is hidden, so no reader fits with it
             off = before[idx] | out[idx]
@@ -2505,7 +2640,7 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         # is read as one whose own moments do (outlying_groups). Its fit of the re-standardisation is the
         # reader's: the groups whose mean and sd the rules above hide (and their complement) are not in it.
         outlying |= moved_groups(rc.pgs_distribution, rc.prior_moments, threshold,
-                                 [a or b or c for a, b, c in zip(small, few_valued, outlying)])
+                                 [a or b or c for a, b, c in zip(small, few_valued, outlying)], rc.prior_quantiles)
         stats = [c for c in dist.columns if c not in ("dataset", "ancestry", "pgs_id", "n")]
         moments = [c for c in ("mean", "sd") if c in dist.columns]
         # Quantiles of a group whose size is hidden are dropped too (few persons: close to
@@ -2529,10 +2664,14 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         # A quantile is one person's score (percentile_approx returns a value of the group): the
         # 5th percentile of 25 persons was the second-lowest score. Shown only with at least
         # ``threshold`` persons strictly below and above it (``quantile_shown``).
+        # Each on its grid of one standard error (``quantile_step``): two exports' quantiles of one
+        # group give its persons' map, and with it the newcomers' sum of squares.
         for col, level in QUANTILE_LEVELS.items():
             if col in dist.columns:
                 few = [not (isinstance(v, int) and quantile_shown(v, level, threshold)) for v in labels]
                 dist.loc[pd.Series(few, index=dist.index, dtype=bool), col] = float("nan")
+                dist[col] = [published_quantile(v, n, level) if isinstance(n, int) else v
+                             for v, n in zip(dist[col], labels)]
         dist["n"] = pd.Series(labels, index=dist.index, dtype=object)
         out["pgs_distribution"] = unnamed_small_ancestry_groups(dist, threshold)
     if rc.km_curves is not None:
