@@ -173,6 +173,32 @@ def test_an_alt_another_alt_keeps_in_place_is_counted_not_found_unnormalised(hl,
     assert seen[matching.STILL_SHIFTED].tolist() == [alt == "G" for alt in rows["alt"]]
 
 
+def test_one_variant_listed_left_aligned_and_shifted_is_a_duplicate_named_as_written(hl, fasta):
+    """A score listing one variant twice, left-aligned (``1000 C/CAG``, line 6) and shifted right
+    (``1002 G/GAG``, line 7): with the FASTA both are the record ``1000 CAG>C``, so its weight would
+    count twice; ``pgs.duplicate_variants: error`` names both lines with their alleles as the file
+    writes them, ``first`` keeps line 6 (one row dropped). Before this commit line 7 was never moved
+    (not_found_unnormalised) and the variant was scored once without a word."""
+    from test_pgs_vds_shift_s56 import sites_frame
+
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs import matching
+    from trd_spark.pgs.matching import ShiftWindows, left_aligned_rows, match_sites_frame, split_file_rows
+    from trd_spark.pgs.reference_fasta import ReferenceFasta
+
+    rg = hl.get_reference("GRCh38")
+    rows = split_file_rows(pd.DataFrame({"contig": "chr1", "position": [1000],
+                                         "alleles_json": [json.dumps(["CAG", "C"])]}), rg.contigs)
+    ref = ReferenceFasta.open(fasta, "d.vcf")
+    sites, _ = matching.left_aligned_sites(sites_frame([(1000, "C", "CAG", 1.0), (1002, "G", "GAG", 1.0)]), ref)
+    seen, _ = left_aligned_rows(rows, ref, ShiftWindows.of(hl, sites, "GRCh38", ref), rg.global_positions_dict)
+    with pytest.raises(InputDataError) as e:
+        match_sites_frame(sites, seen, keep_ambiguous=False, left_aligned=True)
+    assert "lines 6 (C/CAG) and 7 (G/GAG)" in str(e.value) and "p.txt:7" in str(e.value), str(e.value)
+    kept = match_sites_frame(sites, seen, keep_ambiguous=False, left_aligned=True, duplicate_variants="first")
+    assert kept.attrs[matching.DUPLICATES_DROPPED] == {"P": 1}
+
+
 def plink2_sums(tmp_path) -> dict[int, float]:
     """plink2 --score on the hand-left-aligned VCF (IDs chrom:pos), the effect alleles as it writes them."""
     (tmp_path / "norm.vcf").write_text(vcf(True))

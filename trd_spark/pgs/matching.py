@@ -1785,9 +1785,11 @@ def matched_duplicates(sites: pd.DataFrame, rows: pd.DataFrame, duplicate_varian
         g = rows.iloc[int(d["row"])]
         variant = f"{str(g['contig'])}:{int(g['position'])} {str(g['ref'])}>{str(g['alt'])}"
 
-        def written(i: int) -> str:
-            other = sites["other_allele"].iat[i]
-            return str(sites["effect_allele"].iat[i]) + "/" + ("" if other is None or other != other else str(other))
+        def written(i: int) -> str:  # as the file writes it (``left_aligned_sites`` may have moved it)
+            effect, other = (_WRITTEN_EFFECT, _WRITTEN_OTHER) if _WRITTEN_EFFECT in sites else \
+                ("effect_allele", "other_allele")
+            o = sites[other].iat[i]
+            return str(sites[effect].iat[i]) + "/" + ("" if o is None or o != o else str(o))
 
         raise InputDataError(
             f"score variants at lines {int(first['line'])} ({written(int(first['site']))}) and {int(d['line'])} "
