@@ -23,13 +23,18 @@ from test_phenotypes_support import (
     ARIPIPRAZOLE,
     ARIPIPRAZOLE_TAB,
     CONCEPTS,
+    DEPRESSIVE_DISORDER,
+    DYSTHYMIA,
+    DYSTHYMIA_CHILD,
     ECT_SNOMED,
     FLUOXETINE,
+    MDD_CHILD,
     MDD_CONCEPT,
     OLANZAPINE,
     OLANZAPINE_FLUOXETINE,
     SERTRALINE,
     SERTRALINE_TAB,
+    cond,
     drug,
     duckdb_twin,
     frame,
@@ -138,8 +143,9 @@ def test_the_newuser_cut_with_drug_strength_counts_alike(spark, toy_exports, cut
     check, counts = _strength_counts(spark, cfg)
     assert check.rule == st.UNREACHED_BY_STRENGTH
     assert counts[st.UNREACHED] == cut_counts[1][st.UNREACHED]
+    assert counts[st.UNREACHED_NAMED] == 0  # every cut toy product has its ingredient's drug_strength row
     assert duckdb_twin().duckdb_drop_counts(str(cfg.omop.path), cfg, threads=1)["unreached_drug_records"] == {
-        st.UNREACHED: counts[st.UNREACHED]}
+        st.UNREACHED: counts[st.UNREACHED], st.UNREACHED_NAMED: 0}
 
 
 def test_the_newuser_cut_is_counted_warned_and_stops_the_run(cut_counts):
@@ -244,32 +250,63 @@ def test_no_line_gives_back_the_drug_records_no_line_shows():
 # given (DailyMed / openFDA); where a vocabulary holds it as an ingredient of its own, its products are
 # named after it ("aripiprazole lauroxil ...") and descend from it, not from aripiprazole
 LAUROXIL, LAUROXIL_SYRINGE = 2_000_000_601, 2_000_000_602
+# session 57 (helper "vocab"): products whose drug_strength rows lack the study ingredient's own row, each cut
+# off that ingredient by concept_ancestor: bupropion / naltrexone with naltrexone's row only (naltrexone is no
+# study ingredient), a second olanzapine / fluoxetine with olanzapine's row only (reached through olanzapine),
+# a sertraline tablet whose one row names no ingredient (null), a citalopram tablet whose one row names a
+# deprecated citalopram concept; and a sertraline tablet with a null-ingredient row that concept_ancestor
+# still takes to sertraline (reached: not counted)
+NALTREXONE, BUPROPION_NALTREXONE, OLZ_FLX_12 = 2_000_000_701, 2_000_000_702, 2_000_000_703
+SERTRALINE_100, OLD_CITALOPRAM, CITALOPRAM_TAB, SERTRALINE_25 = (2_000_000_704, 2_000_000_705, 2_000_000_706,
+                                                                  2_000_000_707)
 SHAPES_CONCEPTS = [*CONCEPTS,
                    (LAUROXIL, "aripiprazole lauroxil", "Drug", "RxNorm", "Ingredient", "S", "x601"),
                    (LAUROXIL_SYRINGE, "aripiprazole lauroxil 441 MG in 1.6 ML Prefilled Syringe", "Drug", "RxNorm",
-                    "Clinical Drug", "S", "x602")]
+                    "Clinical Drug", "S", "x602"),
+                   (NALTREXONE, "naltrexone", "Drug", "RxNorm", "Ingredient", "S", "x701"),
+                   (BUPROPION_NALTREXONE, "bupropion hydrochloride 90 MG / naltrexone hydrochloride 8 MG Extended "
+                    "Release Oral Tablet", "Drug", "RxNorm", "Clinical Drug", "S", "x702"),
+                   (OLZ_FLX_12, "fluoxetine 50 MG / olanzapine 12 MG Oral Capsule", "Drug", "RxNorm", "Clinical Drug",
+                    "S", "x703"),
+                   (SERTRALINE_100, "sertraline 100 MG Oral Tablet", "Drug", "RxNorm", "Clinical Drug", "S", "x704"),
+                   (OLD_CITALOPRAM, "citalopram", "Drug", "RxNorm", "Ingredient", None, "x705", "U"),
+                   (CITALOPRAM_TAB, "citalopram 20 MG Oral Tablet", "Drug", "RxNorm", "Clinical Drug", "S", "x706"),
+                   (SERTRALINE_25, "sertraline 25 MG Oral Tablet", "Drug", "RxNorm", "Clinical Drug", "S", "x707")]
 # the vocabulary's links: the lauroxil syringe under its own ingredient; cut: olanzapine / fluoxetine's
-# fluoxetine row (still reached through olanzapine) and the aripiprazole tablet's only row
+# fluoxetine row (still reached through olanzapine) and the aripiprazole tablet's only row; of session 57's
+# products only naltrexone's, olanzapine's and the 25 MG sertraline tablet's rows are left
 SHAPES_ANCESTRY = [*[(a, b) for a, b in ANCESTRY
                      if (a, b) not in {(FLUOXETINE, OLANZAPINE_FLUOXETINE), (ARIPIPRAZOLE, ARIPIPRAZOLE_TAB)}],
-                   (LAUROXIL, LAUROXIL_SYRINGE)]
+                   (LAUROXIL, LAUROXIL_SYRINGE), (NALTREXONE, BUPROPION_NALTREXONE), (OLANZAPINE, OLZ_FLX_12),
+                   (SERTRALINE, SERTRALINE_25)]
 # drug_strength: every product but the aripiprazole tablet (a partial drug_strength: the name rule decides it)
 SHAPES_STRENGTH = [(SERTRALINE_TAB, SERTRALINE, 50.0), (OLANZAPINE_FLUOXETINE, OLANZAPINE, 6.0),
-                   (OLANZAPINE_FLUOXETINE, FLUOXETINE, 25.0), (LAUROXIL_SYRINGE, LAUROXIL, 441.0)]
+                   (OLANZAPINE_FLUOXETINE, FLUOXETINE, 25.0), (LAUROXIL_SYRINGE, LAUROXIL, 441.0),
+                   (BUPROPION_NALTREXONE, NALTREXONE, 8.0), (OLZ_FLX_12, OLANZAPINE, 12.0),
+                   (SERTRALINE_100, None, 100.0), (CITALOPRAM_TAB, OLD_CITALOPRAM, 20.0), (SERTRALINE_25, None, 25.0)]
 # records: persons 1-3 the lauroxil syringe, 4-8 olanzapine / fluoxetine, 9-15 the aripiprazole tablet,
-# 16-17 the sertraline tablet
+# 16-17 the sertraline tablet; session 57's: 18-21 bupropion / naltrexone, 22-24 the second olanzapine /
+# fluoxetine, 25-26 the 100 MG sertraline tablet, 27-28 the citalopram tablet, 29-31 the 25 MG sertraline tablet
 SHAPES = {LAUROXIL_SYRINGE: range(1, 4), OLANZAPINE_FLUOXETINE: range(4, 9), ARIPIPRAZOLE_TAB: range(9, 16),
-          SERTRALINE_TAB: range(16, 18)}
-# by name: the syringe (its name holds "aripiprazole", nothing reaches it) 3 and the tablet 7; by drug_strength:
-# the combination (its fluoxetine row names a study ingredient that does not reach it) 5 and the tablet by name 7
-BY_NAME, BY_STRENGTH = 3 + 7, 5 + 7
+          SERTRALINE_TAB: range(16, 18), BUPROPION_NALTREXONE: range(18, 22), OLZ_FLX_12: range(22, 25),
+          SERTRALINE_100: range(25, 27), CITALOPRAM_TAB: range(27, 29), SERTRALINE_25: range(29, 32)}
+SHAPE_PERSONS = range(1, 32)
+# by name: the syringe (its name holds "aripiprazole", nothing reaches it) 3 and the tablet 7, bupropion /
+# naltrexone 4 (no study set reaches it), the 100 MG sertraline 2 and the citalopram tablet 2 (the second
+# olanzapine / fluoxetine is reached through olanzapine, the 25 MG sertraline through sertraline);
+# by drug_strength: the combination (its fluoxetine row names a study ingredient that does not reach it) 5 and
+# the tablet by name 7, and (session 57) per ingredient by name where no row names it: bupropion / naltrexone
+# 4, the second olanzapine / fluoxetine 3 (fluoxetine), the 100 MG sertraline 2, the citalopram tablet 2
+BY_NAME, BY_STRENGTH = 3 + 7 + 4 + 2 + 2, 5 + 7 + 4 + 3 + 2 + 2
+# of BY_STRENGTH, the records a name decided (notes' n_drug_exposure_unreached_by_name): all but the combination's 5
+BY_STRENGTH_NAMED = BY_STRENGTH - 5
 
 
 @pytest.fixture(scope="module")
 def shapes(tmp_path_factory):
-    """The hand-built export of SHAPES (17 persons observed 2000..2023, one record each on 2020-01-01)."""
+    """The hand-built export of SHAPES (31 persons observed 2000..2023, one record each on 2020-01-01)."""
     root = tmp_path_factory.mktemp("ancestor2")
-    pids = range(1, 18)
+    pids = SHAPE_PERSONS
     write_omop_tables(root, {
         "person": [person(p) for p in pids], "observation_period": [obs(p) for p in pids],
         "drug_exposure": [drug(p, c, "2020-01-01") for c, ps in SHAPES.items() for p in ps],
@@ -284,16 +321,22 @@ def test_drug_strength_decides_where_the_stage_reads_it(spark, shapes):
     fluoxetine without its fluoxetine row (read as olanzapine, never as the antidepressant fluoxetine) was
     not. With drug_strength (read under a minimum daily dose): the syringe 0, the combination 5, the tablet
     without a drug_strength row still by name 7; chain and twin alike. Before this helper: 10 with
-    drug_strength too (the name rule only; unreached_drug_check took no drug_strength)."""
+    drug_strength too (the name rule only; unreached_drug_check took no drug_strength).
+    Session 57 (helper "vocab"): a product whose drug_strength rows lack the study ingredient's own row (the
+    other ingredient's only, a null ingredient, a deprecated ingredient concept) was decided by those rows and
+    counted nowhere (12 on 6ff58c5, chain and twin); now by name per ingredient where no row names it
+    (BY_STRENGTH 23, 18 of them by name), the syringe still 0 (its row names aripiprazole lauroxil, whose name
+    holds aripiprazole's) and the reached 25 MG tablet 0."""
     plain = toy_config(path=str(shapes))
-    for cfg, rule, want in ((plain, st.UNREACHED_BY_NAME, BY_NAME),
-                            (_min_dose(plain), st.UNREACHED_BY_STRENGTH, BY_STRENGTH)):
+    for cfg, rule, want in ((plain, st.UNREACHED_BY_NAME, {st.UNREACHED: BY_NAME}),
+                            (_min_dose(plain), st.UNREACHED_BY_STRENGTH,
+                             {st.UNREACHED: BY_STRENGTH, st.UNREACHED_NAMED: BY_STRENGTH_NAMED})):
         check, counts = _strength_counts(spark, cfg)
-        assert (check.rule, counts[st.UNREACHED]) == (rule, want)
-        assert duckdb_twin().duckdb_drop_counts(str(shapes), cfg, threads=1)["unreached_drug_records"] == {
-            st.UNREACHED: want}
-        [line] = st.unreached_drug_warnings({st.UNREACHED: want}, None, rule=check.rule)
+        assert (check.rule, {k: v for k, v in counts.items() if k.startswith(st.UNREACHED)}) == (rule, want)
+        assert duckdb_twin().duckdb_drop_counts(str(shapes), cfg, threads=1)["unreached_drug_records"] == want
+        [line] = st.unreached_drug_warnings(want, None, rule=check.rule)
         assert ("drug_strength rows name a study ingredient" in line) == (rule == st.UNREACHED_BY_STRENGTH)
+        assert (f"{BY_STRENGTH_NAMED} of them by name" in line) == (rule == st.UNREACHED_BY_STRENGTH)
         assert f"notes.unreached_drug_rule {rule}" in line
 
 
@@ -341,3 +384,121 @@ def test_a_condition_root_concept_ancestor_holds_no_row_for_is_warned(spark, toy
     assert unlinked(full / "concept_ancestor.parquet") == {} and unlinked(cut / "concept_ancestor.parquet") == {}
     lost = unlinked(last)
     assert f"concept_id {MDD_CONCEPT} (Major depressive disorder)" in lost["mdd"], lost
+
+
+def _cut_blocks(omop, cfg) -> dict[str, frozenset[int]]:
+    """``condition_block_cuts`` as ``run`` computes it on ``omop``."""
+    from trd_spark.phenotypes.concepts import closed_vocabulary
+
+    vocab = st.study_vocabulary(omop, cfg)
+    sets = [st._concept_set(cfg, n) for n in st.study_concept_set_names(cfg)]
+    return st.condition_block_cuts(cfg, vocab, closed_vocabulary(sets, vocab, omop["concept"], omop["concept_ancestor"]))
+
+
+def _cut_block_count(omop, cuts) -> int:
+    """event_table_counts' CUT_BLOCK with ``cuts``' concepts, as ``run`` passes them."""
+    ids = frozenset().union(*cuts.values())
+    return int(st.event_table_counts(omop, cut_conditions=ids).collect()[0][st.CUT_BLOCK])
+
+
+def test_a_condition_block_cut_in_part_is_counted_warned_and_gated(spark, toy_exports, tmp_path):
+    """Session 57 (helper "vocab"): a concept_ancestor that lost some rows of a block but kept a member's rows
+    (a lost part file of a sharded export) read sub-diagnoses as no member, silently (session 56's root check
+    needs the root's every row gone). The toy table without (Depressive disorder, Recurrent / Single episode
+    major depression), their (Major depressive disorder, ...) rows kept: Athena's table is transitively closed,
+    so the lost rows are proven; depression_spectrum (Depressive disorder + Dysthymia) lost both concepts (mdd
+    still reads them through its MDD reference). Their records (215 at 400 persons, by pyarrow) are counted,
+    chain and twin alike, warned of, and stop the run (above 1% of the study condition records). The whole
+    table and session 56's first-140 cut: nothing (no false flag). Before this helper: no such check
+    (AttributeError)."""
+    from trd_spark.toydata import vocabulary as tv
+
+    full, first = toy_exports
+    cfg = toy_config(path=str(full))
+    assert _cut_blocks(st.read_omop(spark, cfg), cfg) == {}
+    assert _cut_blocks(st.read_omop(spark, toy_config(path=str(first))), cfg) == {}
+    cut = tmp_path / "lost_rows"
+    cut.mkdir()
+    lost = {(tv.DEPRESSIVE_DISORDER, tv.RECURRENT_MDD), (tv.DEPRESSIVE_DISORDER, tv.SINGLE_EPISODE_MDD)}
+    for f in full.iterdir():
+        table = pq.read_table(f)
+        if f.name == "concept_ancestor.parquet":
+            rows = table.to_pylist()
+            keep = [(r["ancestor_concept_id"], r["descendant_concept_id"]) not in lost for r in rows]
+            assert len(rows) - sum(keep) == 2
+            table = table.filter(keep)
+        pq.write_table(table, cut / f.name)
+    cfg = toy_config(path=str(cut))
+    omop = st.read_omop(spark, cfg)
+    cuts = _cut_blocks(omop, cfg)
+    assert cuts == {"depression_spectrum": frozenset({tv.RECURRENT_MDD, tv.SINGLE_EPISODE_MDD})}
+    concepts = pq.read_table(full / "condition_occurrence.parquet").column("condition_concept_id").to_pylist()
+    n = sum(c in (tv.RECURRENT_MDD, tv.SINGLE_EPISODE_MDD) for c in concepts)
+    assert n >= cfg.report.small_count_threshold
+    assert _cut_block_count(omop, cuts) == n
+    twin = duckdb_twin().duckdb_drop_counts(str(cut), cfg, threads=1)
+    assert twin["condition_block_records"] == {st.CUT_BLOCK: n}
+    [line] = st.cut_block_warnings({st.CUT_BLOCK: n}, cuts, cfg.report.small_count_threshold)
+    assert line.startswith(f"condition_occurrence: {n:,} record(s)") and "depression_spectrum (2 concept(s))" in line
+    assert st.cut_block_warnings({st.CUT_BLOCK: 0}, {}, 20) == []
+    # the gate: of those and the study condition records (every date), from 1%
+    event_dates = {dom: twin[dom] for dom in st.EVENT_TABLES}
+    quirks = {"persons": {"n_persons": PERSONS, "n_sex_other": 0, "n_no_observation_period": 0,
+                          "n_persons_birth_year_implausible": 0},
+              "drug_values": {"n_records": event_dates["drug"]["n_records"], "n_end_over_max_days": 0,
+                              "n_days_supply_over_max": 0},
+              st.CUT_BLOCK_PART: {st.CUT_BLOCK: n}}
+    with pytest.raises(InputDataError, match=r"gate cut_condition_records: 20\+ of 20\+ condition_occurrence records"):
+        st.data_gates(cfg, event_dates, quirks)
+    quirks[st.CUT_BLOCK_PART] = {st.CUT_BLOCK: 0}
+    assert st.data_gates(cfg, event_dates, quirks)["cut_condition_records"]["level"] == "ok"
+
+
+# session 57: a deeper block in the tests' vocabulary, cut in part. Under MDD_CHILD (under MDD, under Depressive
+# disorder) a grandchild whose rows from MDD and Depressive disorder are lost, its parent's kept; under
+# DYSTHYMIA_CHILD (Dysthymia: excluded from mdd) a grandchild whose row from Dysthymia is lost, so mdd reads it;
+# under MDD_CHILD a deprecated concept reached only through its parent's row (invalid: no member either way)
+MDD_GRANDCHILD, DYSTHYMIA_GRANDCHILD, OLD_GRANDCHILD = 2_000_000_801, 2_000_000_802, 2_000_000_803
+
+DEEP_CONCEPTS = [*CONCEPTS,
+                 (MDD_CHILD, "Recurrent major depression", "Condition", "SNOMED", "Clinical Finding", "S", "x800"),
+                 (DYSTHYMIA_CHILD, "Early onset dysthymia", "Condition", "SNOMED", "Clinical Finding", "S", "x804"),
+                 (MDD_GRANDCHILD, "Recurrent major depression, severe", "Condition", "SNOMED", "Clinical Finding",
+                  "S", "x801"),
+                 (DYSTHYMIA_GRANDCHILD, "Early onset dysthymia, primary", "Condition", "SNOMED", "Clinical Finding",
+                  "S", "x802"),
+                 (OLD_GRANDCHILD, "Recurrent depression, old code", "Condition", "SNOMED", "Clinical Finding", None,
+                  "x803", "D")]
+DEEP_FULL = [*ANCESTRY, (DEPRESSIVE_DISORDER, MDD_GRANDCHILD), (MDD_CONCEPT, MDD_GRANDCHILD),
+             (MDD_CHILD, MDD_GRANDCHILD), (DEPRESSIVE_DISORDER, DYSTHYMIA_GRANDCHILD), (DYSTHYMIA, DYSTHYMIA_GRANDCHILD),
+             (DYSTHYMIA_CHILD, DYSTHYMIA_GRANDCHILD), (DEPRESSIVE_DISORDER, OLD_GRANDCHILD),
+             (MDD_CONCEPT, OLD_GRANDCHILD), (MDD_CHILD, OLD_GRANDCHILD)]
+DEEP_LOST = {(DEPRESSIVE_DISORDER, MDD_GRANDCHILD), (MDD_CONCEPT, MDD_GRANDCHILD), (DYSTHYMIA, DYSTHYMIA_GRANDCHILD),
+             (DEPRESSIVE_DISORDER, OLD_GRANDCHILD), (MDD_CONCEPT, OLD_GRANDCHILD)}
+# records: persons 1-3 the MDD grandchild (no MDD diagnosis on the cut table), 4-5 the dysthymia grandchild
+# (an MDD diagnosis there), 6 MDD_CHILD (unchanged), 7 the deprecated grandchild (no member either way)
+DEEP_RECORDS = {MDD_GRANDCHILD: range(1, 4), DYSTHYMIA_GRANDCHILD: range(4, 6), MDD_CHILD: range(6, 7),
+                OLD_GRANDCHILD: range(7, 8)}
+
+
+def test_an_include_and_an_exclude_block_cut_in_part_are_counted_by_chain_and_twin(spark, tmp_path):
+    """Session 57 (helper "vocab"), by hand: on the cut table mdd lost the MDD grandchild (3 records) and
+    gained the dysthymia grandchild its Dysthymia exclude lost (2); depression_spectrum lost the MDD grandchild
+    (it reads the dysthymia one through Depressive disorder's kept row: unchanged). 5 records, chain and twin;
+    the complete table: none. The deprecated grandchild joins no block (invalid, as load_vocabulary leaves it)."""
+    out = {}
+    for name, ancestry in (("full", DEEP_FULL), ("cut", [r for r in DEEP_FULL if r not in DEEP_LOST])):
+        root = tmp_path / name
+        root.mkdir()
+        write_omop_tables(root, {
+            "person": [person(p) for p in range(1, 8)], "observation_period": [obs(p) for p in range(1, 8)],
+            "condition_occurrence": [cond(p, c, "2020-01-01") for c, ps in DEEP_RECORDS.items() for p in ps],
+            "concept": DEEP_CONCEPTS, "concept_ancestor": [(a, b, 1, 1) for a, b in ancestry]})
+        cfg = toy_config(path=str(root))
+        omop = st.read_omop(spark, cfg)
+        cuts = _cut_blocks(omop, cfg)
+        twin = duckdb_twin().duckdb_drop_counts(str(root), cfg, threads=1)["condition_block_records"][st.CUT_BLOCK]
+        out[name] = (cuts, _cut_block_count(omop, cuts), twin)
+    assert out["full"] == ({}, 0, 0)
+    assert out["cut"] == ({"mdd": frozenset({MDD_GRANDCHILD, DYSTHYMIA_GRANDCHILD}),
+                           "depression_spectrum": frozenset({MDD_GRANDCHILD})}, 5, 5)

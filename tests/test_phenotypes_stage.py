@@ -137,11 +137,13 @@ def published(spark, tmp_path_factory) -> Published:
     conditions = study_concept_ids(cfg, vocab)["condition"]
     # and the records each drug set's exclude_dose_forms leaves out (quirks.dose_form_excluded, round 43),
     # and the products a partial concept_ancestor leaves unreached (quirks.unreached_drug_records, session 55),
-    # and the records of a concept absent from concept (quirks.unknown_concept_records, session 55 vocab)
+    # and the records of a concept absent from concept (quirks.unknown_concept_records, session 55 vocab),
+    # and the records of a condition block cut in part (quirks.condition_block_records, session 57 vocab: none)
     dates, quirks = stage_counts(omop, pure.persons, pure.study_events, pure.ingredients, cfg.omop.data_cutoff_date,
                                  cfg.phenotypes.trials.max_days_supply, condition_ids=conditions,
                                  dose_forms=dose_form_ids(cfg, vocab), unreached=unreached_drug_check(cfg, vocab),
-                                 unknown_concepts=True, observation_ids=observation_count_ids(cfg, vocab))
+                                 unknown_concepts=True, observation_ids=observation_count_ids(cfg, vocab),
+                                 cut_conditions=frozenset())
     return Published(cfg, tmp_path / "results", omop, pure, dates, quirks, warnings)
 
 
@@ -243,7 +245,7 @@ def test_run_publishes_the_four_tables(spark, published):
     assert {name: g["level"] for name, g in notes["gates"].items()} == {
         "sex_other": "ok", "records_after_cutoff": "warning", "records_before_birth": "ok",
         "implausible_drug_records": "ok", "no_observation_period": "ok", "unreached_drug_records": "ok",
-        "unknown_concept_records": "ok"}
+        "unknown_concept_records": "ok", "cut_condition_records": "ok"}
     # run() counts the records of a concept absent from concept (session 55 vocab): none here; observation
     # (narrowed to the concepts a study set could name) has no key
     assert notes["quirks"]["unknown_concept_records"] == {
@@ -252,6 +254,10 @@ def test_run_publishes_the_four_tables(spark, published):
     # run() passes the partial-concept_ancestor check on (session 55 ancestor): the trimmed test vocabulary
     # (no self rows) reaches every product its records use
     assert notes["quirks"]["unreached_drug_records"] == {"n_drug_exposure_unreached": 0}
+    # and the condition blocks closed over concept_ancestor's own rows (session 57 vocab): the trimmed vocabulary
+    # is closed, so no set changes and no record is counted
+    assert notes["quirks"]["condition_block_records"] == {"n_condition_occurrence_cut_block": 0}
+    assert notes["condition_blocks_cut"] == {}
     after_cutoff = notes["gates"]["records_after_cutoff"]
     assert 0 < after_cutoff["n"] < 20 and after_cutoff["share"] < 0.1
     assert notes["gates"]["sex_other"]["total"] == 8
@@ -299,7 +305,8 @@ def test_stage_counts_take_observed_parts_as_given(spark, published):
     vocab = study_vocabulary(omop, cfg)
     dates_o, quirks_o = stage_counts(*args, observed=given, condition_ids=study_concept_ids(cfg, vocab)["condition"],
                                      dose_forms=dose_form_ids(cfg, vocab), unreached=unreached_drug_check(cfg, vocab),
-                                     unknown_concepts=True, observation_ids=observation_count_ids(cfg, vocab))
+                                     unknown_concepts=True, observation_ids=observation_count_ids(cfg, vocab),
+                                     cut_conditions=frozenset())
     assert list(quirks_o["persons"].items()) == [("n_persons", 1), ("n_sex_other", 2), ("n_no_observation_period", 3),
                                                  ("n_persons_birth_year_implausible", 4)]
     assert dates_o == dates and {k: v for k, v in quirks_o.items() if k != "persons"} == {

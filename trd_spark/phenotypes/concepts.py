@@ -20,6 +20,7 @@ them with vocabulary tables again and again; the small filtered frames then use 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable
@@ -318,6 +319,52 @@ def unlinked_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
     return out
 
 
+def closed_vocabulary(concept_sets: Iterable[ConceptSet], vocab: Vocabulary, concept: DataFrame,
+                      concept_ancestor: DataFrame) -> Vocabulary:
+    """``vocab`` with the descendants of each condition set's reference expanded with ``descendants`` closed
+    over ``concept_ancestor``'s rows whose ancestor is a member of such a block (its descendants): a concept
+    a member reaches joins the block (then the members of those rows, over the rows read: a fixed point), as
+    Athena's table, transitively closed (min_levels_of_separation counts the path), already has it. A
+    complete table changes nothing; one cut in part (a row limit, a lost part file of a sharded export)
+    that lost (root, c) but kept (member, c) is seen. Only what can be PROVEN lost: a block whose rows from
+    its members are lost too is not seen. A concept joined so that ``concept`` marks invalid is left out,
+    as ``load_vocabulary`` leaves it. One Spark query (a filter on the members' IDs, as ``load_vocabulary``'s)
+    over ``concept_ancestor``'s two ID columns, and one of ``concept`` only when a concept joined; none when
+    no condition reference has descendants. Session 57 (benchmarks/RESULTS.md "Session 57 vocab": no false
+    flag on any cut of the toy and field-case tables)."""
+    roots = sorted({root for cs in concept_sets if "condition" in cs.domains for ref in (*cs.include, *cs.exclude)
+                    if ref.descendants and (root := _member_root(ref, vocab)) is not None})
+    blocks = {root: vocab.descendants.get(root, frozenset()) for root in roots}
+    members = set().union(*blocks.values()) - set(roots) if blocks else set()
+    if not members:
+        return vocab
+    # a filter, as load_vocabulary's query of the roots' rows: Parquet and the BigQuery connector are handed
+    # it (an In filter), so BigQuery returns only these rows; one query, no plan reused (no id_frame needed)
+    links = (concept_ancestor.where(F.col("ancestor_concept_id").isin(sorted(members)))
+             .select(F.col("ancestor_concept_id").cast("long").alias("a"),
+                     F.col("descendant_concept_id").cast("long").alias("d")).collect())
+    # a root's rows are those load_vocabulary read (its block); the other members' rows are these
+    below: dict[int, set[int]] = {root: set(block) for root, block in blocks.items()}
+    for row in links:
+        if row.d is not None:
+            below.setdefault(int(row.a), set()).add(int(row.d))
+    closed: dict[int, set[int]] = {}
+    for root, block in blocks.items():
+        grown, frontier = set(block), set(block)
+        while frontier:
+            found = set().union(*(below.get(x, set()) for x in frontier)) - grown - {root}
+            grown |= found
+            frontier = found
+        closed[root] = grown
+    joined = set().union(*(closed[r] - blocks[r] for r in roots))
+    if not joined:
+        return vocab
+    invalid = _invalid_concepts(concept, joined)
+    descendants = dict(vocab.descendants)
+    descendants.update({r: frozenset(closed[r] - invalid) for r in roots if closed[r] - invalid != blocks[r]})
+    return dataclasses.replace(vocab, descendants=descendants)
+
+
 def _root(ref: ConceptRef, codes: dict[tuple[str, str], int]) -> int | None:
     if ref.concept_id is not None:
         return ref.concept_id
@@ -460,6 +507,36 @@ def name_pattern(names: Iterable[str]) -> str | None:
         return None
     escaped = ["".join(f"\\{ch}" if ch in _PUNCTUATION else ch for ch in n) for n in distinct]
     return f"(?i)(?:^|[^A-Za-z0-9])(?:{'|'.join(escaped)})(?:[^A-Za-z0-9]|$)"
+
+
+def name_extract_pattern(names: Iterable[str]) -> str | None:
+    """The regular expression whose group 1 is each of ``names`` a concept name holds as a whole name
+    (``name_pattern``'s rule, case-insensitive), for Spark's ``regexp_extract_all``: the letters or digits
+    around it are looked at, not consumed (``(?<![A-Za-z0-9])``, ``(?![A-Za-z0-9])``), so names one
+    separator apart ("olanzapine/fluoxetine") are each found; longer names first, so "lithium carbonate"
+    is found whole where a shorter name starts it. Read by Java only (RE2, the twin's, has no lookaround:
+    the twin matches ``name_pattern`` per name). None for no name left."""
+    distinct = sorted({n.strip().lower() for n in names if n is not None and n.strip()}, key=lambda n: (-len(n), n))
+    if not distinct:
+        return None
+    escaped = ["".join(f"\\{ch}" if ch in _PUNCTUATION else ch for ch in n) for n in distinct]
+    return f"(?i)(?<![A-Za-z0-9])({'|'.join(escaped)})(?![A-Za-z0-9])"
+
+
+def ingredient_names(concept_sets: Iterable[ConceptSet], vocab: Vocabulary) -> dict[int, str]:
+    """{ingredient: its name, lower case, stripped} for the ingredients ``ingredient_reach`` keys (each include
+    reference expanded with ``descendants`` and a member here), by its ``concept`` name, else the name the YAML
+    writes (``drug_reach``'s names, per ingredient): the names the per-ingredient name rule of the
+    ``drug_strength`` check looks for (``phenotypes.stage.UnreachedCheck``). Blank names left out."""
+    out: dict[int, str] = {}
+    for cs in concept_sets:
+        for ref in cs.include:
+            root = _member_root(ref, vocab)
+            if ref.descendants and root is not None:
+                name = (vocab.names.get(root, ref.name) or "").strip().lower()
+                if name:
+                    out[root] = name
+    return out
 
 
 def drug_reach(concept_sets: Iterable[ConceptSet], vocab: Vocabulary) -> tuple[list[str], frozenset[int]]:
