@@ -88,19 +88,33 @@ class LocalFs:
         return True
 
 
+def java_class(spark: SparkSession, name: str) -> Any:
+    """The JVM class ``name`` (fully qualified: ``org.apache.hadoop.fs.Path``) as a py4j
+    ``JavaClass`` of ``spark``'s gateway, made without a round trip to the JVM (calling it, or
+    reading a static member, is one). Why not ``jvm.org.apache.hadoop.fs.Path``: py4j asks the
+    JVM about each dotted part, and each part that is no class is a search of every jar on the
+    class path, the first one once per star import of PySpark's JVM view; ~500 ``Path`` lookups
+    of a 600-person toy run cost ~2,300 round trips (session 57, benchmarks/RESULTS.md)."""
+    from py4j.java_gateway import JavaClass  # type: ignore[import-untyped]
+
+    jvm = spark.sparkContext._jvm  # noqa: SLF001
+    # pyspark types _jvm as optional: it is None only before a SparkContext starts.
+    assert jvm is not None, "a JVM class needs a running SparkSession"
+    return JavaClass(name, jvm._gateway_client)  # noqa: SLF001 - the view's py4j connection
+
+
 class Fs:
     """A few filesystem operations through Hadoop's FileSystem API."""
 
     def __init__(self, spark: SparkSession):
-        jvm = spark.sparkContext._jvm  # noqa: SLF001
-        # pyspark types _jvm as optional: it is None only before a SparkContext starts.
-        assert jvm is not None, "Fs needs a running SparkSession"
-        self._jvm = jvm
+        self._hadoop_path = java_class(spark, "org.apache.hadoop.fs.Path")
+        self._byte_array_output = java_class(spark, "java.io.ByteArrayOutputStream")
+        self._io_utils = java_class(spark, "org.apache.hadoop.io.IOUtils")
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001
 
     def _path(self, path: str):
         uri = path if is_uri(path) else "file://" + str(Path(path).absolute())
-        jpath = self._jvm.org.apache.hadoop.fs.Path(uri)
+        jpath = self._hadoop_path(uri)
         return jpath.getFileSystem(self._conf), jpath
 
     def exists(self, path: str) -> bool:
@@ -173,8 +187,8 @@ class Fs:
         stream = fs.open(p)
         try:
             buf = io.BytesIO()
-            jbuf = self._jvm.java.io.ByteArrayOutputStream()
-            self._jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, jbuf, 65536, False)
+            jbuf = self._byte_array_output()
+            self._io_utils.copyBytes(stream, jbuf, 65536, False)
             buf.write(bytes(jbuf.toByteArray()))
             return buf.getvalue().decode("utf-8")
         finally:
@@ -190,8 +204,8 @@ class Fs:
         fs, p = self._path(path)
         stream = fs.open(p)
         try:
-            jbuf = self._jvm.java.io.ByteArrayOutputStream()
-            self._jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, jbuf, 1 << 20, False)
+            jbuf = self._byte_array_output()
+            self._io_utils.copyBytes(stream, jbuf, 1 << 20, False)
             return bytes(jbuf.toByteArray())
         finally:
             stream.close()
@@ -269,7 +283,7 @@ class Fs:
 
         def checksum(uri: str) -> str | None:
             # None: no checksum type set, or none kept (a composite object has no MD5): the mtime.
-            cs = fs.getFileChecksum(self._jvm.org.apache.hadoop.fs.Path(uri))
+            cs = fs.getFileChecksum(self._hadoop_path(uri))
             raw = None if cs is None else cs.getBytes()
             return None if raw is None else f"{cs.getAlgorithmName()}:{bytes(raw).hex()}"
 
@@ -393,11 +407,11 @@ def observed(obs: Observation, spark: SparkSession, fallback: Callable[[], dict[
     partition, whereas a shuffle-map stage that is re-run (a lost executor) would add its rows
     again.
     """
-    jvm = spark.sparkContext._jvm  # noqa: SLF001
-    assert jvm is not None and obs._jo is not None, "observed() needs a running session and an observed DataFrame"  # noqa: SLF001
-    wait = jvm.scala.concurrent.duration.FiniteDuration(int(wait_s * 1000), jvm.java.util.concurrent.TimeUnit.MILLISECONDS)
+    assert obs._jo is not None, "observed() needs an observed DataFrame"  # noqa: SLF001
+    wait = java_class(spark, "scala.concurrent.duration.FiniteDuration")(
+        int(wait_s * 1000), java_class(spark, "java.util.concurrent.TimeUnit").MILLISECONDS)
     try:
-        jvm.scala.concurrent.Await.ready(obs._jo.future(), wait)  # noqa: SLF001
+        java_class(spark, "scala.concurrent.Await").ready(obs._jo.future(), wait)  # noqa: SLF001
     except Exception as e:  # py4j wraps java.util.concurrent.TimeoutException
         if "TimeoutException" not in str(e):
             raise

@@ -20,7 +20,7 @@ from trd_spark.layout import EXPORT, STAGES, Layout
 from trd_spark.logs import Heartbeat, WarningCounter, count_text
 from trd_spark.preflight import check_audit_roots
 from trd_spark.releases import ExportLock, needs_spark_to_plan
-from trd_spark.schemas import TABLES_BY_STAGE, check_spark
+from trd_spark.schemas import TABLES_BY_STAGE, check_struct
 from trd_spark.stages import (
     STAGE_SPECS,
     FsLike,
@@ -247,7 +247,7 @@ def check_upstream_schemas(spark: SparkSession, fs: Fs, layout: Layout, stage: s
             if not fs.exists(path):
                 continue
             try:
-                check_spark(spark.read.parquet(path), schema, extra_ok=True)
+                check_struct(spark.read.parquet(path).schema, schema, extra_ok=True)
             except TrdSparkError as e:
                 raise InputDataError(f"{e} (published by another version? rerun `trd-spark {u} --force`)",
                                      where=path) from None

@@ -203,7 +203,15 @@ COX_RESULTS_COLUMNS = [
 
 def check_spark(df: DataFrame, schema: TableSchema, *, extra_ok: bool = False) -> DataFrame:
     """Check that ``df`` has the schema's columns with the schema's types; select them in order."""
-    have = {f.name: f.dataType for f in df.schema.fields}
+    extra = check_struct(df.schema, schema, extra_ok=extra_ok)
+    return df.select(*schema.names, *(extra if extra_ok else []))
+
+
+def check_struct(struct: T.StructType, schema: TableSchema, *, extra_ok: bool = False) -> list[str]:
+    """``check_spark``'s check alone, on a table's Spark schema ``struct``: TrdSparkError naming
+    the table and its problems, else the columns ``schema`` does not declare (in ``struct``'s
+    order). No plan is built (a select of every column is one py4j round trip per column)."""
+    have = {f.name: f.dataType for f in struct.fields}
     problems = []
     for name, typ, _ in schema.columns:
         if name not in have:
@@ -215,7 +223,7 @@ def check_spark(df: DataFrame, schema: TableSchema, *, extra_ok: bool = False) -
         problems.append(f"unexpected columns {extra}")
     if problems:
         raise TrdSparkError(f"table {schema.name} does not match its schema: {'; '.join(problems)}")
-    return df.select(*schema.names, *(extra if extra_ok else []))
+    return extra
 
 
 def check_pandas(df: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:

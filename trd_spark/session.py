@@ -474,8 +474,45 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None, captur
     check_result_settings(spark, settings)
     spark.sparkContext.setLogLevel(settings.log_level)
     add_jit_directives(spark.sparkContext, str(tmp), settings.jit_directives)
+    pin_pyspark_classes(spark.sparkContext)
     log.info("Spark %s, Hail %s, master %s", spark.version, hl.version(), spark.sparkContext.master)
     return spark
+
+
+# The classes PySpark's Python API names by their simple name through its py4j JVM view, most
+# often first: ``functions`` in every ``F.col``/``F.lit``/``F.when``, ``PythonUtils`` in every
+# ``select``/``groupBy`` of several columns, ``SparkSession`` in every ``Column.cast`` to a
+# DataType (a 600-person toy run: 6,968 / 1,035 / 558 lookups; session 57).
+PYSPARK_SIMPLE_NAMES = ("functions", "PythonUtils", "SparkSession", "SparkSession$", "PythonRDD",
+                        "SimplePythonFunction", "PythonSQLUtils", "SerDeUtil", "Column")
+
+
+def pin_pyspark_classes(sc: SparkContext) -> dict[str, str]:
+    """Import each class of ``PYSPARK_SIMPLE_NAMES`` singly into ``sc``'s py4j JVM view, as the
+    class the view's star imports resolve its name to now, and return them (simple name ->
+    class name): later lookups of those names find the same classes, without a search. A name
+    the view does not resolve to a class (another PySpark release) is left as it is.
+
+    Why: py4j resolves a simple name by trying each star import of the view in turn (PySpark's
+    ``java_gateway.launch_gateway``: org.apache.spark.api.java.*, api.python.*, ml.python.*,
+    mllib.api.python.*, resource.*, sql.*, ...), and each miss is a search of every jar on the
+    class path; a single import is one map lookup. ``F.col`` cost the driver JVM ~250 us of CPU,
+    ~95 us with ``functions`` imported singly (session 57, benchmarks/RESULTS.md). Idempotent."""
+    from py4j.java_gateway import JavaClass, java_import  # type: ignore[import-untyped]
+    from py4j.protocol import Py4JError  # type: ignore[import-untyped]
+
+    jvm = sc._jvm  # noqa: SLF001 - PySpark's py4j handle
+    assert jvm is not None, "the classes are pinned in a running SparkContext's JVM view"
+    pinned = {}
+    for name in PYSPARK_SIMPLE_NAMES:
+        try:
+            found = getattr(jvm, name)
+        except Py4JError:
+            continue
+        if isinstance(found, JavaClass):  # not a package of that name
+            pinned[name] = found._fqn  # noqa: SLF001 - py4j's class name
+            java_import(jvm, pinned[name])
+    return pinned
 
 
 # (the Hail backend that made the IR, weakly; the IR's id in that backend's JVM ``irCache``), queued
