@@ -390,7 +390,7 @@ class PgsSettings(_Strict):
     # score's indels that write one so are left-aligned against it before the match (as bcftools
     # norm -f), so such score variants are matched and scored instead of counted
     # not_found_unnormalised; a record's REF that disagrees with it is an error. docs/pgs.md
-    # "Indel representations". On a VDS only the score's side (densified at the score loci).
+    # "Indel representations". A VDS is then densified at those records' loci too.
     reference_fasta: str | None = None
     # PGS per SD, fitted per dataset on its unrelated samples: ``overall`` z-score,
     # ``ancestry`` z-score within each genetic ancestry group, or ``pc_adjusted`` (mean

@@ -1126,12 +1126,14 @@ def vds_variant_rows(hl: hl_types, source: GenotypeSource) -> hl_types.Table:
     """The rows of the VDS ``source``'s variant data (keyed by ``locus``, ``alleles``: REF first,
     any number of alts, as stored), no field, no entry: where ``matching.shifted_rows_near`` looks for a
     score indel's genotype row written shifted right (``read_calls`` densifies the score loci
-    alone). Lazy. Errors as ``read_calls``' (the same VDS was read there first)."""
+    alone; with ``pgs.reference_fasta`` it is read first, to densify those rows' loci too). Lazy.
+    Errors as ``read_calls``': unreadable, or its loci on another build than the config's."""
     where = _where(source)
     try:
         vds = hl.vds.read_vds(source.path)
     except Exception as e:
         raise _fail(e, "read VariantDataset", where) from None
+    _check_build(hl, vds.variant_data.row, source.reference_genome, where)
     return vds.variant_data.rows().select().select_globals()
 
 

@@ -2775,11 +2775,17 @@ def _placed_loci(sites: pd.DataFrame) -> pd.DataFrame:
     return placed.drop_duplicates().astype({"contig": object, "position": "int32"})
 
 
-def loci_table(hl: hl_types, spark: SparkSession, sites: pd.DataFrame, reference_genome: str) -> hl_types.Table:
+def loci_table(hl: hl_types, spark: SparkSession, sites: pd.DataFrame, reference_genome: str,
+               also: pd.DataFrame | None = None) -> hl_types.Table:
     """The placed score loci of ``score_sites`` (``_placed_loci``) as a Hail Table keyed by
     ``locus``: what ``genotypes.read_genotypes`` densifies a VDS at. (The rows the match
-    collects are picked by ``ScoreLoci``, which needs no Spark-to-Hail conversion.)"""
+    collects are picked by ``ScoreLoci``, which needs no Spark-to-Hail conversion.) ``also``:
+    more loci (``contig``, ``position``), the written loci of a VDS's records near the score's
+    indels that ``pgs.reference_fasta`` left-aligns (``shifted_rows_near``), densified too."""
     placed = _placed_loci(sites)
+    if also is not None and len(also):
+        placed = pd.concat([placed, also[["contig", "position"]].astype({"contig": object, "position": "int32"})])
+        placed = placed.drop_duplicates()
     schema = T.StructType([T.StructField("contig", T.StringType(), False),
                            T.StructField("position", T.IntegerType(), False)])
     ht = hl.Table.from_spark(pandas_to_spark(spark, placed, schema))

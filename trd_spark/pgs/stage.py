@@ -662,8 +662,10 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     are collected once (``matching.genotype_rows_at`` on ``genotypes.file_rows``: the file's
     rows without their entries, picked by ``matching.ScoreLoci`` and split on the driver), the
     MatrixTable is kept for the scoring route. A VDS is densified at the loci of
-    ``matching.loci_table`` (built for it alone: a Spark-to-Hail conversion). ``scratch``: as
-    ``genotypes.read_calls``'.
+    ``matching.loci_table`` (built for it alone: a Spark-to-Hail conversion); with
+    ``pgs.reference_fasta`` also at the written loci of its variant data's records near the score's
+    indels (``shifted_rows_near``, read first), which are then left-aligned and matched as on
+    the other routes. ``scratch``: as ``genotypes.read_calls``'.
     Errors as ``read_calls`` / ``samples_to_persons`` (one line through ``hail_errors``) and
     ``matching.check_duplicate_rows_frame``."""
     source = cfg.dataset(dataset_name).genotypes
@@ -673,7 +675,16 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     # With the FASTA the score's own indels written not left-aligned are moved first, so their rows
     # are collected (and a VDS densified) at their left-aligned loci and in their repeats.
     sites, n_sites = left_aligned_sites(sites, reference) if reference is not None else (sites, 0)
-    loci = loci_table(hl, spark, sites, rg) if source.format == "vds" else None
+    near = ShiftWindows.of(hl, sites, rg, reference)
+    near_vds: pd.DataFrame | None = None
+    if source.format == "vds" and reference is not None and near is not None:
+        # A VDS is densified at the loci asked for alone: with the FASTA its variant data's records
+        # near the score's indels (only the partitions there) are densified at their written loci
+        # too, so that they are collected, left-aligned and matched as on the other routes.
+        with hail_errors(where):
+            near_vds = shifted_rows_near(hl, vds_variant_rows(hl, source), near)
+        near_vds = pd.DataFrame({"contig": near_vds["contig"], "position": near_vds[SITE_POSITION]})
+    loci = loci_table(hl, spark, sites, rg, also=near_vds) if source.format == "vds" else None
     unplaced = plink_unplaced_variants(hl, source)  # a local .bed's chromosome-0 rows, as match_plink counts them
     calls = read_calls(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid, unplaced=unplaced,
                        vcf_half_call=cfg.pgs.vcf_half_call, scratch=scratch,
@@ -692,11 +703,9 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
 
         neighbours: pd.DataFrame | None = None
-        near = ShiftWindows.of(hl, sites, rg, reference)
-        if source.format == "vds" and near is not None:
+        if source.format == "vds" and near is not None and reference is None:
             # Densified at the score loci alone: its variant data's rows near the score's indels
-            # are read apart (only the partitions there), never densified nor matched (nor
-            # left-aligned: pgs.reference_fasta only narrows the windows).
+            # are read apart (only the partitions there), never densified nor matched.
             neighbours = shifted_rows_near(hl, vds_variant_rows(hl, source), near)
             near = None
         # With the FASTA the rows near the score's indels are matched (left-aligned first).
