@@ -1245,7 +1245,10 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     reach and whose name holds one of its dose-form words (left out: skin products), and their persons.
     ``{"unknown_concept_records": {n_<table>_unknown_concept}}``: per event table but observation, its records
     whose standard concept_id (not 0) no concept row has (``_unknown_concept_records``; the stage's
-    notes.quirks.unknown_concept_records).
+    notes.quirks.unknown_concept_records). ``{"unreached_drug_records": {n_drug_exposure_unreached[,
+    n_drug_exposure_unreached_by_name with a drug_strength]}}`` (``_unreached_drug_records``) and
+    ``{"condition_block_records": {n_condition_occurrence_cut_block}}``: condition records of a concept whose
+    membership of a study condition set a concept_ancestor cut in part changed (``_cut_block_records``).
     A record's window is [1 January of the birth year, end of follow-up]; one after the end is
     after death (the earliest death dated in or after the birth year), else after the data
     cutoff, else after the last observation period."""
@@ -1408,9 +1411,63 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
     out["reversed_claims"] = {"n_reversed_claims": int(n_reversed), "n_unmatched_reversals": int(n_unmatched)}
     # of those, the reversals outside the study sets read by their code (the chain's quirks.reversals_by_source)
     out["reversals_by_source"] = {"n_reversals_by_source": int(n_by_source)}
-    out["unreached_drug_records"] = {"n_drug_exposure_unreached": _unreached_drug_records(con, src, cfg)}
+    out["unreached_drug_records"] = _unreached_drug_records(con, src, cfg)
     out["unknown_concept_records"] = _unknown_concept_records(con, src)
+    out["condition_block_records"] = {"n_condition_occurrence_cut_block": _cut_block_records(con, src, cfg)}
     return out
+
+
+def _cut_block_records(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Config) -> int:
+    """condition_occurrence records (every row) of a concept whose membership of a study condition set (include
+    minus exclude) differs when each of the sets' references expanded with descendants has its block closed
+    over concept_ancestor: from the block (``members``' rows of the root), follow the rows whose ancestor is a
+    member of any such block but none of their roots, or is a root (its block's rows), until nothing new; a
+    concept so added that ``concept`` marks invalid is left out (the stage's notes.quirks.condition_block_records:
+    a table cut in part). A recursive CTE; an independent reading of the rule, not the stage's code."""
+    x = con.execute
+    sets = [n for n in _study_set_names(cfg) if "condition" in cfg.concept_sets.concept_sets[n].domains]
+    if not sets:
+        return 0
+    concept_cols = {r[0].lower() for r in x(f"DESCRIBE SELECT * FROM {src['concept']}").fetchall()}
+    invalid = (f"""EXISTS (SELECT 1 FROM {src['concept']} v WHERE v.concept_id = r.concept_id
+                   AND UPPER(TRIM(COALESCE(CAST(v.invalid_reason AS VARCHAR), ''))) NOT IN ('', 'NULL', 'NA'))"""
+               if "invalid_reason" in concept_cols else "FALSE")
+    in_sets = ", ".join(_q(n) for n in sets)
+    [n] = x(f"""
+        WITH RECURSIVE
+        -- the condition references expanded with descendants: their roots as members resolves them
+        roots AS (SELECT DISTINCT m.set_name, m.kind, m.root_id FROM members m JOIN refs f
+                    ON f.set_name = m.set_name AND f.kind = m.kind AND f.domain = m.domain AND f.descendants
+                   AND (f.concept_id = m.root_id OR (f.concept_id IS NULL AND EXISTS (
+                        SELECT 1 FROM {src['concept']} c WHERE c.concept_id = m.root_id
+                        AND c.vocabulary_id = f.vocabulary_id AND c.concept_code = f.concept_code)))
+                  WHERE m.domain = 'condition' AND m.set_name IN ({in_sets})),
+        block AS (SELECT DISTINCT m.root_id, m.concept_id FROM members m
+                  WHERE m.root_id IN (SELECT root_id FROM roots) AND m.concept_id <> m.root_id),
+        inner_members AS (SELECT concept_id FROM block WHERE concept_id NOT IN (SELECT root_id FROM roots)),
+        edges AS (SELECT CAST(ancestor_concept_id AS BIGINT) AS a, CAST(descendant_concept_id AS BIGINT) AS d
+                  FROM {src['concept_ancestor']} WHERE ancestor_concept_id IN (SELECT concept_id FROM inner_members)
+                  UNION SELECT root_id, concept_id FROM block),
+        reach(root_id, concept_id) AS (
+          SELECT root_id, concept_id FROM block
+          UNION
+          SELECT r.root_id, e.d FROM reach r JOIN edges e ON e.a = r.concept_id WHERE e.d <> r.root_id),
+        closed AS (SELECT r.root_id, r.concept_id FROM reach r
+                   WHERE NOT ({invalid}) OR (r.root_id, r.concept_id) IN (SELECT root_id, concept_id FROM block)),
+        -- per set and kind: the members read (members) and the members closed
+        now AS (SELECT DISTINCT set_name, kind, concept_id FROM members
+                WHERE domain = 'condition' AND set_name IN ({in_sets})),
+        grown AS (SELECT set_name, kind, concept_id FROM now
+                  UNION SELECT o.set_name, o.kind, c.concept_id FROM roots o JOIN closed c ON c.root_id = o.root_id),
+        set_now AS (SELECT set_name, concept_id FROM now WHERE kind = 'include'
+                    EXCEPT SELECT set_name, concept_id FROM now WHERE kind = 'exclude'),
+        set_grown AS (SELECT set_name, concept_id FROM grown WHERE kind = 'include'
+                      EXCEPT SELECT set_name, concept_id FROM grown WHERE kind = 'exclude'),
+        changed AS ((SELECT * FROM set_now EXCEPT SELECT * FROM set_grown)
+                    UNION (SELECT * FROM set_grown EXCEPT SELECT * FROM set_now))
+        SELECT COUNT(*) FROM {src['condition_occurrence']}
+        WHERE condition_concept_id IN (SELECT concept_id FROM changed)""").fetchone()
+    return int(n)
 
 
 # The event tables and their standard concept column whose records of a concept absent from concept
@@ -1434,20 +1491,27 @@ def _unknown_concept_records(con: duckdb.DuckDBPyConnection, src: dict[str, str]
     return out
 
 
-def _unreached_drug_records(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Config) -> int:
+def _unreached_drug_records(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Config) -> dict[str, int]:
     """drug_exposure records (every date) of a standard, valid concept of domain 'Drug' that a partial
     concept_ancestor left without a study ingredient (the stage's notes.quirks.unreached_drug_records): with a
     drug_strength (``src`` holds it where the stage reads it: a minimum daily dose configured and the table
     there), a product that drug_strength names an ingredient for which a study drug set includes with its
     descendants, when that set's members from that root do not hold it and no exclude of a study drug set does;
+    descendants, when that set's members from that root do not hold it and no exclude of a study drug set does;
+    with drug_strength rows but none naming such an ingredient (a partial drug_strength), the same when its
+    concept_name holds that ingredient's name (as below) and none of its rows names a standard, valid
+    'Ingredient' concept whose name differs from that ingredient's but holds it (aripiprazole lauroxil);
     by name (below) a product with no drug_strength row, and every product without a drug_strength: its
     concept_name holds, as a whole name (no letter or digit around it, case-insensitive), the name of such an
     ingredient (its concept's name; the YAML name when the concept table lacks it), and it is no member of any
-    study drug set (roots and descendants, includes and excludes). 0 when the sets name no such ingredient."""
+    study drug set (roots and descendants, includes and excludes). 0 when the sets name no such ingredient.
+    {"n_drug_exposure_unreached": those records}, with a drug_strength also "n_drug_exposure_unreached_by_name":
+    those of them no drug_strength row naming the ingredient decided (no row, or by name where no row names it)."""
     x = con.execute
     drug_sets = [n for n in _study_set_names(cfg) if "drug" in cfg.concept_sets.concept_sets[n].domains]
     names: set[str] = set()
     roots: set[int] = set()
+    root_names: dict[int, str] = {}
     for name in drug_sets:
         for ref in cfg.concept_sets.concept_sets[name].include:
             if not ref.descendants:
@@ -1467,9 +1531,11 @@ def _unreached_drug_records(con: duckdb.DuckDBPyConnection, src: dict[str, str],
             roots.add(root)
             named = x(f"SELECT concept_name FROM {src['concept']} WHERE concept_id = ?", [root]).fetchone()
             names.add(((named[0] if named and named[0] is not None else None) or ref.name).strip().lower())
+            root_names[root] = ((named[0] if named and named[0] is not None else None) or ref.name).strip().lower()
     names.discard("")
+    with_strength = "drug_strength" in src
     if not names:
-        return 0
+        return {"n_drug_exposure_unreached": 0, **({"n_drug_exposure_unreached_by_name": 0} if with_strength else {})}
     alternatives = "|".join(re.sub(r"([^A-Za-z0-9\s])", r"\\\1", n) for n in sorted(names))
     pattern = f"(?i)(^|[^A-Za-z0-9])({alternatives})([^A-Za-z0-9]|$)"
     in_sets = ", ".join(_q(n) for n in drug_sets)
@@ -1482,7 +1548,7 @@ def _unreached_drug_records(con: duckdb.DuckDBPyConnection, src: dict[str, str],
           AND {standard} AND regexp_matches(c.concept_name, ?)))"""
     if "drug_strength" not in src:
         [n] = x(f"SELECT COUNT(*) FROM {src['drug_exposure']} e WHERE {by_name}", [pattern]).fetchone()
-        return int(n)
+        return {"n_drug_exposure_unreached": int(n)}
     ds, study = src["drug_strength"], ", ".join(str(r) for r in sorted(roots))
     # a study ingredient's row for a product its reference's members (the root and what concept_ancestor takes
     # it to) do not hold, of a product no exclude holds
@@ -1492,8 +1558,27 @@ def _unreached_drug_records(con: duckdb.DuckDBPyConnection, src: dict[str, str],
                                 AND m.root_id = s.ingredient_concept_id AND m.concept_id = s.drug_concept_id)
                 AND NOT EXISTS (SELECT 1 FROM members m WHERE m.kind = 'exclude' AND m.set_name IN ({in_sets})
                                 AND m.concept_id = s.drug_concept_id))"""
-    [n] = x(f"""SELECT COUNT(*) FROM {src['drug_exposure']} e
-        WHERE CASE WHEN EXISTS (SELECT 1 FROM {ds} s WHERE s.drug_concept_id = e.drug_concept_id)
-                   THEN {standard}) AND {cut}
-                   ELSE {by_name} END""", [pattern]).fetchone()
-    return int(n)
+    # per study ingredient whose name the product's concept_name holds, where no drug_strength row of the
+    # product names it: a row naming a standard, valid Ingredient of another name holding it explains the name
+    per_ing = [(r, n, "(?i)(^|[^A-Za-z0-9])(" + re.sub(r"([^A-Za-z0-9\s])", r"\\\1", n) + ")([^A-Za-z0-9]|$)")
+               for r, n in sorted(root_names.items()) if n]
+    ing_rows = " UNION ALL ".join(f"SELECT {r} AS id, {_q(n)} AS name, {_q(p)} AS pat" for r, n, p in per_ing)
+    lost_name = "FALSE" if not per_ing else f"""EXISTS (SELECT 1 FROM ({ing_rows}) i
+          WHERE regexp_matches(c.concept_name, i.pat)
+            AND NOT EXISTS (SELECT 1 FROM {ds} s WHERE s.drug_concept_id = e.drug_concept_id
+                            AND s.ingredient_concept_id = i.id)
+            AND NOT EXISTS (SELECT 1 FROM {ds} s JOIN {src['concept']} j ON j.concept_id = s.ingredient_concept_id
+                            WHERE s.drug_concept_id = e.drug_concept_id AND TRIM(j.concept_class_id) = 'Ingredient'
+                              AND TRIM(j.standard_concept) = 'S' AND {valid.replace('c.', 'j.')}
+                              AND LOWER(TRIM(j.concept_name)) <> i.name AND regexp_matches(j.concept_name, i.pat))
+            AND NOT EXISTS (SELECT 1 FROM members m WHERE m.kind = 'include' AND m.set_name IN ({in_sets})
+                            AND m.root_id = i.id AND m.concept_id = e.drug_concept_id)
+            AND NOT EXISTS (SELECT 1 FROM members m WHERE m.kind = 'exclude' AND m.set_name IN ({in_sets})
+                            AND m.concept_id = e.drug_concept_id))"""
+    [n, n_named] = x(f"""SELECT COUNT(*) FILTER (WHERE lost), COUNT(*) FILTER (WHERE lost AND NOT by_row)
+        FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM {ds} s WHERE s.drug_concept_id = e.drug_concept_id)
+                          THEN {standard} AND ({cut.strip()} OR {lost_name}))
+                          ELSE {by_name} END AS lost,
+                     COALESCE({cut.strip()}, FALSE) AS by_row
+              FROM {src['drug_exposure']} e)""", [pattern]).fetchone()
+    return {"n_drug_exposure_unreached": int(n), "n_drug_exposure_unreached_by_name": int(n_named)}
