@@ -47,8 +47,9 @@ Counts: reversed claims 5801, 5802, 5805, 5806, 5807 (5); unmatched 5804 (1); by
 (5). On 6ff58c5: 1 cancelled (5807), 0 unmatched, no by-source count.
 
 A second export (ID_SHAPES), person 5901: the claim twice under drug_exposure_id 21 (a part written twice) and the
-reversal (22): the phenotypes stage stops with one InputDataError naming drug_exposure_id, nothing published; the
-twin raises too. On 6ff58c5 the stage published 5901 as TRD on S (the repeated claim stood).
+reversal (22): the repeated id is counted as the stage counts it (observed on the matches' write) and
+``stage.check_exposure_ids`` raises one InputDataError naming drug_exposure_id; the twin raises too. On 6ff58c5 the
+stage published 5901 as TRD on S (the repeated claim stood).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 from test_phenotypes_support import (
     ANCESTRY,
     BUPROPION,
@@ -73,7 +75,13 @@ from test_phenotypes_support import (
 )
 
 from trd_spark.errors import InputDataError
-from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop, stage_counts
+from trd_spark.phenotypes.stage import (
+    derive_phenotype_tables,
+    derive_study_events,
+    drug_record_quirk_columns,
+    implausible_drug_value_columns,
+    read_omop,
+)
 from trd_spark.phenotypes.trials import reversed_claim_counts, source_reversal_counts
 
 INDEX, S, CUTOFF = "2019-01-10", "2019-09-01", "2023-07-01"
@@ -119,7 +127,11 @@ def _write(root: Path, shapes: dict[int, list[tuple]]) -> None:
         "observation_period": [(p, d("2010-01-01"), d("2023-12-31")) for p in persons],
         "condition_occurrence": [(p, MDD_CONCEPT, d(x)) for p in persons for x in (INDEX, "2019-02-10")],
         "drug_exposure": drugs,
-        "concept": CONCEPTS,
+        # the NDCs as the vocabulary holds them (non-standard: a record of one in drug_concept_id is counted as such)
+        "concept": [*CONCEPTS, (NDC, "sertraline 50 MG Oral Tablet (NDC)", "Drug", "NDC", "11-digit NDC", None,
+                                "00000000001"),
+                    (OTHER_NDC, "ibuprofen 200 MG Oral Tablet (NDC)", "Drug", "NDC", "11-digit NDC", None,
+                     "00000000002")],
         "concept_ancestor": [(a, b, 1, 1) for a, b in ANCESTRY],
     })
 
@@ -185,19 +197,51 @@ def test_the_duckdb_twin_gives_every_hand_answer(twin_run):
 
 def test_counts_of_the_chain_and_the_twin_agree(chain_run, twin_run):
     """reversed_claims (5801, 5802, 5805, 5806, 5807 cancel one claim each; 5804's reversal none) and
-    reversals_by_source (5801, 5802, 5804, 5805, 5806; 5803's names no claim of its person: not read), chain (with
-    its stage_counts plumbing) and twin. On 6ff58c5: 1 cancelled, 0 unmatched, no by-source count."""
+    reversals_by_source (5801, 5802, 5804, 5805, 5806; 5803's names no claim of its person: not read), chain and
+    twin. On 6ff58c5: 1 cancelled, 0 unmatched, no by-source count."""
     assert chain_run["counts"] == WANT_COUNTS
     twin = twin_run["counts"]
     assert {**twin["reversed_claims"], **twin["reversals_by_source"]} == WANT_COUNTS
-    tables = chain_run["tables"]
-    _, quirks = stage_counts(chain_run["omop"], tables.persons, tables.study_events, tables.ingredients,
-                             chain_run["cfg"].omop.data_cutoff_date, chain_run["cfg"].phenotypes.trials.max_days_supply,
-                             matches=tables.reversal_matches)
+
+    # the stage's drug quirk counts, observed on the one scan that writes the study records and the reversals read
+    # beside them (``where``: the study rows), are the study records' alone: the negative rows of study concepts are
+    # 5807's reversal; the study rows are 2 background rows a person and 10 sertraline rows of study concepts
+    both = derive_study_events(chain_run["omop"], chain_run["cfg"], foreign_reversals=True)["drug"]
+    study = F.col("drug_concept_id").isNotNull()
+    [row] = both.agg(*drug_record_quirk_columns(365, where=study),
+                     *implausible_drug_value_columns(both, 365, where=study)).collect()
+    assert (row.n_negative_days_supply, row.n_negative_quantity, row.n_records) == (1, 1, 2 * len(SHAPES) + 10)
+    assert both.where(~study).count() == 6  # 5801-5806's reversals (5803's too: a code, of no claim)
+
+
+def test_the_stage_reads_them_once_and_counts_them(spark, case_dir, tmp_path, caplog):
+    """The phenotypes stage (``run``: the one scan keeps the reversals outside the study sets beside the study
+    records, the reversals read by their code are written once and the matching reads them) publishes every hand
+    answer of SHAPES for ad3, notes.quirks.reversals_by_source and the reversed_claims counts (WANT_COUNTS), the
+    study records' own negative counts unchanged (5807's reversal: 1 and 1), and one WARNING naming the reversals
+    read by their drug_source_concept_id, its count as a label (5 records: <20). On 6ff58c5 5801, 5802, 5805 and
+    5806 were published TRD on S and no part or WARNING named such reversals."""
+    import logging
+
+    import pandas as pd
+
+    from trd_spark.layout import Layout
+    from trd_spark.pipeline import run_stage
+    from trd_spark.releases import LocalFs
+
+    cfg = toy_config(path=str(case_dir)).model_copy(update={"output_root": str(tmp_path / "out")})
+    caplog.set_level(logging.WARNING, logger="trd_spark")
+    run_stage(spark, cfg, "phenotypes")
+    layout = Layout.of(cfg)
+    got = pd.read_parquet(layout.table("phenotypes", "phenotypes")).query("definition == 'ad3'")
+    want = {r[0]: (r[2], r[4]) for r in expected() if r[1] == "ad3"}
+    assert {int(r.person_id): (r.status, None if pd.isna(r.trd_onset_date) else pd.Timestamp(r.trd_onset_date).date())
+            for r in got.itertuples()} == want
+    quirks = layout.manifest(LocalFs(), "phenotypes")["notes"]["quirks"]
     assert {**quirks["reversed_claims"], **quirks["reversals_by_source"]} == WANT_COUNTS
-    # the study records' own counts are unchanged by the reversals read beside them: the negative rows of study
-    # concepts are 5807's reversal alone
     assert (quirks["drug_records"]["n_negative_days_supply"], quirks["drug_records"]["n_negative_quantity"]) == (1, 1)
+    lines = [r.getMessage() for r in caplog.records if "read by their drug_source_concept_id" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("phenotypes: drug_exposure: <20 claim reversal(s) whose "), lines
 
 
 @pytest.fixture(scope="module")
@@ -208,19 +252,23 @@ def id_case_dir(tmp_path_factory):
     return root
 
 
-def test_a_repeated_drug_exposure_id_stops_the_stage_and_the_twin(spark, id_case_dir, tmp_path):
-    """ID_SHAPES (module docstring): the phenotypes stage stops with one InputDataError (exit 3) naming
-    drug_exposure_id, no participant ID in it, and publishes nothing; the twin raises. On 6ff58c5 the stage
-    published 5901 as TRD on S (the claim repeated under one id stood against its one reversal)."""
-    from trd_spark.layout import Layout
-    from trd_spark.pipeline import run_stage
+def test_a_repeated_drug_exposure_id_is_one_error_in_the_chain_and_the_twin(spark, id_case_dir, tmp_path):
+    """ID_SHAPES (module docstring): the count the stage observes while it writes the matches
+    (``trials.repeated_exposure_id_count``: 5901's claim twice under id 21) is 1, and ``stage.check_exposure_ids`` (what
+    ``run`` calls on it) raises one InputDataError (exit 3) naming drug_exposure_id, no participant ID in it; the twin
+    raises. On 6ff58c5 neither existed and the stage published 5901 as TRD on S (the claim repeated under one id stood
+    against its one reversal)."""
+    from trd_spark.phenotypes.stage import check_exposure_ids
+    from trd_spark.phenotypes.trials import repeated_exposure_id_count, reversal_matches
 
-    base = toy_config(path=str(id_case_dir))
-    cfg = base.model_copy(update={"output_root": str(tmp_path / "out")})
+    cfg = toy_config(path=str(id_case_dir))
+    tables = derive_phenotype_tables(read_omop(spark, cfg), cfg)
+    [row] = reversal_matches(tables.study_events["drug"]).agg(repeated_exposure_id_count()).collect()
+    assert row.n_repeated_drug_exposure_ids == 1
+    check_exposure_ids(0, cfg)  # none: no error
     with pytest.raises(InputDataError, match=r"column drug_exposure_id: a drug_exposure_id occurs on more than one "
                                              r"record of a person and drug with a claim reversal") as raised:
-        run_stage(spark, cfg, "phenotypes")
+        check_exposure_ids(row.n_repeated_drug_exposure_ids, cfg)
     assert raised.value.exit_code == 3 and "5901" not in str(raised.value)
-    assert not (Path(Layout.of(cfg).stage_dir("phenotypes")) / "_SUCCESS").exists()
     with pytest.raises(ValueError, match="drug_exposure_id"):
-        duckdb_twin().duckdb_phenotypes(str(id_case_dir), base, str(tmp_path / "twin.parquet"), threads=1)
+        duckdb_twin().duckdb_phenotypes(str(id_case_dir), cfg, str(tmp_path / "twin.parquet"), threads=1)

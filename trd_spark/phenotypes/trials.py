@@ -304,7 +304,7 @@ def source_code_expr() -> Column:
     return F.when(source != 0, source).when(concept != 0, concept)
 
 
-def _by_source(drugs: DataFrame, foreign: DataFrame) -> DataFrame:
+def reversals_by_source(drugs: DataFrame, foreign: DataFrame) -> DataFrame:
     """The reversals of ``foreign`` (drug_exposure rows with a negative days_supply or quantity whose
     drug_concept_id is in no study set; columns of ``drugs``, ``drug_source_concept_id`` holding their
     ``source_code_expr``) that name the product of a study claim of their person, as study records of that claim's
@@ -313,7 +313,9 @@ def _by_source(drugs: DataFrame, foreign: DataFrame) -> DataFrame:
     itself). When the person's claims of one code hold several drug_concept_ids (loads mapped with different
     vocabulary versions), the concept of the latest claim on or before the reversal's day is taken (of one day: the
     greatest concept_id; no claim before it: the latest claim), as a reversal takes the latest claim.
-    One equi-join of the (few) reversals with the claims' codes (person, code), one row per reversal back."""
+    One equi-join of the (few) reversals with the claims' codes (person, code), one row per reversal back.
+    Columns: those of ``drugs`` and ``_by_source``; ``reversal_matches``' ``by_source`` (``run`` writes them once:
+    read lazily, ``reversal_matches`` plans them twice, once for the pairs and once for their records)."""
     start, src = F.col("drug_exposure_start_date"), F.col("drug_source_concept_id")
     claims = drugs.where(~is_reversal_expr(F.col("days_supply"), F.col("quantity"))).select(
         "person_id", F.col("drug_concept_id").alias("_to"), start.alias("_cs"),
@@ -331,7 +333,8 @@ def _by_source(drugs: DataFrame, foreign: DataFrame) -> DataFrame:
                         for c in drugs.columns], F.lit(True).alias("_by_source"))
 
 
-def reversal_matches(drugs: DataFrame, foreign: DataFrame | None = None) -> DataFrame:
+def reversal_matches(drugs: DataFrame, foreign: DataFrame | None = None, *,
+                     by_source: DataFrame | None = None) -> DataFrame:
     """Per (person_id, drug_concept_id) of ``drugs`` with a claim reversal (``is_reversal_expr``): ``_claims`` (its
     records that are no reversal, every column of ``drugs``, in one array), ``_cancelled`` (the positions in
     ``_claims`` of the claims its reversals cancel, one each; module docstring) and ``_n_reversals``.
@@ -350,14 +353,17 @@ def reversal_matches(drugs: DataFrame, foreign: DataFrame | None = None) -> Data
     ``foreign`` (None: none): the claim reversals whose own drug_concept_id is in no study set (0, a non-standard
     concept, another product's), ``drug_source_concept_id`` holding their ``source_code_expr``; those naming a study
     claim's product (``_by_source``) are matched as reversals of that claim's drug_concept_id (module docstring),
-    counted per pair in ``_n_by_source``. ``_n_repeated_ids``: the pair's rows (claims and reversals) whose
+    counted per pair in ``_n_by_source``. ``by_source``: ``reversals_by_source(drugs, foreign)`` already computed
+    (written: ``run``), instead of ``foreign``. ``_n_repeated_ids``: the pair's rows (claims and reversals) whose
     ``drug_exposure_id`` (null: not counted) another of its rows repeats (the CDM's primary key: the stage's error).
     """
     start, ds, q = F.col("drug_exposure_start_date"), F.col("days_supply"), F.col("quantity")
     reversal = is_reversal_expr(ds, q)
     rows = drugs.withColumn("_by_source", F.lit(False))
     if foreign is not None:
-        rows = rows.unionByName(_by_source(drugs, foreign))
+        by_source = reversals_by_source(drugs, foreign)
+    if by_source is not None:
+        rows = rows.unionByName(by_source.select(*drugs.columns, "_by_source"))
     pairs = rows.where(reversal).select(*MATCH_KEY).distinct()
     near = rows.join(pairs, list(MATCH_KEY), "left_semi")
     ids = F.collect_list("drug_exposure_id") if "drug_exposure_id" in drugs.columns else F.array().cast("array<long>")
