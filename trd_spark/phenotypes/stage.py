@@ -35,6 +35,7 @@ from trd_spark.logs import (
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
     absent_refs,
+    closed_vocabulary,
     conditional_member_ids,
     conditional_refs,
     conditional_source_ids,
@@ -44,10 +45,12 @@ from trd_spark.phenotypes.concepts import (
     id_frame,
     ingredient_frame,
     ingredient_map,
+    ingredient_names,
     ingredient_reach,
     invalid_refs,
     load_vocabulary,
     mismatched_refs,
+    name_extract_pattern,
     name_pattern,
     nonstandard_refs,
     unlinked_refs,
@@ -74,19 +77,23 @@ from trd_spark.phenotypes.omop import (
 from trd_spark.phenotypes.persons import (
     birth_death_quirk_counts,
     birth_implausible_expr,
+    bridge_observation_gaps,
     derive_persons,
     followup_date_counts,
     index_period_count_columns,
     index_periods,
+    observation_gap_count_columns,
     observation_period_overlaps,
     observation_spans,
     restrict_to_followup,
 )
 from trd_spark.phenotypes.shrink import earlier_release, shrink_warnings, shrunk_tables, table_rows
 from trd_spark.phenotypes.trd import (
+    GAP_WINDOW_COUNTS,
     TIME_AT_RISK_COUNTS,
     augmentation_onset_expr,
     derive_phenotypes,
+    gap_window_columns,
     person_treatment,
     sequence_onset_expr,
     somatic_onset_expr,
@@ -801,12 +808,19 @@ def derive_definition_phenotypes(
 def mdd_index_periods(cfg: Config, observation_period: DataFrame, persons: DataFrame, mdd: DataFrame
                       ) -> DataFrame | None:
     """``persons.index_periods`` of the MDD persons (``mdd``: ``derive_mdd`` rows), over the
-    observation spans of ``observation_period`` (``persons.observation_spans``; ``persons``: PERSONS);
+    observation spans of ``observation_period`` (``persons.observation_spans``; ``persons``: PERSONS)
+    merged across gaps of at most ``phenotypes.observation_period_gap_days`` unobserved days
+    (``persons.bridge_observation_gaps``; above 0 the rows also carry the index's span end without the
+    window and the gaps bridged, for ``observation_gap_count_columns`` and ``trd.gap_window_columns``);
     None under ``phenotypes.cox_time_at_risk: followup`` (no span is read)."""
-    if cfg.phenotypes.cox_time_at_risk != "index_period":
+    ph = cfg.phenotypes
+    if ph.cox_time_at_risk != "index_period":
         return None
     spans = observation_spans(observation_period, persons, cfg.omop.data_cutoff_date)
-    return index_periods(spans, mdd.where(F.col("mdd_status") == Status.MDD))
+    index = mdd.where(F.col("mdd_status") == Status.MDD)
+    if ph.observation_period_gap_days == 0:
+        return index_periods(spans, index)
+    return index_periods(bridge_observation_gaps(spans, ph.observation_period_gap_days), index, spans)
 
 
 def derive_phenotype_tables(
@@ -983,6 +997,9 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
         orphan = f"quirks.{UNREACHED_PART}.{UNREACHED}"
         zero, other = "quirks.unmapped_records.n_drug_exposure", f"quirks.unmapped_records.n_drug_exposure{NONSTANDARD_SUFFIX}"
         out += [(total, (orphan,)), (total, (drugs, zero, orphan)), (total, (zero, other, orphan))]
+        # the records a name decided are some of them (drug_strength only)
+        if UNREACHED_NAMED in quirks[UNREACHED_PART]:
+            out += [(orphan, (f"quirks.{UNREACHED_PART}.{UNREACHED_NAMED}",))]
     # each table's records hold those of a concept absent from concept (UNKNOWN_SUFFIX): no concept row,
     # so disjoint from its study records (members are concept rows), concept 0, the non-standard and
     # the unreached records (both read a concept row)
@@ -1311,12 +1328,21 @@ CONDITION_IN_OBSERVATION_PART = "observation_condition_records"
 # the gate ``unreached_drug_records``): products a partial concept_ancestor cut off their ingredient.
 UNREACHED = "n_drug_exposure_unreached"
 UNREACHED_PART = "unreached_drug_records"
+# ... and (with drug_strength only) those of them a name decided, not a drug_strength row naming the ingredient:
+# products without a drug_strength row, and products whose rows lack the study ingredient's own (session 57)
+UNREACHED_NAMED = "n_drug_exposure_unreached_by_name"
 # event_table_counts' key suffix (with ``unknown_concepts``; after n_<table>) of the records whose standard
 # concept column holds a concept_id (not 0) that ``concept`` has no row for, and the quirk part holding
 # them (``stage_counts``; ``unknown_concept_warnings``; the gate ``unknown_concept_records``): records of a
 # vocabulary release older than the records (OHDSI DQD isForeignKey / fkDomain on *_concept_id).
 UNKNOWN_SUFFIX = "_unknown_concept"
 UNKNOWN_PART = "unknown_concept_records"
+# event_table_counts' key (with ``cut_conditions``) of the condition_occurrence records whose concept's membership
+# in a study condition set a concept_ancestor cut in part changed (``condition_block_cuts``: the block closed over
+# the table's own rows differs), and the quirk part holding it (``stage_counts``; ``cut_block_warnings``; the gate
+# ``cut_condition_records``): session 57.
+CUT_BLOCK = "n_condition_occurrence_cut_block"
+CUT_BLOCK_PART = "condition_block_records"
 
 
 def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, frozenset[int]]
@@ -1360,7 +1386,9 @@ class UnreachedCheck:
     the stage does not read it (no ``phenotypes.trials.ingredient_min_daily_dose``) or the release lacks
     it; ``pairs``: the (ingredient, product) keys (``_PAIR_SHIFT``) of each study ingredient and every
     concept its reference reaches (``concepts.ingredient_reach``), ``ingredients`` those ingredients,
-    ``excluded`` the exclude references' members (left out on purpose: reached)."""
+    ``excluded`` the exclude references' members (left out on purpose: reached); ``names``: (ingredient,
+    its name in lower case) for those ingredients (``concepts.ingredient_names``), the per-ingredient name
+    rule's (``strength_name_keys``) for a product whose drug_strength rows lack the ingredient's own row."""
 
     pattern: str
     reached: frozenset[int]
@@ -1368,6 +1396,7 @@ class UnreachedCheck:
     pairs: frozenset[int] = frozenset()
     ingredients: frozenset[int] = frozenset()
     excluded: frozenset[int] = frozenset()
+    names: tuple[tuple[int, str], ...] = ()
 
     @property
     def rule(self) -> str:
@@ -1381,11 +1410,14 @@ def unreached_drug_check(cfg: Config, vocab: Vocabulary, drug_strength: DataFram
     concept sets read in drug_exposure (``study_concept_set_names`` with domain drug: antidepressants,
     augmentation, esketamine); None when they name no ingredient with descendants. ``drug_strength``
     (``run`` passes the release's when the stage reads it, ``omop.MIN_DOSE_TABLE``, and the release has
-    it): a product with a drug_strength row is unreached when a row names a study ingredient whose
-    reference does not reach it (exact: no name rule, so aripiprazole lauroxil's products, of an
-    ingredient of their own, are not counted, and a combination product that lost one ingredient's rows
-    is); a product without a row, and every product without a drug_strength, by the name rule (its
-    concept_name holds a study ingredient's name, and no study drug set reaches it). Neither needs
+    it): a product with a drug_strength row is unreached when, for a study ingredient whose reference does
+    not reach it, a row names that ingredient (exact: aripiprazole lauroxil's products, of an ingredient of
+    their own, are not counted, and a combination product that lost one ingredient's rows is) or, where no
+    row names it (a partial drug_strength: a combination product with the other ingredient's row only, a row
+    of a null or non-standard ingredient), its concept_name holds that ingredient's name and no row names a
+    standard, valid Ingredient of another name holding it (lauroxil again: ``strength_name_keys``); a product
+    without a row, and every product without a drug_strength, by the name rule (its concept_name holds a
+    study ingredient's name, and no study drug set reaches it). Neither needs
     ``concept_ancestor``'s level-0 self rows (a trimmed table, as tests/test_phenotypes_support.py's, is
     complete for what it links): docs/phenotypes.md "A partial ancestor table"."""
     sets = [cs for n in study_concept_set_names(cfg) if "drug" in (cs := _concept_set(cfg, n)).domains]
@@ -1398,8 +1430,10 @@ def unreached_drug_check(cfg: Config, vocab: Vocabulary, drug_strength: DataFram
     reach, excluded = ingredient_reach(sets, vocab)
     pairs = frozenset(i * _PAIR_SHIFT + c for i, members in reach.items() for c in members
                       if 0 <= i < _PAIR_SHIFT // 2 and 0 <= c < _PAIR_SHIFT)
+    ingredients = frozenset(i for i in reach if 0 <= i < _PAIR_SHIFT // 2)
+    named = tuple(sorted((i, n) for i, n in ingredient_names(sets, vocab).items() if i in ingredients))
     return UnreachedCheck(pattern, reached, drug_strength.select("drug_concept_id", "ingredient_concept_id"),
-                          pairs, frozenset(i for i in reach if 0 <= i < _PAIR_SHIFT // 2), excluded)
+                          pairs, ingredients, excluded, named)
 
 
 def unreached_strength(cfg: Config, omop: dict[str, DataFrame], absent: Collection[str]) -> DataFrame | None:
@@ -1433,6 +1467,58 @@ def strength_flags(check: UnreachedCheck) -> DataFrame:
     return rows.groupBy("_strength_id").agg(F.max(cut).alias("_strength_cut"))
 
 
+def _ingredient_names_frame(spark: SparkSession, names: Sequence[tuple[int, str]]) -> DataFrame:
+    """(``_name_ing`` long, ``_ing_name`` string): one row per (study ingredient, its lower-case name) of
+    ``UnreachedCheck.names``, built in the JVM from literals (tens of rows). Empty for none."""
+    if not names:
+        return spark.range(0).select(F.lit(None).cast("long").alias("_name_ing"),
+                                     F.lit(None).cast("string").alias("_ing_name"))
+    rows = F.array(*[F.struct(F.lit(i).cast("long").alias("_name_ing"), F.lit(n).alias("_ing_name"))
+                     for i, n in names])
+    return spark.range(1).select(F.inline(rows))
+
+
+def _held_names(name: Column, pattern: str) -> Column:
+    """The study ingredient names (lower case) ``name`` holds as whole names (``name_extract_pattern``'s
+    group 1), one row each (``explode``; a name holding none, or null, gives no row)."""
+    return F.explode(F.array_distinct(F.transform(F.regexp_extract_all(name, F.lit(pattern), 1), F.lower)))
+
+
+def strength_name_keys(check: UnreachedCheck, concept: DataFrame) -> DataFrame:
+    """(``_key`` long, ``_ds_named``, ``_ds_explained`` booleans), one row per (study ingredient I,
+    product P) key (``_PAIR_SHIFT``) for the per-ingredient name rule of ``event_table_counts``' drug_strength
+    form: ``_ds_named`` when a drug_strength row of P names I (the drug_strength rule decides that pair),
+    ``_ds_explained`` when a row of P names a standard, valid concept of class 'Ingredient' whose name is
+    not I's but holds it as a whole name (aripiprazole lauroxil for aripiprazole: the product is of that
+    ingredient, its name no sign of I). ``concept``'s Ingredient rows are read with one regular expression
+    each (``_held_names``); drug_strength's rows of the study ingredients and of those Ingredients only."""
+    assert check.strength is not None
+    spark = check.strength.sparkSession
+    ds = check.strength.where(F.col("drug_concept_id").isNotNull() & F.col("ingredient_concept_id").isNotNull())
+    drug, ing = F.col("drug_concept_id").cast("long"), F.col("ingredient_concept_id").cast("long")
+    study = ing.isin(sorted(check.ingredients)) if check.ingredients else F.lit(False)
+    named = ds.where(study).select((ing * F.lit(_PAIR_SHIFT) + drug).alias("_key"), F.lit(True).alias("_ds_named"),
+                                   F.lit(None).cast("boolean").alias("_ds_explained"))
+    extract = name_extract_pattern(n for _, n in check.names)
+    if extract is None:
+        return named
+    reason = F.trim(F.col("invalid_reason")) if "invalid_reason" in concept.columns else F.lit(None).cast("string")
+    other = (concept.where((F.trim(F.col("concept_class_id")) == "Ingredient") & ~nonstandard_concept_expr(
+        F.col("standard_concept"), reason) & F.col("concept_name").isNotNull())
+        .select(F.col("concept_id").cast("long").alias("_other_ing"),
+                F.lower(F.trim(F.col("concept_name"))).alias("_other_name"),
+                _held_names(F.col("concept_name"), extract).alias("_ing_name"))
+        .join(F.broadcast(_ingredient_names_frame(spark, check.names)), "_ing_name")
+        .where(F.col("_other_name") != F.col("_ing_name"))
+        .select("_other_ing", "_name_ing"))
+    explained = (ds.select(drug.alias("_drug"), ing.alias("_other_ing"))
+                 .join(F.broadcast(other), "_other_ing")
+                 .select((F.col("_name_ing") * F.lit(_PAIR_SHIFT) + F.col("_drug")).alias("_key"),
+                         F.lit(None).cast("boolean").alias("_ds_named"), F.lit(True).alias("_ds_explained")))
+    return named.unionByName(explained).groupBy("_key").agg(F.max("_ds_named").alias("_ds_named"),
+                                                            F.max("_ds_explained").alias("_ds_explained"))
+
+
 def unreached_drug_warnings(counts: dict[str, int], records_below: int | None,
                             shown: Mapping[str, str] | None = None, rule: str = UNREACHED_BY_NAME) -> list[str]:
     """The run log's WARNING line (after "phenotypes: ") for ``stage_counts``' quirks.unreached_drug_records
@@ -1447,9 +1533,13 @@ def unreached_drug_warnings(counts: dict[str, int], records_below: int | None,
     if not n:
         return []
     text = record_text(shown, f"quirks.{UNREACHED_PART}.{UNREACHED}", n, records_below)
-    what = ("whose drug_strength rows name a study ingredient that concept_ancestor does not take it to (products "
-            "without a drug_strength row: whose concept_name holds a study ingredient's name but which "
-            "concept_ancestor takes to no concept of a study drug set)" if rule == UNREACHED_BY_STRENGTH else
+    named = (f", {record_text(shown, f'quirks.{UNREACHED_PART}.{UNREACHED_NAMED}', counts[UNREACHED_NAMED], records_below)}"
+             " of them by name" if UNREACHED_NAMED in counts else "")
+    what = ("whose drug_strength rows name a study ingredient that concept_ancestor does not take it to (where no "
+            "row names it, a partial drug_strength, by name: its concept_name holds the ingredient's name and no row "
+            "names another ingredient whose name holds it; products without a drug_strength row: whose "
+            "concept_name holds a study ingredient's name but which concept_ancestor takes to no concept of a study "
+            f"drug set{named})" if rule == UNREACHED_BY_STRENGTH else
             "whose concept_name holds a study ingredient's name but which concept_ancestor takes to no concept of "
             "a study drug set (by name: drug_strength not read; a product of another ingredient whose name holds "
             "a study one's, such as aripiprazole lauroxil, is counted too)")
@@ -1545,7 +1635,8 @@ def event_table_counts(omop: dict[str, DataFrame],
                        *, observation_ids: frozenset[int] | None = None,
                        condition_ids: frozenset[int] | None = None,
                        unreached: UnreachedCheck | None = None,
-                       unknown_concepts: bool = False) -> DataFrame:
+                       unknown_concepts: bool = False,
+                       cut_conditions: frozenset[int] | None = None) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
     source concept is set (not 0): not read (docs/phenotypes.md "Concepts": standard concepts only, as
@@ -1593,7 +1684,10 @@ def event_table_counts(omop: dict[str, DataFrame],
     concept_ancestor left without a study ingredient (session 54 newuser: silent): with a
     ``drug_strength`` (``UnreachedCheck.strength``), one whose drug_strength rows name a study ingredient
     whose reference does not reach it (``strength_flags``; a combination product reached through its other
-    ingredient included); without one, or for a product with no drug_strength row, one whose concept_name
+    ingredient included) or, per study ingredient no row of it names, whose concept_name holds that
+    ingredient's name while no row names an Ingredient of another name holding it and its reference does not
+    reach it (``_name_cut_rows``: drug_strength rows lacking the ingredient's own row, session 57), those a
+    name decided also as ``UNREACHED_NAMED``; without one, or for a product with no drug_strength row, one whose concept_name
     the pattern matches (it holds a study ingredient's name) and that no study drug set reaches. Disjoint
     from concept 0 and from the non-standard records; by name also from the study drug records (their
     concepts are reached), by drug_strength not (a combination product reached through one ingredient is
@@ -1612,7 +1706,11 @@ def event_table_counts(omop: dict[str, DataFrame],
     concepts no study set could name fall into ``OTHER_CONCEPT``'s group (and a study set's IDs are all
     in ``concept``), so no key for it: unseen, not 0. What it cannot see: whether such a record was a
     study record (its concept's name and ancestors are what the vocabulary lacks; its source concept's
-    'Maps to' needs ``concept_relationship``, which the stage does not read)."""
+    'Maps to' needs ``concept_relationship``, which the stage does not read).
+    ``cut_conditions`` (``condition_block_cuts``' concepts; ``run`` passes them): adds ``CUT_BLOCK``, the
+    condition_occurrence records of those concepts (a broadcast ID frame joined to the per-concept rows; 0
+    without a join for none): concepts whose membership of a study condition set a concept_ancestor cut in
+    part changed."""
 
     def scan(table: str, concept: str, source: str) -> DataFrame:
         src, c, s = omop[table], F.col(concept), F.col(source)
@@ -1662,17 +1760,35 @@ def event_table_counts(omop: dict[str, DataFrame],
         *([F.max("_known").alias("_known")] if unknown_concepts else []))
     nonstandard = F.coalesce(F.col("_nonstandard"), F.lit(False)) & (F.col("_concept") != 0)
     orphan: list[Column] = []
+    orphan_named: list[Column] = []
     if unreached is not None:
         # the reached concepts, joined as a broadcast ID frame (distinct IDs: no row repeats)
         hits = id_frame(rows.sparkSession, unreached.reached, "_reached_id").withColumn("_reached", F.lit(True))
         rows = rows.join(F.broadcast(hits), F.col("_concept") == F.col("_reached_id"), "left")
         named = F.coalesce(F.col("_drug_name").rlike(unreached.pattern), F.lit(False)) & F.col("_reached").isNull()
+        product_named = named
         if unreached.strength is not None:
             # drug_strength's products (one row each): theirs decide; the others by name, as without it
             rows = rows.join(strength_flags(unreached), F.col("_concept") == F.col("_strength_id"), "left")
+            rows = _name_cut_rows(rows, unreached, concept)
             named = F.when(F.col("_strength_id").isNull(), named).otherwise(
-                F.col("_drug_name").isNotNull() & F.coalesce(F.col("_strength_cut"), F.lit(False)))
+                F.col("_drug_name").isNotNull() & (F.coalesce(F.col("_strength_cut"), F.lit(False))
+                                                   | F.coalesce(F.col("_name_cut"), F.lit(False))))
         orphan = [F.when(named, F.col("_n"))]
+        if unreached.strength is not None:
+            # the records a name decided: no drug_strength row, or rows lacking the ingredient's own
+            by_name = F.when(F.col("_strength_id").isNull(), product_named).otherwise(
+                F.col("_drug_name").isNotNull() & ~F.coalesce(F.col("_strength_cut"), F.lit(False))
+                & F.coalesce(F.col("_name_cut"), F.lit(False)))
+            orphan_named = [F.when(by_name, F.col("_n"))]
+
+    cut_block: list[Column] = []
+    if cut_conditions:
+        cuts = id_frame(rows.sparkSession, cut_conditions, "_cut_id").withColumn("_cut", F.lit(True))
+        rows = rows.join(F.broadcast(cuts), F.col("_concept") == F.col("_cut_id"), "left")
+        cut_block = [F.when(F.col("_cut").isNotNull(), F.col("_n"))]
+    elif cut_conditions is not None:
+        cut_block = [F.lit(0)]
 
     def total(table: str | tuple[str, ...], value: Column) -> Column:
         named = F.col("_table").isin([table] if isinstance(table, str) else list(table))
@@ -1687,9 +1803,38 @@ def event_table_counts(omop: dict[str, DataFrame],
                     *([total(OBSERVATION_TABLE, F.col("_m")).alias(CONDITION_IN_OBSERVATION)]
                       if condition_ids is not None else []),
                     *[total("drug_exposure", value).alias(UNREACHED) for value in orphan],
+                    *[total("drug_exposure", value).alias(UNREACHED_NAMED) for value in orphan_named],
+                    *[total("condition_occurrence", value).alias(CUT_BLOCK) for value in cut_block],
                     *[total(table, F.when(F.col("_known").isNull() & (F.col("_concept") != 0), F.col("_n")))
                       .alias(f"n_{table}{UNKNOWN_SUFFIX}") for table in unknown_concept_tables(observation_ids)
                       if unknown_concepts])
+
+
+def _name_cut_rows(rows: DataFrame, check: UnreachedCheck, concept: DataFrame) -> DataFrame:
+    """``rows`` (event_table_counts' per (table, concept) rows after ``strength_flags``' join) with
+    ``_name_cut``: true for a standard, valid Drug concept (``_drug_name``) with drug_strength rows whose
+    name holds a study ingredient I's name (``_held_names``) while no drug_strength row names I or explains
+    the name (``strength_name_keys``), I's reference does not reach it and no exclude holds it. Each row is
+    joined to the study ingredients its name holds (none: one row, I null) and grouped back by (table,
+    concept), every other column by max (the copies are equal), so the records' aggregate is not run twice."""
+    extract = name_extract_pattern(n for _, n in check.names)
+    if extract is None:
+        return rows.withColumn("_name_cut", F.lit(False))
+    spark = rows.sparkSession
+    keep = [c for c in rows.columns if c not in ("_table", "_concept")]
+    held = F.when(F.col("_strength_id").isNotNull(), F.col("_drug_name"))
+    pairs = id_frame(spark, check.pairs, "_name_pair").withColumn("_name_paired", F.lit(True))
+    out = id_frame(spark, check.excluded, "_name_excluded_id").withColumn("_name_excluded", F.lit(True))
+    each = (rows.select("*", F.explode_outer(F.array_distinct(F.transform(
+        F.regexp_extract_all(held, F.lit(extract), 1), F.lower))).alias("_ing_name"))
+        .join(F.broadcast(_ingredient_names_frame(spark, check.names)), "_ing_name", "left")
+        .withColumn("_name_key", F.col("_name_ing") * F.lit(_PAIR_SHIFT) + F.col("_concept"))
+        .join(strength_name_keys(check, concept), F.col("_name_key") == F.col("_key"), "left")
+        .join(F.broadcast(pairs), F.col("_name_key") == F.col("_name_pair"), "left")
+        .join(F.broadcast(out), F.col("_concept") == F.col("_name_excluded_id"), "left"))
+    cut = (F.col("_name_ing").isNotNull() & F.col("_ds_named").isNull() & F.col("_ds_explained").isNull()
+           & F.col("_name_paired").isNull() & F.col("_name_excluded").isNull())
+    return each.groupBy("_table", "_concept").agg(*[F.max(c).alias(c) for c in keep], F.max(cut).alias("_name_cut"))
 
 
 def unknown_concept_tables(observation_ids: frozenset[int] | None) -> list[str]:
@@ -1906,6 +2051,7 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
     implausible = logs_range([(drugs[k], shown[f"quirks.drug_values.{k}"])
                               for k in ("n_end_over_max_days", "n_days_supply_over_max")], threshold, drugs["n_records"])
     unreached = quirks[UNREACHED_PART][UNREACHED] if UNREACHED_PART in quirks else None
+    cut_block = quirks[CUT_BLOCK_PART][CUT_BLOCK] if CUT_BLOCK_PART in quirks else None
     # the event table with the largest share of records of a concept absent from concept (UNKNOWN_PART)
     tables = quirks.get("event_table_records", {})
     unknown = max(((n, tables.get(k.removesuffix(UNKNOWN_SUFFIX) + RECORDS_SUFFIX, 0), k)
@@ -1958,6 +2104,16 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
             cause="the vocabulary is older than the records (an Athena download or a vocabulary snapshot of another "
                   "date than the CDM): use the vocabulary the records were mapped with", where=where,
             records_below=threshold)} if unknown is not None else {}),
+        # the records of a concept a cut block misplaced (CUT_BLOCK), of those and the study condition records
+        # (every date): both may hold a record an exclude's cut let in, which only lowers the share
+        **({"cut_condition_records": check_gate(
+            "cut_condition_records", cut_block, cut_block + event_dates["condition"]["n_records"],
+            g.cut_condition_records,
+            what="condition_occurrence records of concepts whose membership of a study condition set a concept_ancestor "
+                 "cut in part gets wrong (of those and the study condition records)",
+            cause="concept_ancestor is partial (a row limit, a lost part file: Athena's table is transitively closed, "
+                  "and it takes a member of the set's block to them but not its root): export the full table",
+            where=where, records_below=threshold)} if cut_block is not None else {}),
     }
 
 
@@ -1994,6 +2150,7 @@ def stage_counts(
     unreached: UnreachedCheck | None = None,
     unknown_concepts: bool = False,
     matches: DataFrame | None = None,
+    cut_conditions: frozenset[int] | None = None,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE collect.
 
@@ -2022,7 +2179,8 @@ def stage_counts(
     (``event_table_counts``' ``UNREACHED``, in its aggregate). ``unknown_concepts``: quirks gains
     ``UNKNOWN_PART`` (``event_table_counts``' n_<table>_unknown_concept, in its aggregate). ``matches``:
     ``trials.reversal_matches(events["drug"])`` as ``run`` writes it (the reversal counts and the follow-up
-    records read it; None: matched here).
+    records read it; None: matched here). ``cut_conditions`` (``condition_block_cuts``' concepts): when given
+    (empty too), quirks gains ``CUT_BLOCK_PART`` (``event_table_counts``' ``CUT_BLOCK``, in its aggregate).
 
     The domains' events are tagged and aggregated together; every aggregate's result is turned
     into long rows (part, domain, key, value) and the parts are UNIONED into one collect. (A
@@ -2040,11 +2198,12 @@ def stage_counts(
     dates = followup_date_counts(tagged, persons, "event_date", omop["death"], data_cutoff_date, group_by=("domain",))
     date_cols = [c for c in dates.columns if c != "domain"]
     tables = event_table_counts(omop, conditional, observation_ids=observation_ids, condition_ids=condition_ids,
-                                unreached=unreached, unknown_concepts=unknown_concepts)
+                                unreached=unreached, unknown_concepts=unknown_concepts, cut_conditions=cut_conditions)
     outside = [c for c in tables.columns if c.endswith(OUTSIDE_SET_SUFFIX)]
     misplaced = [c for c in tables.columns if c == CONDITION_IN_OBSERVATION]
-    orphans = [c for c in tables.columns if c == UNREACHED]
+    orphans = [c for c in tables.columns if c in (UNREACHED, UNREACHED_NAMED)]
     unknown = [c for c in tables.columns if c.endswith(UNKNOWN_SUFFIX)]
+    cut_block = [c for c in tables.columns if c == CUT_BLOCK]
     quirk_parts = {
         # Over the records within follow-up, the ones the trials are built from (derive_trials):
         # over every date, n_exposures counted exposures no trial could read (after death, after
@@ -2064,12 +2223,13 @@ def stage_counts(
         "condition_status": condition_status_counts(events["condition"]),
         "unmapped_records": tables.select(*[c for c in tables.columns
                                             if not c.endswith(RECORDS_SUFFIX)
-                                            and c not in outside + misplaced + orphans + unknown]),
+                                            and c not in outside + misplaced + orphans + unknown + cut_block]),
         "event_table_records": tables.select(*[c for c in tables.columns if c.endswith(RECORDS_SUFFIX)]),
         **({"conditional_records": tables.select(*outside)} if outside else {}),
         **({CONDITION_IN_OBSERVATION_PART: tables.select(*misplaced)} if misplaced else {}),
         **({UNREACHED_PART: tables.select(*orphans)} if orphans else {}),
         **({UNKNOWN_PART: tables.select(*unknown)} if unknown else {}),
+        **({CUT_BLOCK_PART: tables.select(*cut_block)} if cut_block else {}),
         # the augmentation agents' records dropped for their dose, where an agent has a minimum
         **({"augmentation_exposures": min_dose_record_counts(followup_drug_records, augmentation, max_days_supply)}
            if augmentation is not None else {}),
@@ -2080,7 +2240,7 @@ def stage_counts(
     # apart, each part's pruned plan scanned the event tables again (no exchange is reused then).
     joint = {"unmapped_records": "event_tables", "event_table_records": "event_tables",
              "conditional_records": "event_tables", CONDITION_IN_OBSERVATION_PART: "event_tables",
-             UNREACHED_PART: "event_tables", UNKNOWN_PART: "event_tables"}
+             UNREACHED_PART: "event_tables", UNKNOWN_PART: "event_tables", CUT_BLOCK_PART: "event_tables"}
     # A given part lacking one of its counts is the caller's error: raised before the collect,
     # not after a query over every event table.
     for name, counts in observed.items():
@@ -2174,6 +2334,42 @@ def warn_unlinked_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str
             out[name] = unlinked
     return out
 
+
+
+def condition_block_cuts(cfg: Config, vocab: Vocabulary, closed: Vocabulary) -> dict[str, frozenset[int]]:
+    """Per study condition set (``study_concept_set_names`` of the condition domain) whose members differ between
+    ``vocab`` and ``closed`` (``concepts.closed_vocabulary``: the blocks closed over concept_ancestor's own rows):
+    the concepts in one and not the other (a sub-diagnosis the cut table lost from an include's block: not read
+    as the set; from an exclude's: read as it). Empty for a table closed where the sets look (every complete
+    one). Pure: ``run`` counts their records (``event_table_counts``' ``CUT_BLOCK``)."""
+    out = {}
+    for name in study_concept_set_names(cfg):
+        cs = _concept_set(cfg, name)
+        if "condition" not in cs.domains:
+            continue
+        changed = expand_concept_set(cs, vocab) ^ expand_concept_set(cs, closed)
+        if changed:
+            out[name] = frozenset(changed)
+    return out
+
+
+def cut_block_warnings(counts: dict[str, int], cuts: Mapping[str, frozenset[int]], records_below: int | None,
+                       shown: Mapping[str, str] | None = None) -> list[str]:
+    """The run log's WARNING line (after "phenotypes: ") for ``stage_counts``' quirks.condition_block_records
+    (``CUT_BLOCK``: records, shown as ``concept_record_warnings``' are, ``records_below``, ``shown``), naming the
+    sets of ``cuts`` (``condition_block_cuts``) and their concepts' number (concepts, not persons). Empty when
+    no set changed. A line for sets whose concepts have no record says so (0): the cut is still there."""
+    if not cuts:
+        return []
+    n = counts.get(CUT_BLOCK, 0)
+    text = record_text(shown, f"quirks.{CUT_BLOCK_PART}.{CUT_BLOCK}", n, records_below)
+    sets = ", ".join(f"{name} ({len(ids)} concept(s))" for name, ids in sorted(cuts.items()))
+    return [f"condition_occurrence: {text} record(s) of concepts whose membership of study condition set(s) {sets} "
+            "concept_ancestor gets wrong: it takes a member of the set's block to them but not the block's root "
+            "(Athena's table is transitively closed, so a row is missing: a row limit, a lost part file), so a "
+            "sub-diagnosis is not read as the set (or, under an exclude, is read as it); export the full table. "
+            f"Counted in notes.quirks.{CUT_BLOCK_PART}, the sets in notes.condition_blocks_cut; the run stops at "
+            "phenotypes.gates.cut_condition_records.error"]
 
 def check_standard_concepts(cfg: Config, vocab: Vocabulary) -> None:
     """Stop with one ConfigError naming the concept-set YAML, the first set and its references
@@ -2343,17 +2539,32 @@ def logged_record_counts(layout: Layout, fs: FsLike, records_below: int) -> tupl
     return every, own
 
 
+def period_count_columns(windowed: bool) -> list[Column]:
+    """The aggregates of ``mdd_index_periods``' rows the manifest keeps: ``persons.
+    index_period_count_columns`` and, with a persistence window (``windowed``: rows with
+    index_period_end_without_window), ``persons.observation_gap_count_columns``."""
+    return [*index_period_count_columns(), *(observation_gap_count_columns() if windowed else [])]
+
+
 def time_at_risk_notes(cfg: Config, per_definition: Mapping[str, object], periods: Mapping[str, object] | None
                        ) -> dict[str, object]:
-    """The manifest's ``notes.cox_time_at_risk``: the rule (``phenotypes.cox_time_at_risk``), the
-    MDD indexes outside every observation span (``persons.index_period_count_columns``; absent under
-    ``followup``) and per definition ``trd.time_at_risk_columns``' counts (``per_definition``:
-    ``<definition>:<count>`` -> value). Exact counts: the manifest, not a log line."""
-    notes: dict[str, object] = {"rule": cfg.phenotypes.cox_time_at_risk}
+    """The manifest's ``notes.cox_time_at_risk``: the rule (``phenotypes.cox_time_at_risk``), under
+    ``index_period`` the persistence window (``observation_period_gap_days``), the MDD indexes outside
+    every observation span (``persons.index_period_count_columns``) and, with a window above 0, the gaps it
+    bridged (``persons.observation_gap_count_columns``; ``periods``: those aggregates, None under
+    ``followup``); per definition ``trd.time_at_risk_columns``' counts and, with a window, ``trd.
+    gap_window_columns``' (``per_definition``: ``<definition>:<count>`` -> value). Exact counts: the manifest,
+    not a log line."""
+    ph = cfg.phenotypes
+    notes: dict[str, object] = {"rule": ph.cox_time_at_risk}
+    keys: tuple[str, ...] = TIME_AT_RISK_COUNTS
     if periods is not None:
+        notes["observation_period_gap_days"] = ph.observation_period_gap_days
         notes.update({k: int(v or 0) for k, v in periods.items()})  # type: ignore[call-overload]
+        if ph.observation_period_gap_days > 0:
+            keys = (*TIME_AT_RISK_COUNTS, *GAP_WINDOW_COUNTS)
     notes["definitions"] = {d.name: {k: int(per_definition.get(f"{d.name}:{k}") or 0)  # type: ignore[call-overload]
-                                     for k in TIME_AT_RISK_COUNTS} for d in cfg.phenotypes.trd_definitions}
+                                     for k in keys} for d in ph.trd_definitions}
     return notes
 
 
@@ -2378,6 +2589,16 @@ def time_at_risk_log_lines(notes: Mapping[str, object], persons_below: int) -> l
                           " TRD onset(s) after it are censored there (notes.cox_time_at_risk"
                           + ("; phenotypes.cox_time_at_risk: followup keeps them, docs/phenotypes.md \"Time at risk\")"
                              if censored else ")")))
+    if int(notes.get("observation_period_gap_days") or 0) > 0:  # type: ignore[call-overload]
+        kept = "; ".join(f"{name}: {count_text(int(c.get('n_events_kept_by_gap_window') or 0), persons_below=persons_below)}"
+                         for name, c in definitions.items())
+        lines.append((logging.INFO, "observation periods separated by at most "
+                      f"{notes['observation_period_gap_days']} unobserved day(s) are one span "
+                      "(phenotypes.observation_period_gap_days, OHDSI EHR WG persistence window): gaps bridged for "
+                      f"{count_text(int(notes.get('n_mdd_persons_gaps_bridged') or 0), persons_below=persons_below)}"  # type: ignore[call-overload]
+                      " MDD person(s), the index's span extended for "
+                      f"{count_text(int(notes.get('n_mdd_index_span_extended') or 0), persons_below=persons_below)}"  # type: ignore[call-overload]
+                      f"; TRD onsets an event only through it (censored without it): {kept}"))
     before, between = (int(notes.get(k) or 0)  # type: ignore[call-overload]
                        for k in ("n_mdd_index_before_first_period", "n_mdd_index_between_periods"))
     if before or between:
@@ -2418,6 +2639,9 @@ def run(ctx: StageContext) -> None:
     check_observation_table(spark, cfg, vocab, absent)
     absent_concepts = warn_absent_concepts(cfg, vocab)
     unlinked_concepts = warn_unlinked_concepts(cfg, vocab)
+    # the study condition blocks closed over concept_ancestor's own rows (a table cut in part: session 57)
+    block_cuts = condition_block_cuts(cfg, vocab, closed_vocabulary(
+        [_concept_set(cfg, n) for n in study_concept_set_names(cfg)], vocab, omop["concept"], omop["concept_ancestor"]))
     check_standard_concepts(cfg, vocab)
     # Read before this run's folder replaces the release's earlier one.
     prior, own_prior = logged_record_counts(ctx.layout, ctx.fs, cfg.report.small_count_threshold)
@@ -2503,7 +2727,8 @@ def run(ctx: StageContext) -> None:
                                            conditional=conditional, observation_ids=observation_count_ids(cfg, vocab),
                                            condition_ids=study_concept_ids(cfg, vocab)["condition"],
                                            augmentation=doses, dose_forms=dose_form_ids(cfg, vocab),
-                                           unreached=unreached, unknown_concepts=True, matches=matches)
+                                           unreached=unreached, unknown_concepts=True, matches=matches,
+                                           cut_conditions=frozenset().union(*block_cuts.values()))
         # Record counts of 1 to T-1 read <T in the logs (logs.record_count_text); the manifest keeps them.
         threshold = cfg.report.small_count_threshold
         # The lines read together: a total shown in two lines is shown the same way in both, and
@@ -2566,6 +2791,7 @@ def run(ctx: StageContext) -> None:
                      *unreached_drug_warnings(quirks.get(UNREACHED_PART, {}), threshold, shown,
                                               unreached.rule if unreached is not None else UNREACHED_BY_NAME),
                      *unknown_concept_warnings(quirks, threshold, shown),
+                     *cut_block_warnings(quirks.get(CUT_BLOCK_PART, {}), block_cuts, threshold, shown),
                      *birth_and_death_warnings(quirks["birth_and_death"], cfg.omop.death_table),
                      *implausible_birth_warnings(quirks["persons"])]:
             log.warning("phenotypes: %s", line)
@@ -2575,6 +2801,8 @@ def run(ctx: StageContext) -> None:
         out.notes["tables_shrunk"] = check_release_shrink(ctx, quirks, absent)
         out.notes["concepts_absent"] = absent_concepts
         out.notes["concepts_unlinked"] = unlinked_concepts
+        # the study condition sets whose members a concept_ancestor cut in part changed: set -> concepts (a number)
+        out.notes["condition_blocks_cut"] = {name: len(ids) for name, ids in sorted(block_cuts.items())}
         out.notes["optional_tables_absent"] = absent
         out.write_table("antidepressant_trials", by_person(derive_trials(cfg, followup["drug"], ingredients, mdd)),
                         ANTIDEPRESSANT_TRIALS)
@@ -2582,17 +2810,25 @@ def run(ctx: StageContext) -> None:
         definitions = [d.name for d in cfg.phenotypes.trd_definitions]
         # The MDD indexes' observation spans (the Cox time at risk), written once; counted as written.
         periods, period_obs = mdd_index_periods(cfg, omop["observation_period"], persons, mdd), Observation()
+        windowed = periods is not None and "index_period_end_without_window" in periods.columns
         if periods is not None:
-            periods = _materialize(periods, f"{work}/index_periods.parquet", [(period_obs, index_period_count_columns())])
+            periods = _materialize(periods, f"{work}/index_periods.parquet", [(period_obs, period_count_columns(
+                windowed))])
         risk_obs = Observation()
         n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, followup, mdd, trials, sets, doses, periods)
                             .observe(definitions_obs, *definition_flow_columns(definitions))
                             .observe(risk_obs, *time_at_risk_columns(definitions)), PHENOTYPES)
         phenotypes = read_back(spark, out.table_path("phenotypes"), PHENOTYPES.struct)
-        at_risk = time_at_risk_notes(
-            cfg, observed(risk_obs, spark, lambda: phenotypes.agg(*time_at_risk_columns(definitions)).collect()[0].asDict()),
-            None if periods is None else observed(
-                period_obs, spark, lambda: periods.agg(*index_period_count_columns()).collect()[0].asDict()))
+        risk_counts = dict(observed(
+            risk_obs, spark, lambda: phenotypes.agg(*time_at_risk_columns(definitions)).collect()[0].asDict()))
+        if windowed:
+            assert periods is not None
+            # what the persistence window changed: one small job over the two written tables
+            risk_counts.update(phenotypes.join(periods.select("person_id", "index_period_end_without_window"),
+                                               "person_id", "left")
+                               .agg(*gap_window_columns(definitions)).collect()[0].asDict())
+        at_risk = time_at_risk_notes(cfg, risk_counts, None if periods is None else observed(
+            period_obs, spark, lambda: periods.agg(*period_count_columns(windowed)).collect()[0].asDict()))
         out.notes["cox_time_at_risk"] = at_risk
         for level, line in time_at_risk_log_lines(at_risk, threshold):
             log.log(level, "phenotypes: %s", line)
