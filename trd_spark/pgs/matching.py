@@ -1023,6 +1023,10 @@ SCORE_LEFT_ALIGNED = "score_left_aligned"
 # ``left_aligned_rows``' column (bool): the row was looked at and is still an indel written shifted
 # (another alt of its record kept the record from moving, or a spanning deletion's record).
 STILL_SHIFTED = "still_shifted"
+# ``left_aligned_sites``' column (float): 1.0 when the FASTA reads a score indel's effect allele as
+# its REF, 0.0 when it reads the other allele so, NaN when both or neither (or no indel): the
+# matcher then takes only that orientation (an indel pair alone does not say which allele is REF).
+SCORE_EFFECT_IS_REF = "score_effect_is_ref"
 # ``left_aligned_sites``' columns: the score's alleles as its file writes them (put back by ``written_alleles``).
 _WRITTEN_EFFECT, _WRITTEN_OTHER = "written_effect_allele", "written_other_allele"
 
@@ -1136,9 +1140,26 @@ def left_aligned_sites(sites: pd.DataFrame, reference: ReferenceFasta) -> tuple[
             continue
         new_pos[i], new_e[i], new_o[i] = got
         moved[i] = True
+    # Every placed indel's reading from the FASTA (moved or not): its pair alone names both the
+    # insertion and the deletion, and both records may be near (benchmarks/diff_pgs_fasta.py,
+    # session 57). Read on the alleles as the file writes them: 764 GCTTA/TTA before CG is the
+    # insertion of GC (only TTA is the FASTA's), while moved to 761 AGC/A before GC both fit;
+    # 45 TAACAAA/TACAAA before A: only TACAAA, while its minimal form TA/T fits both ways.
+    _, _, _, w_ea, w_oa = minimal_site_alleles(sites)
+    w_pos = sites["position"].to_numpy("int64", na_value=0)
+    reading = np.full(len(sites), np.nan)
+    for i in np.flatnonzero(ok).tolist():
+        if len(str(ea[i])) != len(str(oa[i])):
+            is_ref = reference.effect_is_ref(str(contig[i]), int(w_pos[i]), str(w_ea[i]), str(w_oa[i]))
+            reading[i] = np.nan if is_ref is None else float(is_ref)
     if not moved.any():
-        return sites, 0
+        if np.isnan(reading).all():
+            return sites, 0
+        out = sites.assign(**{SCORE_EFFECT_IS_REF: reading})
+        out.attrs = dict(sites.attrs)
+        return out, 0
     out = sites.assign(**{_WRITTEN_EFFECT: sites["effect_allele"], _WRITTEN_OTHER: sites["other_allele"]})
+    out[SCORE_EFFECT_IS_REF] = reading
     out["position"] = pd.Series(np.where(moved, new_pos, sites["position"].to_numpy("int64", na_value=0)),
                                 index=sites.index, dtype="Int64").where(sites["position"].notna() | moved)
     out["effect_allele"], out["other_allele"] = new_e, new_o
@@ -1650,6 +1671,14 @@ def match_sites_frame(
     one_way = (m_ra < 0) | (m_ar < 0)
     dra = np.where(by_written, w_ra, np.where(one_way, m_ra, -1))
     dar = np.where(by_written, w_ar, np.where(one_way, m_ar, -1))
+    if SCORE_EFFECT_IS_REF in s:
+        # With pgs.reference_fasta an indel whose REF the FASTA tells is matched in that
+        # orientation alone (as written, else in minimal form): GCTTA/TTA is the insertion of
+        # GC (761 A>AGC), never the deletion 761 AGC>A beside it.
+        reading = s[SCORE_EFFECT_IS_REF].to_numpy(np.float64)
+        is_alt, is_ref = reading == 0.0, reading == 1.0
+        dra = np.where(is_ref, -1, np.where(is_alt, np.where(w_ra >= 0, w_ra, m_ra), dra))
+        dar = np.where(is_alt, -1, np.where(is_ref, np.where(w_ar >= 0, w_ar, m_ar), dar))
     fra, far = rule(c_ea, c_oa, True), rule(c_ea, c_oa, False)
     # A score allele written as one of the locus's alleles (REF or any alt) is on the
     # genotypes' strand: its complement is another allele, never the same one.

@@ -126,6 +126,17 @@ class ReferenceFasta:
                 return pos, out[0], out[1]
         return None
 
+    def effect_is_ref(self, contig: str, position: int, effect: str, other: str) -> bool | None:
+        """Which allele of a score indel's pair, as its file writes it at ``position``, is the REF:
+        True when only ``effect`` is the FASTA's bases there, False when only ``other`` is, None
+        when both are (``C/CA`` before an A: the insertion and the deletion are both read) or
+        neither (``matching.left_aligned_sites``' ``SCORE_EFFECT_IS_REF``)."""
+        site = f"{contig}:{position} {effect}/{other}"
+        length = self._length(contig, site)
+        fits = [position + len(a) - 1 <= length and self.bases(contig, position, position + len(a), site) == a.upper()
+                for a in (effect, other)]
+        return fits[0] if fits[0] != fits[1] else None
+
     def _normalised(self, contig: str, position: int, alleles: list[str], site: str) -> tuple[int, list[str]]:
         """vt normalize's Algorithm 1 on ``alleles`` (upper case, REF first) at ``position`` (module doc)."""
         out = list(alleles)
