@@ -255,3 +255,20 @@ def test_the_complement_grows_by_the_largest_shown_group():
     now = [("A", 1000, 0.0, 1.0), ("B", 50, 0.0, 1.0), ("C", 125, 0.0, 1.2), ("E", 600, 0.0, 1.0)]
     comp, every = tables.pooled_complements(_dist(now), [False, False, True, False], prior, T)
     assert (list(comp), list(every)) == ([True, False, False, True], [False] * 4)
+
+
+def test_the_fastas_last_base_is_read(tmp_path):
+    """``ReferenceFasta.bases`` reads a contig's last base (a record whose REF ends there). Mutant f9 (the bound
+    ``end > length``: one base short) raised its "has N bases" error there; test_pgs_reference_fasta_s56 checks
+    the error 3 bases past the end only."""
+    from test_pgs_reference_fasta_s56 import fasta_text
+
+    from trd_spark.pgs.reference_fasta import ReferenceFasta
+
+    text = fasta_text()
+    path = tmp_path / "ref.fa"
+    path.write_text(text)
+    chr1 = "".join(text.split(">chr1")[1].split(">")[0].splitlines()[1:]).upper()
+    ref = ReferenceFasta.open(str(path), "genotypes (vcf) d.vcf")
+    n = len(chr1)
+    assert ref.bases("chr1", n - 1, n + 1, "chr1 end") == chr1[-2:]
