@@ -175,11 +175,12 @@ def test_distinct_mdd_dates_are_counted_after_one_exchange_by_person(run, mdd):
     Spark's two exchanges for it, the first keyed by person AND date (benchmarks/RESULTS.md,
     session 11). Groups as in the tests above (the same query's rows). The plan also holds the claim
     reversals' exchanges (session 54, a38b1e0; since session 55 the records of the persons and products
-    with a reversal, keyed by person and drug_concept_id: ``trials.drop_reversed_claims``), which feed the
-    antidepressant-without-MDD check;
+    with a reversal, keyed by person and drug_concept_id: ``trials.drop_reversed_claims``; since session 57
+    the reversals outside the study sets, keyed by person and their source code: ``trials.reversal_matches``),
+    which feed the antidepressant-without-MDD check;
     every other exchange, the conditions' among them, is by person_id alone."""
     keys = re.findall(r"Exchange hashpartitioning\(([^)]*)\)", run.mdd_plan)
-    reversal = [k for k in keys if "drug_concept_id#" in k or "quantity#" in k]
+    reversal = [k for k in keys if "drug_concept_id#" in k or "quantity#" in k or "_code#" in k]
     others = [k for k in keys if k not in reversal]
     assert others and all(k.split(",")[0].startswith("person_id#") and k.count(",") == 1 for k in others), others
     assert _group(mdd[3]) == ("excluded", "bipolar")
