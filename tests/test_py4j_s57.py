@@ -84,7 +84,15 @@ def test_file_operations_and_table_writes_look_up_only_pinned_names(spark, tmp_p
     assert write_table(spark.range(7), str(tmp_path / "t.parquet")) == 7
     observation = {"org", "org.apache", "org.apache.spark", "org.apache.spark.sql", "org.apache.spark.sql.Observation"}
     assert "functions" in lookups  # the counting wrapper sees the write's F.count
-    assert set(lookups) - set(PYSPARK_SIMPLE_NAMES) == observation
+    # Under load the Observation's wait can time out (``observed`` then reads the files back): PySpark's
+    # conversion of that Py4J error looks up Utils and TypeUtil by their dotted parts (CI-style run at
+    # load ~45). Allowed, not required; what 6ff58c5 asked (the wait's scala.concurrent and
+    # java.util.concurrent parts) is not.
+    timeout_conversion = {"py4j", "py4j.reflection", "py4j.reflection.TypeUtil", "org.apache.spark.util",
+                          "org.apache.spark.util.Utils"}
+    assert observation <= set(lookups)
+    assert set(lookups) - set(PYSPARK_SIMPLE_NAMES) - timeout_conversion == observation
+    assert not [name for name in lookups if name.startswith(("scala", "java"))]
 
 
 def test_java_class_calls_the_named_class(spark):
