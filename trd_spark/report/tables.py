@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -2044,6 +2045,21 @@ def prior_moments(exports: dict[str, dict]) -> PriorMoments:
     ``moved_groups`` fits each export's re-standardisation from the groups it shows; a group no export
     shows has no key."""
     out: dict[tuple[str, str, str], list[Moments | None]] = {}
+    for position, _, rows in _shown_moments(exports):
+        for _, key, moments in rows:
+            _place(out, key, position, moments)
+    return out
+
+
+# (row index, (dataset, ancestry, pgs_id), (n, mean, sd)) of one pgs_distribution row with moments.
+ShownMoments = tuple[int, tuple[str, str, str], Moments]
+
+
+def _shown_moments(exports: dict[str, dict]) -> Iterator[tuple[int, pd.DataFrame, list[ShownMoments]]]:
+    """Per export with a pgs_distribution table (in label order): its position (counting those
+    exports only), the table, and its rows that show a number for n and finite moments as (row
+    index, (dataset, ancestry, pgs_id), (n, mean, sd)). The one reading ``prior_moments`` and
+    ``prior_quantiles`` share, so their positions agree."""
     position = 0
     for _, tables in sorted(exports.items()):
         dist = tables.get("pgs_distribution")
@@ -2051,13 +2067,19 @@ def prior_moments(exports: dict[str, dict]) -> PriorMoments:
             continue
         mean = pd.to_numeric(dist["mean"], errors="coerce")
         sd = pd.to_numeric(dist["sd"], errors="coerce")
-        for ds, anc, pgs, n, m, s in zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"], mean, sd):
-            if str(n).isdigit() and math.isfinite(m) and math.isfinite(s):
-                entries = out.setdefault((str(ds), str(anc), str(pgs)), [])
-                entries.extend([None] * (position - len(entries)))
-                entries.append((int(n), float(m), float(s)))
+        rows = [(i, (str(ds), str(anc), str(pgs)), (int(n), float(m), float(s)))
+                for i, (ds, anc, pgs, n, m, s) in enumerate(zip(dist["dataset"], dist["ancestry"], dist["pgs_id"],
+                                                                dist["n"], mean, sd))
+                if str(n).isdigit() and math.isfinite(m) and math.isfinite(s)]
+        yield position, dist, rows
         position += 1
-    return out
+
+
+def _place(out: dict, key: tuple[str, str, str], position: int, value: object) -> None:
+    """Append ``value`` to ``out[key]`` at ``position``, None in the positions it skipped."""
+    entries = out.setdefault(key, [])
+    entries.extend([None] * (position - len(entries)))
+    entries.append(value)
 
 
 # One group's published quantiles in an export ({QUANTILE_LEVELS column: value}, the finite ones), in
@@ -2070,22 +2092,11 @@ def prior_quantiles(exports: dict[str, dict]) -> PriorQuantiles:
     export shows of the groups ``prior_moments`` takes from it, in the same positions (the same
     exports, the same groups, None where ``prior_moments`` has None), for ``quantile_scale``."""
     out: dict[tuple[str, str, str], list[dict[str, float] | None]] = {}
-    position = 0
-    for _, tables in sorted(exports.items()):
-        dist = tables.get("pgs_distribution")
-        if dist is None or not len(dist) or not {"n", "mean", "sd"} <= set(dist.columns):
-            continue
-        mean = pd.to_numeric(dist["mean"], errors="coerce")
-        sd = pd.to_numeric(dist["sd"], errors="coerce")
+    for position, dist, rows in _shown_moments(exports):
         levels = {c: pd.to_numeric(dist[c], errors="coerce") if c in dist.columns
                   else pd.Series(float("nan"), index=dist.index) for c in QUANTILE_LEVELS}
-        for i, (ds, anc, pgs, n, m, s) in enumerate(zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"],
-                                                        mean, sd)):
-            if str(n).isdigit() and math.isfinite(m) and math.isfinite(s):
-                entries = out.setdefault((str(ds), str(anc), str(pgs)), [])
-                entries.extend([None] * (position - len(entries)))
-                entries.append({c: float(v.iloc[i]) for c, v in levels.items() if math.isfinite(v.iloc[i])})
-        position += 1
+        for i, key, _ in rows:
+            _place(out, key, position, {c: float(v.iloc[i]) for c, v in levels.items() if math.isfinite(v.iloc[i])})
     return out
 
 
