@@ -295,6 +295,32 @@ def duckdb_twin():
     return duckdb_phenotypes
 
 
+def twin_reversed_claims(rows, product: int) -> tuple[set, tuple]:
+    """The DuckDB twin's ``_reversed_claims`` alone on ``rows`` (person_id, drug_concept_id,
+    drug_exposure_start_date, drug_exposure_end_date, days_supply, quantity), ``product`` the one study
+    drug concept: ({(person_id, start date as text, days_supply, quantity, n cancelled)}, (n_cancelled,
+    n_unmatched))."""
+    import duckdb
+
+    twin = duckdb_twin()
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TABLE members AS SELECT {int(product)}::BIGINT AS concept_id, 'drug' AS domain, "
+                    "'include' AS kind")
+        con.execute("CREATE TABLE drug_exposure (person_id BIGINT, drug_concept_id BIGINT, drug_exposure_start_date "
+                    "DATE, drug_exposure_end_date DATE, days_supply INTEGER, quantity DOUBLE)")
+        con.executemany("INSERT INTO drug_exposure VALUES (?, ?, ?, ?, ?, ?)", rows)
+        cols = ["person_id", "drug_concept_id", "drug_exposure_start_date", "drug_exposure_end_date", "days_supply",
+                "quantity"]
+        twin._reversed_claims(con, "drug_exposure", cols, True, False)
+        got = {(p, str(s), ds, q, n) for p, s, ds, q, n in con.execute(
+            "SELECT person_id, start_date, ds, q, n FROM reversed_claims").fetchall()}
+        totals = con.execute("SELECT n_cancelled, n_unmatched FROM reversal_totals").fetchone()
+    finally:
+        con.close()
+    return got, totals
+
+
 def duckdb_twin_rows(root, cfg, out, columns: str, where: str) -> list[tuple]:
     """The DuckDB twin (benchmarks/duckdb_phenotypes.py, the phenotype rules written again in SQL)
     run on the OMOP export under ``root`` with ``cfg`` on one thread, its phenotypes written to

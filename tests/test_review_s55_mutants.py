@@ -249,26 +249,9 @@ def test_reversal_order_kinds_and_edges_in_the_twin():
     3), w3 (within days_supply through its last day: person 6), w9 / w10 (a day's reversals not ranked by kind, or
     none sorted: persons 1 and 4), w15 (quantity not ranked: the claim listed first of person 8's equal ones
     cancelled)."""
-    import duckdb
-    from test_phenotypes_support import duckdb_twin
+    from test_phenotypes_support import twin_reversed_claims
 
-    twin = duckdb_twin()
-    con = duckdb.connect()
-    try:
-        con.execute(f"CREATE TABLE members AS SELECT {PRODUCT}::BIGINT AS concept_id, 'drug' AS domain, "
-                    "'include' AS kind")
-        con.execute("CREATE TABLE drug_exposure (person_id BIGINT, drug_concept_id BIGINT, drug_exposure_start_date "
-                    "DATE, drug_exposure_end_date DATE, days_supply INTEGER, quantity DOUBLE)")
-        con.executemany("INSERT INTO drug_exposure VALUES (?, ?, ?, ?, ?, ?)",
-                        [(r[0], r[1], r[2], r[3], r[4], r[6]) for r in _reversal_rows()])
-        cols = ["person_id", "drug_concept_id", "drug_exposure_start_date", "drug_exposure_end_date", "days_supply",
-                "quantity"]
-        twin._reversed_claims(con, "drug_exposure", cols, True, False)
-        got = {(p, str(s), ds, q, n) for p, s, ds, q, n in con.execute(
-            "SELECT person_id, start_date, ds, q, n FROM reversed_claims").fetchall()}
-        totals = con.execute("SELECT n_cancelled, n_unmatched FROM reversal_totals").fetchone()
-    finally:
-        con.close()
+    got, totals = twin_reversed_claims([(r[0], r[1], r[2], r[3], r[4], r[6]) for r in _reversal_rows()], PRODUCT)
     assert got == {(p, *c, 1) for p, (_, cancelled, _) in REVERSAL_SHAPES.items() for c in cancelled}, got
     assert totals == (sum(len(s[1]) for s in REVERSAL_SHAPES.values()), sum(s[2] for s in REVERSAL_SHAPES.values()))
 

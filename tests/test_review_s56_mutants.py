@@ -90,26 +90,9 @@ def test_the_return_to_stock_windows_bound_in_the_chain(spark):
 def test_the_return_to_stock_windows_bound_in_the_twin():
     """The DuckDB twin's ``_reversed_claims`` on WINDOW_SHAPES: the chain's answer. Mutant w1 (``days < 21``:
     persons 1 and 3 stand) passes test_reversal_s55's twin runs."""
-    import duckdb
-    from test_phenotypes_support import duckdb_twin
+    from test_phenotypes_support import twin_reversed_claims
 
-    twin = duckdb_twin()
-    con = duckdb.connect()
-    try:
-        con.execute(f"CREATE TABLE members AS SELECT {PRODUCT}::BIGINT AS concept_id, 'drug' AS domain, "
-                    "'include' AS kind")
-        con.execute("CREATE TABLE drug_exposure (person_id BIGINT, drug_concept_id BIGINT, drug_exposure_start_date "
-                    "DATE, drug_exposure_end_date DATE, days_supply INTEGER, quantity DOUBLE)")
-        con.executemany("INSERT INTO drug_exposure VALUES (?, ?, ?, ?, ?, ?)",
-                        [(r[0], r[1], r[2], r[3], r[4], r[6]) for r in _window_rows()])
-        cols = ["person_id", "drug_concept_id", "drug_exposure_start_date", "drug_exposure_end_date", "days_supply",
-                "quantity"]
-        twin._reversed_claims(con, "drug_exposure", cols, True, False)
-        got = {(p, str(s), ds, q, n) for p, s, ds, q, n in con.execute(
-            "SELECT person_id, start_date, ds, q, n FROM reversed_claims").fetchall()}
-        totals = con.execute("SELECT n_cancelled, n_unmatched FROM reversal_totals").fetchone()
-    finally:
-        con.close()
+    got, totals = twin_reversed_claims([(r[0], r[1], r[2], r[3], r[4], r[6]) for r in _window_rows()], PRODUCT)
     cancelled, want = _want()
     assert got == cancelled, got
     assert totals == want
